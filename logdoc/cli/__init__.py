@@ -1,0 +1,46 @@
+"""Command line: a thin typer layer over logdoc.api, one module per command.
+
+Every failure becomes one line on stderr and exit 2; a traceback never reaches the user.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from . import analyze, patterns, rules  # noqa: F401  (each registers its commands on `app`)
+from .app import UsageFailure, app
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: every failure becomes one line on stderr and exit 2, never a traceback."""
+    from ..engine import ConfigError
+    from ..patterns import PatternError
+    from ..reading import InputError
+
+    try:
+        code = app(args=argv, prog_name="logdoc", standalone_mode=False)
+        return code if isinstance(code, int) else 0
+    except typer.Abort:
+        return 130
+    except typer.TyperException as exc:       # typer's (vendored click's) usage errors
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            print(exc.format_message())           # a bare `logdoc` asks for help
+            return 0
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        print(f"logdoc: error: {exc.format_message()}{hint}", file=sys.stderr)
+        return 2
+    except (InputError, PatternError, ConfigError, UsageFailure) as exc:
+        print(f"logdoc: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # the reader went away (`logdoc analyze … | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, exit 2
+        print(f"logdoc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2

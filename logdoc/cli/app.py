@@ -1,0 +1,49 @@
+"""The root typer app and what commands share (formats, exit policy, console)."""
+from __future__ import annotations
+
+import os
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Forensics for machine-learning training logs.")
+
+
+class UsageFailure(Exception):
+    """Raised by commands for bad arguments they check themselves (exit 2)."""
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    never = "never"
+
+
+def exit_code(results, fail_on: FailOn) -> int:
+    """0: nothing at or above the threshold; 1: something is. (2 is reserved for errors.)"""
+    from ..model import Severity
+
+    if fail_on is FailOn.never:
+        return 0
+    threshold = Severity[fail_on.value]
+    return int(any(f.severity >= threshold for r in results for f in r.findings))
+
+
+def console(no_color: bool = False, *, stderr: bool = False):
+    """A rich console for human output only; NO_COLOR and --no-color turn colour off."""
+    from rich.console import Console
+
+    return Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
+                   stderr=stderr)
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False) -> None:
+    if version:
+        print(f"logdoc {__version__}")
+        raise typer.Exit(0)

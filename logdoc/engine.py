@@ -1,0 +1,82 @@
+"""Runs the selected rules over a stream of records.
+
+The engine gives each rule private state, stamps findings with the file path and the
+configured severity, and turns a rule that raises into an `internal-error` finding (that
+rule is then switched off; the run goes on).
+"""
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable
+
+from .model import Evidence, Finding, Record, Severity
+from .rules import Rule, all_rules
+
+
+class ConfigError(Exception):
+    """Bad rule selection or options; the CLI reports it as a usage error (exit 2)."""
+
+
+def build_rules(select: Iterable[str] | None = None, ignore: Iterable[str] = (),
+                options: dict[str, dict] | None = None) -> list[Rule]:
+    catalogue = all_rules()
+    options = options or {}
+    chosen = list(select) if select else list(catalogue)
+    for name in [*chosen, *ignore, *options]:
+        if name not in catalogue:
+            raise ConfigError(f"unknown rule {name!r} (see `logdoc rules`)")
+    rules = []
+    for name in chosen:
+        if name in ignore:
+            continue
+        try:
+            rules.append(catalogue[name](**options.get(name, {})))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(str(exc)) from None
+    return rules
+
+
+class Engine:
+    def __init__(self, rules: list[Rule], path: str = "",
+                 severities: dict[str, Severity] | None = None):
+        self.rules = list(rules)
+        self.path = path
+        self.severities = severities or {}
+        self.findings: list[Finding] = []
+
+    def _stamp(self, finding: Finding) -> Finding:
+        finding.path = self.path
+        if finding.rule in self.severities:
+            finding.severity = self.severities[finding.rule]
+        self.findings.append(finding)
+        return finding
+
+    def _crashed(self, rule: Rule, exc: Exception, rec: Record | None) -> Finding:
+        self.rules.remove(rule)
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return self._stamp(Finding(
+            rule="internal-error", category="internal-error", severity=Severity.warning,
+            message=f"rule {rule.id} failed and was switched off: {type(exc).__name__}: {exc} "
+                    f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})",
+            line=rec.line if rec else 0,
+            evidence=[Evidence(rec.line, rec.text)] if rec else []))
+
+    def feed(self, rec: Record) -> list[Finding]:
+        out = []
+        for rule in list(self.rules):
+            try:
+                for f in rule.observe(rec):
+                    out.append(self._stamp(f))
+            except Exception as exc:  # a broken rule must not stop the analysis
+                out.append(self._crashed(rule, exc, rec))
+        return out
+
+    def finish(self) -> list[Finding]:
+        out = []
+        for rule in list(self.rules):
+            try:
+                for f in rule.finish():
+                    out.append(self._stamp(f))
+            except Exception as exc:
+                out.append(self._crashed(rule, exc, None))
+        return out

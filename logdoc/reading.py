@@ -1,0 +1,180 @@
+"""Turn bytes into the lines a terminal user saw.
+
+* Split on b"\\n" only, so line numbers equal `grep -n` (a bare \\r never starts a line).
+* Within a line, \\r returns the cursor to column 0 and \\b moves it left, so tqdm and Keras
+  redraws collapse to the final frame; CRLF endings disappear the same way.
+* ANSI/OSC escapes and other control characters are removed: log text is untrusted and
+  must never reach a terminal, an annotation or a report as a control sequence.
+* Invalid UTF-8 is replaced, never fatal; mojibake (UTF-8 read as cp1252) is repaired.
+* gzip is recognised by its magic bytes, on files and on stdin.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import sys
+import zlib
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from .model import Line
+
+CHUNK = 1 << 20
+MAX_LINE = 4 << 20          # longer physical lines are cut (bounded memory on \r-only streams)
+
+
+class InputError(Exception):
+    """A problem with the input that the user must fix. The CLI prints it as one line, exit 2."""
+
+
+_ESCAPES = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]"          # CSI: colours, cursor moves
+    r"|\][^\x07\x1b]*(?:\x07|\x1b\\)?"     # OSC: titles, hyperlinks
+    r"|[PX^_][^\x1b]*(?:\x1b\\)?"          # DCS/SOS/PM/APC strings
+    r"|[ -/]*[0-~])?"                      # two-character escapes (or a lone ESC)
+    r"|\x9b[0-?]*[ -/]*[@-~]"              # 8-bit CSI
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A cp1252/latin-1 lead byte of a UTF-8 sequence followed by a continuation-looking char.
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6"
+    "\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+
+
+def render_cursor(text: str) -> str:
+    """Apply \\r and \\b the way a terminal does: later text overwrites earlier columns."""
+    if "\b" not in text:
+        segments = text.split("\r")
+        shown = segments[0]
+        for seg in segments[1:]:
+            shown = seg + shown[len(seg):]
+        return shown
+    buf: list[str] = []
+    pos = 0
+    for ch in text:
+        if ch == "\r":
+            pos = 0
+        elif ch == "\b":
+            pos = max(0, pos - 1)
+        else:
+            if pos < len(buf):
+                buf[pos] = ch
+            else:
+                buf.append(ch)
+            pos += 1
+    return "".join(buf)
+
+
+def fix_mojibake(text: str) -> str:
+    if _MOJIBAKE.search(text):
+        import ftfy  # imported only when needed: it is slow to import and rarely used
+
+        return ftfy.fix_encoding(text)
+    return text
+
+
+def clean_line(raw: bytes) -> str:
+    """Decode one physical line (without its \\n) into the text a terminal finally showed."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "replace")
+    if text.isascii():
+        if "\x1b" in text:
+            text = _ESCAPES.sub("", text)
+        if "\r" in text or "\b" in text:
+            text = render_cursor(text)
+        if not text.isprintable():
+            text = _CONTROLS.sub("", text.replace("\t", " "))
+        return text.rstrip()
+    if "\x1b" in text or "\x9b" in text:
+        text = _ESCAPES.sub("", text)
+    if "\r" in text or "\b" in text:
+        text = render_cursor(text)
+    text = fix_mojibake(text)
+    text = _CONTROLS.sub("", text.replace("\t", " "))
+    return text.rstrip()
+
+
+def open_input(path: str) -> tuple[BinaryIO, str]:
+    """Open a path or '-' for reading bytes; returns (stream, display name)."""
+    if path == "-":
+        raw: BinaryIO = sys.stdin.buffer
+        name = "<stdin>"
+    else:
+        name = path
+        if os.path.isdir(path):
+            raise InputError(f"{path}: is a directory")
+        try:
+            raw = open(path, "rb", buffering=CHUNK)
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file") from None
+        except PermissionError:
+            raise InputError(f"{path}: permission denied") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    peek = getattr(raw, "peek", None)
+    head = peek(2)[:2] if peek else b""
+    if head == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb"), name
+    return raw, name
+
+
+def iter_chunks(stream: BinaryIO, name: str) -> Iterator[bytes]:
+    """Yield chunks as soon as they are available (read1 does not wait for a full buffer)."""
+    read = getattr(stream, "read1", None) or stream.read
+    first = True
+    while True:
+        try:
+            chunk = read(CHUNK)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise InputError(f"{name}: corrupt or truncated gzip data ({exc})") from None
+        except OSError as exc:
+            raise InputError(f"{name}: read error: {exc.strerror or exc}") from None
+        if first:
+            if not chunk:
+                raise InputError(f"{name}: empty input, nothing to analyse")
+            if b"\x00" in chunk[:8192]:
+                raise InputError(f"{name}: binary file (contains NUL bytes), not a text log")
+            first = False
+        if not chunk:
+            return
+        yield chunk
+
+
+def iter_lines(stream: BinaryIO, name: str) -> Iterator[Line]:
+    """Split a byte stream into cleaned Lines numbered like `grep -n`."""
+    carry = b""
+    no = 0
+    for chunk in iter_chunks(stream, name):
+        parts = (carry + chunk).split(b"\n") if carry else chunk.split(b"\n")
+        carry = parts.pop()
+        if len(carry) > MAX_LINE:
+            # a redraw-only stream (tqdm without newlines): keep the last frame's neighbourhood
+            cut = carry.rfind(b"\r", 0, len(carry) - 1)
+            carry = carry[cut + 1:] if cut > 0 else carry[-MAX_LINE // 2:]
+        for raw in parts:
+            no += 1
+            yield Line(no, clean_line(raw))
+    if carry:
+        no += 1
+        yield Line(no, clean_line(carry))
+
+
+def read_lines(path: str) -> Iterator[Line]:
+    """Lines of a path or '-' (stdin), gzip or plain text."""
+    stream, name = open_input(path)
+    try:
+        yield from iter_lines(stream, name)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def lines_from_text(text: str | bytes) -> list[Line]:
+    """Convenience for tests and the API: clean an in-memory log."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return list(iter_lines(io.BytesIO(data), "<memory>"))

@@ -1,0 +1,1 @@
+"""Reporters turn Results into output. Machine formats never pass through rich."""

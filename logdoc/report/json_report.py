@@ -1,0 +1,27 @@
+"""The versioned JSON contract (README "JSON output"). Stable: change only with `schema`."""
+from __future__ import annotations
+
+import json
+
+from .. import __version__
+from ..model import JSON_SCHEMA_VERSION, Severity
+from ..session import Result
+
+
+def document(results: list[Result]) -> dict:
+    counts = {s.name: 0 for s in Severity}
+    for r in results:
+        for f in r.findings:
+            counts[f.severity.name] += 1
+    return {
+        "schema": JSON_SCHEMA_VERSION,
+        "tool": {"name": "logdoc", "version": __version__},
+        "files": [r.to_json() for r in results],
+        "totals": {"files": len(results), **{f"{k}s": v for k, v in counts.items()}},
+    }
+
+
+def render(results: list[Result]) -> str:
+    # allow_nan=False: the contract is strict JSON; non-finite values never appear in it
+    # because findings carry messages and positions, not raw metric values.
+    return json.dumps(document(results), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,0 +1,75 @@
+"""The human report (rich). Log text is always wrapped in Text(), never parsed as markup."""
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ..model import Severity
+from ..session import Result
+from .summary import epoch_rows, short
+
+STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
+MAX_EPOCH_ROWS = 12
+
+
+def _epoch_table(result: Result) -> Table | None:
+    cols, rows = epoch_rows(result)
+    if not rows:
+        return None
+    table = Table(title="per epoch (last value printed)", title_justify="left", show_edge=False)
+    table.add_column("epoch", justify="right")
+    for c in cols:
+        table.add_column(Text(c), justify="right")
+    shown = rows if len(rows) <= MAX_EPOCH_ROWS else [*rows[:6], None, *rows[-5:]]
+    for row in shown:
+        if row is None:
+            table.add_row("…", *["" for _ in cols])
+            continue
+        table.add_row(short(row[0]), *[Text(short(v)) for v in row[1:]])
+    return table
+
+
+def render(results: list[Result], console: Console) -> None:
+    for result in results:
+        head = Text()
+        head.append(result.path, style="bold")
+        head.append(f"  {result.lines} lines, {result.records} training records")
+        if result.formats:
+            head.append("  formats: " + ", ".join(f"{k} ({v})" for k, v in result.formats.items()))
+        console.print(head, soft_wrap=True)
+        table = _epoch_table(result)
+        if table is not None:
+            console.print(table)
+        for d in result.diagnoses:
+            body = Text()
+            for i, f in enumerate(d.chain):
+                body.append(("  → " if i else "  ") + f"line {f.line}: ", style="bold")
+                body.append(f"{f.message}\n")
+            body.append("\n" + d.explanation + "\n\n")
+            body.append("fix: ", style="bold green")
+            body.append(d.fix)
+            console.print(Panel(body, title=Text(f"diagnosis: {d.title}"), title_align="left",
+                                border_style=STYLE[d.severity]))
+        for f in result.findings:
+            line = Text()
+            line.append(f"{result.path}:{f.line}: ", style="bold")
+            line.append(f"{f.severity.name} ", style=STYLE[f.severity])
+            line.append(f"[{f.rule}] ", style="dim")
+            line.append(f.message)
+            console.print(line, soft_wrap=True)
+            for e in f.evidence[:2]:
+                console.print(Text(f"    {e.line:>6} | {e.text[:200]}", style="dim"), soft_wrap=True)
+        console.print(_verdict(result))
+
+
+def _verdict(result: Result) -> Text:
+    if result.records == 0:
+        return Text("nothing recognised: logdoc found no training lines it can read (not a verdict of health)",
+                    style="yellow")
+    counts = {s: sum(f.severity == s for f in result.findings) for s in Severity}
+    if not counts[Severity.error] and not counts[Severity.warning]:
+        return Text(f"no problems found in {result.records} training records", style="green")
+    return Text(f"{counts[Severity.error]} error(s), {counts[Severity.warning]} warning(s), "
+                f"{counts[Severity.info]} info", style=STYLE[max(s for s, n in counts.items() if n)])

@@ -1,0 +1,72 @@
+"""What a rule is: a small stateful observer of the record stream.
+
+A rule sees records one at a time (`observe`) and may emit findings; at end of input the
+engine calls `finish` for verdicts that need the whole run. State lives on the instance and
+must stay bounded (counters, short windows), because `watch` feeds a live stream of any
+length through the same rules. The class docstring is the rule's documentation: a summary
+line, then the sections in DOC_SECTIONS (rendered by `logdoc explain`, checked by tests).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import ClassVar
+
+from ..model import Evidence, Finding, Record, Severity
+
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Fix", "Options", "False positives")
+
+
+class Rule:
+    id: ClassVar[str]                       # kebab-case, reads well as "allow <id>"
+    category: ClassVar[str]                 # one of model.CATEGORIES
+    severity: ClassVar[Severity] = Severity.warning
+    options: ClassVar[dict] = {}            # name -> default value
+
+    def __init__(self, **options):
+        unknown = set(options) - set(self.options)
+        if unknown:
+            raise ValueError(f"rule {self.id}: unknown option(s) {', '.join(sorted(unknown))}")
+        self.opt = {**self.options, **options}
+
+    def observe(self, rec: Record) -> Iterable[Finding]:
+        return ()
+
+    def finish(self) -> Iterable[Finding]:
+        return ()
+
+    def finding(self, rec: Record, message: str, *, evidence: Iterable[Record] = (),
+                metric: str | None = None, tags: Iterable[str] = ()) -> Finding:
+        """A finding located at `rec`, quoting it first and then any further evidence."""
+        quoted = [rec, *[e for e in evidence if e is not rec]]
+        return Finding(rule=self.id, category=self.category, severity=self.severity,
+                       message=message, line=rec.line,
+                       evidence=[Evidence(r.line, r.text) for r in quoted],
+                       epoch=rec.epoch, step=rec.step, metric=metric, tags=frozenset(tags))
+
+    # ---- documentation
+    @classmethod
+    def summary(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0].strip() if cls.__doc__ else ""
+
+    @classmethod
+    def doc_sections(cls) -> dict[str, str]:
+        """Split the docstring into {section title: body}; the summary is 'What it does'."""
+        import inspect
+
+        text = inspect.cleandoc(cls.__doc__ or "")
+        parts = re.split(r"^## (.+)$", text, flags=re.M)
+        sections = {"What it does": parts[0].strip()}
+        for title, body in zip(parts[1::2], parts[2::2]):
+            sections[title.strip()] = body.strip()
+        return sections
+
+
+def fmt(value: float) -> str:
+    """A number as a log would show it: 0.0, 1.92, 3.3e-05, inf, nan."""
+    if value != value:
+        return "nan"
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    text = repr(float(value))
+    return text if len(text) <= 10 else f"{value:.6g}"

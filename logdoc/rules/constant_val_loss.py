@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from ..model import Record, Severity
+from . import register
+from .base import Rule, fmt
+
+
+@register
+class ConstantValLoss(Rule):
+    """A validation loss or metric identical, at its printed precision, over several evaluations.
+
+    Tracks each metric with role `val_loss` or `val_metric` separately and fires when the same
+    value is printed at `min_repeats` consecutive evaluations. Evaluations at the same
+    epoch/step count once.
+
+    ## Why is this bad?
+    A model that learns anything changes its validation output at least in the last printed
+    digit. An identical value means the evaluated weights are not changing (zero LR, frozen
+    or reloaded parameters), or the evaluation does not look at the model at all (cached
+    predictions, an empty or constant validation set).
+
+    ## Example
+    ```
+    Epoch 001/030: train 0.217  val 1.921642
+    Epoch 002/030: train 0.218  val 1.921642
+    Epoch 003/030: train 0.216  val 1.921642
+    ```
+
+    ## Fix
+    Check that parameters move (`frozen-params`, `zero-lr`), that evaluation uses the model
+    being trained (not a stale copy or checkpoint) and that the validation set is not empty.
+
+    ## Options
+    - `min_repeats` (default 3): identical consecutive evaluations before firing.
+
+    ## False positives
+    A metric printed with very few digits (e.g. accuracy `0.50` on a tiny set) can repeat by
+    chance; values of exactly 0 are left to the metric-zero rules.
+    """
+
+    id = "constant-val-loss"
+    category = "constant-val-loss"
+    severity = Severity.error
+    options = {"min_repeats": 3}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        # metric name -> (value, first record, count, last position, fired)
+        self.runs: dict[str, list] = {}
+
+    def observe(self, rec: Record):
+        for m in rec.metrics:
+            if m.role not in ("val_loss", "val_metric") or not m.finite:
+                continue
+            if m.role == "val_metric" and m.value == 0:
+                continue
+            pos = (rec.epoch, rec.step)
+            run = self.runs.get(m.name)
+            if run is None or run[0] != m.value:
+                self.runs[m.name] = [m.value, rec, 1, pos, False]
+                continue
+            if pos != (None, None) and pos == run[3]:
+                continue                       # the same evaluation printed twice
+            run[2] += 1
+            run[3] = pos
+            if run[2] >= self.opt["min_repeats"] and not run[4]:
+                run[4] = True
+                first = run[1]
+                yield self.finding(
+                    first, f"{m.name} is {fmt(m.value)} at {run[2]} consecutive evaluations "
+                           f"(lines {first.line}–{rec.line}): the evaluated model is not changing",
+                    evidence=[rec], metric=m.name)

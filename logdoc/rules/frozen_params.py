@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from ..model import Record, Severity
+from . import register
+from .base import Rule, fmt
+
+
+@register
+class FrozenParams(Rule):
+    """Parameter-update statistics are 0 (or below a tiny threshold) in consecutive reports.
+
+    Reads metrics with role `param_delta` (e.g. `[STEP] Δparam L2: median=… max=…`, an
+    update-norm probe). A report counts as frozen when every update statistic on it is at or
+    below `tiny`; the finding fires when `hold` consecutive reports are frozen.
+
+    ## Why is this bad?
+    If even the largest parameter change is 0, the optimizer is not changing the model:
+    the learning rate is 0, gradients do not reach the parameters (detached graph,
+    `requires_grad=False`, parameters missing from the optimizer), or every step is skipped.
+
+    ## Example
+    ```
+    [STEP] Δparam L2: median=0.000e+00  max=0.000e+00
+    [STEP] Δparam L2: median=0.000e+00  max=0.000e+00
+    ```
+
+    ## Fix
+    Check the learning rate first (see `zero-lr`), then that the optimizer holds the
+    parameters you train and that `loss.backward()` reaches them (`p.grad` is not None).
+
+    ## Options
+    - `hold` (default 2): consecutive frozen reports before firing.
+    - `tiny` (default 0.0): update size at or below which a report counts as frozen.
+
+    ## False positives
+    A single zero report can be a step skipped by fp16 loss scaling; `hold` covers that.
+    """
+
+    id = "frozen-params"
+    category = "frozen-params"
+    severity = Severity.error
+    options = {"hold": 2, "tiny": 0.0}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.first: Record | None = None
+        self.count = 0
+        self.fired = False
+
+    def observe(self, rec: Record):
+        deltas = [m for m in rec.metrics if m.role == "param_delta"]
+        if not deltas:
+            return
+        largest = max(abs(m.value) for m in deltas)
+        if largest != largest or largest > self.opt["tiny"]:     # NaN or a real update
+            self.first, self.count, self.fired = None, 0, False
+            return
+        if self.first is None:
+            self.first = rec
+        self.count += 1
+        if self.count == self.opt["hold"] and not self.fired:
+            self.fired = True
+            names = ", ".join(f"{m.name}={fmt(m.value)}" for m in deltas)
+            yield self.finding(
+                self.first, f"parameters are not changing: {names} in {self.count} consecutive reports "
+                            f"(lines {self.first.line}–{rec.line})",
+                evidence=[rec], metric=deltas[0].name)

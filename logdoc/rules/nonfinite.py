@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from ..model import Record, Severity
+from . import register
+from .base import Rule, fmt
+
+# Roles where inf/nan is an artefact of timing, not of the model (e.g. a rate over 0 s).
+IGNORED_ROLES = frozenset({"throughput", "time_per_step", "memory"})
+
+
+@register
+class NonFinite(Rule):
+    """nan, inf or -inf in a loss, gradient norm, learning rate or other metric.
+
+    Fires once per metric, at the first line where it is not finite, naming the metric.
+
+    ## Why is this bad?
+    Once a loss or gradient is nan or inf, every later update is garbage (or skipped): the
+    weights stop meaning anything. It comes from overflow (fp16 without loss scaling, LR too
+    high), log(0) or division by 0 in the loss, or bad inputs; an `inf` validation loss
+    often means predictions of exactly 0 or 1 fed to a log.
+
+    ## Example
+    ```
+    Epoch 030/030: train 0.218  val 1.921642
+    val loss: inf
+    ```
+
+    ## Fix
+    Find the first non-finite value: lower the LR or add warmup, clip gradients, use bf16 or
+    a loss scaler, clamp probabilities before `log`, and check the data at that step
+    (`torch.autograd.set_detect_anomaly(True)` names the operation).
+
+    ## Options
+    None.
+
+    ## False positives
+    Throughput, time and memory values are ignored (a rate over a zero interval is inf).
+    """
+
+    id = "nonfinite"
+    category = "nonfinite"
+    severity = Severity.error
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.reported: set[str] = set()
+
+    def observe(self, rec: Record):
+        for m in rec.metrics:
+            if m.finite or m.role in IGNORED_ROLES or m.name in self.reported:
+                continue
+            self.reported.add(m.name)
+            yield self.finding(rec, f"{m.name} is {fmt(m.value)} at {rec.position()}", metric=m.name)

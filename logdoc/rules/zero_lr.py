@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from ..model import Record, Severity
+from . import register
+from .base import Rule
+
+
+@register
+class ZeroLR(Rule):
+    """A learning rate exactly 0 in a param group while training goes on.
+
+    Fires at the first record that prints the zero, naming the param group and the
+    epoch/step. When the very first learning rate a group shows is 0, the schedule starts at
+    0 and the finding fires at once (tag `schedule-start`). When a group decays to 0 after
+    being positive, the finding waits until a later report shows training continuing at 0.
+
+    ## Why is this bad?
+    With LR 0 the optimizer step multiplies every update by zero: the weights do not move,
+    the loss cannot improve, and the epochs are wasted. The usual cause is a warmup lambda
+    that returns `step / warmup_steps`, which is 0 at step 0 (LambdaLR multiplies the base
+    LR by it), or a decay schedule that ends long before training does.
+
+    ## Example
+    ```
+    [LR] epoch=1 groups=['backbone', 'head'] lr=[0.0, 0.0]
+    [STEP] Δparam L2: median=0.000e+00  max=0.000e+00
+    ```
+
+    ## Fix
+    Start warmup above zero: `max(0.01, step / warmup_steps)` or `(step + 1) / warmup_steps`;
+    check the scheduler's total steps against the real length of training.
+
+    ## Options
+    - `confirm_reports` (default 2): after a decay to 0, how many further zero reports of the
+      same group prove training continued at 0.
+
+    ## False positives
+    A schedule that reaches 0 only on its final step is not reported. A tiny warm-up LR
+    printed as `0.000003` is not 0. A group frozen on purpose with LR 0 is reported; ignore
+    the rule for such runs.
+    """
+
+    id = "zero-lr"
+    category = "zero-lr"
+    severity = Severity.error
+    options = {"confirm_reports": 2}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.seen_positive: set[str] = set()
+        self.pending: dict[str, tuple[Record, int]] = {}   # group -> (first zero record, reports)
+        self.reported: set[str] = set()
+
+    def observe(self, rec: Record):
+        starts = []
+        for m in rec.metrics:
+            if m.role != "lr":
+                continue
+            group = m.group or m.name
+            if m.value != 0.0:
+                if m.value > 0:
+                    self.seen_positive.add(group)
+                self.pending.pop(group, None)
+                continue
+            if group in self.reported:
+                continue
+            if group not in self.seen_positive:
+                self.reported.add(group)
+                starts.append(m)
+                continue
+            first, reports = self.pending.get(group, (rec, 0))
+            reports += 1
+            if reports >= self.opt["confirm_reports"] and not _is_final(rec):
+                self.reported.add(group)
+                self.pending.pop(group, None)
+                yield self.finding(
+                    first, f"learning rate of {_name(group)} decayed to 0 at {first.position()} "
+                           f"and training continued (still 0 at line {rec.line})",
+                    evidence=[rec], metric=m.name, tags=("decayed",))
+            else:
+                self.pending[group] = (first, reports)
+        if starts:
+            names = " and ".join(_name(m.group or m.name) for m in starts)
+            yield self.finding(
+                rec, f"learning rate of {names} is 0 at {rec.position()}: the schedule starts at 0, "
+                     "so the optimizer does not update the weights",
+                metric=starts[0].name, tags=("schedule-start",))
+
+
+def _name(group: str) -> str:
+    return f"param group '{group}'" if not group.startswith(("lr", "learning")) else group
+
+
+def _is_final(rec: Record) -> bool:
+    if rec.step is not None and rec.step_total:
+        return rec.step >= rec.step_total
+    if rec.epoch is not None and rec.epoch_total:
+        return rec.epoch >= rec.epoch_total
+    return False

@@ -1,0 +1,81 @@
+"""One engine for files and live streams: a file is a replayed stream.
+
+`Session.feed(line)` parses a line, runs the rules on its records and returns the findings
+it proved at once; `finish()` closes the run and returns the Result. `analyze` replays a
+file through it; `watch` feeds stdin as lines arrive.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .diagnose import diagnose
+from .engine import Engine, build_rules
+from .model import Diagnosis, Finding, Line, Severity
+from .parse import Parser
+from .patterns import PatternSet, default_patterns
+from .rules import Rule
+from .tables import TableBuilder
+
+
+@dataclass
+class Result:
+    path: str
+    lines: int
+    records: int
+    formats: dict[str, int]
+    findings: list[Finding]
+    diagnoses: list[Diagnosis]
+    tables: TableBuilder | None = field(default=None, repr=False)
+
+    @property
+    def worst(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.path,
+            "lines": self.lines,
+            "records": self.records,
+            "formats": self.formats,
+            "findings": [f.to_json() for f in self.findings],
+            "diagnoses": [d.to_json() for d in self.diagnoses],
+        }
+
+
+class Session:
+    def __init__(self, path: str = "<stdin>", *, patterns: PatternSet | None = None,
+                 rules: list[Rule] | None = None, severities: dict[str, Severity] | None = None,
+                 keep_tables: bool = False):
+        self.path = path
+        self.parser = Parser(patterns or default_patterns())
+        self.engine = Engine(rules if rules is not None else build_rules(), path, severities)
+        self.tables = TableBuilder() if keep_tables else None
+        self.lines = 0
+
+    def feed(self, line: Line) -> list[Finding]:
+        self.lines = line.no
+        out: list[Finding] = []
+        for rec in self.parser.feed(line):
+            if self.tables is not None:
+                self.tables.add(rec)
+            out.extend(self.engine.feed(rec))
+        return out
+
+    def feed_all(self, lines: Iterable[Line]) -> "Result":
+        for line in lines:
+            self.feed(line)
+        return self.finish()
+
+    def finish(self) -> Result:
+        self.engine.finish()
+        findings = sorted(self.engine.findings, key=lambda f: (f.line, -f.severity))
+        if self.parser.records == 0:
+            findings.append(Finding(
+                rule="unrecognized-log", category="unrecognized", severity=Severity.info,
+                message=f"no training lines recognised in {self.lines} lines: this is not a healthy "
+                        "run, logdoc could not read it (see `logdoc patterns list`)",
+                line=1, evidence=[], path=self.path))
+        return Result(path=self.path, lines=self.lines, records=self.parser.records,
+                      formats=dict(self.parser.formats.most_common()), findings=findings,
+                      diagnoses=diagnose(findings), tables=self.tables)

@@ -1,0 +1,91 @@
+import gzip
+import io
+import subprocess
+
+import pytest
+
+from logdoc.reading import InputError, clean_line, iter_lines, lines_from_text, read_lines, render_cursor
+
+
+def test_line_numbers_match_grep_n(tmp_path):
+    data = b"a\r\nb\rstill b\n\nloss 1\nno newline at end"
+    path = tmp_path / "x.log"
+    path.write_bytes(data)
+    ours = [(l.no, l.text) for l in read_lines(str(path)) if "b" in l.text]
+    grep = subprocess.run(["grep", "-n", "b", str(path)], capture_output=True).stdout.decode()
+    assert [no for no, _ in ours] == [int(x.split(":")[0]) for x in grep.split("\n") if x]
+    assert len(list(read_lines(str(path)))) == 5
+
+
+def test_carriage_return_keeps_final_frame():
+    assert clean_line(b" 10%|#   | 1/10\r 50%|#####| 5/10\r100%|##########| 10/10") == "100%|##########| 10/10"
+
+
+def test_shorter_redraw_leaves_the_tail_visible_like_a_terminal():
+    assert render_cursor("abcdef\rXY") == "XYcdef"
+
+
+def test_crlf_is_not_content():
+    assert clean_line(b"Epoch 1/3\r") == "Epoch 1/3"
+
+
+def test_keras_backspace_redraw():
+    assert clean_line(b"1/10 [..] - loss: 0.9" + b"\b" * 21 + b"\r10/10 [==] - loss: 0.5") == "10/10 [==] - loss: 0.5"
+
+
+def test_ansi_and_osc_are_stripped():
+    raw = b"\x1b[1m3/3\x1b[0m \x1b[32m\xe2\x94\x81\x1b[0m \x1b]0;title\x07- loss: 0.1\x1b[K"
+    assert clean_line(raw) == "3/3 \u2501 - loss: 0.1"
+
+
+def test_control_characters_never_survive():
+    out = clean_line(b"bell\x07 csi\xc2\x9b31m nul-ish\x1b")
+    assert out.isprintable()
+
+
+def test_invalid_utf8_is_replaced_not_fatal():
+    assert clean_line(b"loss \xff\xfe 0.5") == "loss \ufffd\ufffd 0.5"
+
+
+def test_mojibake_is_repaired():
+    broken = "[STEP] Δparam L2: median=0.0".encode().decode("cp1252").encode()
+    assert clean_line(broken) == "[STEP] Δparam L2: median=0.0"
+
+
+def test_real_non_ascii_text_is_left_alone():
+    assert clean_line("Epoch 0: 100%|█████| 10/10 café".encode()) == "Epoch 0: 100%|█████| 10/10 café"
+
+
+def test_gzip_is_detected_by_magic(tmp_path):
+    path = tmp_path / "run.txt"              # no .gz extension on purpose
+    path.write_bytes(gzip.compress(b"a\nb\n"))
+    assert [l.text for l in read_lines(str(path))] == ["a", "b"]
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"\x00\x01\x02binary", "binary"),
+    (gzip.compress(b"a\n" * 1000)[:30], "gzip"),
+])
+def test_bad_inputs_raise_input_error(tmp_path, data, message):
+    path = tmp_path / "bad.log"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=message):
+        list(read_lines(str(path)))
+
+
+def test_missing_and_directory(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        list(read_lines(str(tmp_path / "nope.log")))
+    with pytest.raises(InputError, match="directory"):
+        list(read_lines(str(tmp_path)))
+
+
+def test_lines_split_across_chunks():
+    data = b"x" * 10 + b"\n" + b"y" * 5
+    stream = io.BufferedReader(io.BytesIO(data), buffer_size=4)
+    assert [l.text for l in iter_lines(stream, "t")] == ["x" * 10, "y" * 5]
+
+
+def test_lines_from_text():
+    assert [l.no for l in lines_from_text("a\nb\n")] == [1, 2]
