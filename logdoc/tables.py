@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 METRIC_COLUMNS = ["line", "epoch", "step", "name", "role", "group", "value", "phase", "pattern"]
+EVENT_COLUMNS = ["line", "epoch", "step", "event", "pattern"]
 
 
 class TableBuilder:
@@ -35,7 +36,11 @@ class TableBuilder:
         return pd.DataFrame(self.rows, columns=METRIC_COLUMNS)
 
     def frames(self) -> dict[str, "pd.DataFrame"]:
-        return build_frames(self.metrics())
+        import pandas as pd
+
+        frames = build_frames(self.metrics())
+        frames["events"] = pd.DataFrame(self.events, columns=EVENT_COLUMNS)
+        return frames
 
 
 def build_frames(metrics: "pd.DataFrame") -> dict[str, "pd.DataFrame"]:
@@ -52,5 +57,5 @@ def build_frames(metrics: "pd.DataFrame") -> dict[str, "pd.DataFrame"]:
     else:
         import pandas as pd
 
-        epochs = pd.DataFrame({"epoch": []})
+        epochs = pd.DataFrame({"epoch": pd.Series([], dtype="float64")})
     return {"metrics": metrics, "lr": lr, "updates": updates, "epochs": epochs}
