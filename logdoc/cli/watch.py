@@ -1,0 +1,75 @@
+"""`logdoc watch`: diagnose a training log while it is being written (stdin or --follow FILE)."""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from .app import FailOn, UsageFailure, app, exit_code
+
+
+class WatchFormat(str, Enum):
+    auto = "auto"
+    plain = "plain"
+    jsonl = "jsonl"
+    github = "github"
+
+
+@app.command()
+def watch(
+    path: Annotated[str, typer.Argument(help="- for stdin (the default); use --follow FILE for a file.")] = "-",
+    follow: Annotated[Optional[str], typer.Option("--follow", "-F", help="Follow FILE like `tail -F` (survives truncation and rotation).")] = None,
+    from_end: Annotated[bool, typer.Option("--from-end", help="With --follow: start at the end of FILE, not its beginning.")] = False,
+    idle_exit: Annotated[Optional[float], typer.Option("--idle-exit", metavar="SECONDS", help="With --follow: stop after SECONDS without new data.")] = None,
+    passthrough: Annotated[bool, typer.Option("--passthrough", help="Copy the input to stdout byte for byte; alerts go to stderr.")] = False,
+    format: Annotated[WatchFormat, typer.Option("--format", "-f", help="auto: live view on a terminal, plain lines otherwise; jsonl; github (workflow commands).")] = WatchFormat.auto,
+    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding is at or above this severity.")] = FailOn.error,
+    patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules (repeatable).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules (repeatable).")] = None,
+    stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", help="Name to report for stdin, e.g. the file tee writes.")] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain terminal output.")] = False,
+) -> None:
+    """Diagnose a running training live: alerts as soon as a line proves a problem.
+
+    Reads to the end of input whatever it finds, so `tee` and the training keep running.
+    """
+    from .. import api
+    from ..engine import build_rules
+    from ..follow import Follower, PipeInput
+    from ..reading import InputError
+    from ..session import Session
+    from ..watch import copy_to_fd, make_sink, raise_on_sigterm, watch_stream
+
+    if path != "-":
+        raise UsageFailure(f"watch reads stdin; to watch the file {path!r} use `logdoc watch --follow {path}` "
+                           f"(or `logdoc analyze {path}` for a finished log)")
+    if follow is None and (from_end or idle_exit is not None):
+        raise UsageFailure("--from-end and --idle-exit only apply with --follow FILE")
+    if idle_exit is not None and not idle_exit > 0:
+        raise UsageFailure("--idle-exit must be a positive number of seconds")
+    if follow is not None and stdin_filename is not None:
+        raise UsageFailure("--stdin-filename does not apply with --follow FILE")
+    if follow is None and sys.stdin.isatty():
+        raise UsageFailure("stdin is a terminal: pipe a log into `logdoc watch`, or use --follow FILE")
+
+    ps = api.load_patterns(patterns or [])
+    session = Session(follow or stdin_filename or "<stdin>", patterns=ps,
+                      rules=build_rules(select, ignore or ()), keep_tables=False)
+    copy = copy_to_fd(sys.stdout.fileno()) if passthrough else None
+    if follow is not None:
+        stream = Follower(follow, from_end=from_end, idle_exit=idle_exit, copy=copy)
+    else:
+        stream = PipeInput(sys.stdin.fileno(), copy=copy)
+    sink = make_sink(format.value, session, passthrough=passthrough, no_color=no_color)
+    stream.tick = sink.tick if sink.tick_interval else None
+    raise_on_sigterm()
+    try:
+        result, signum = watch_stream(stream, session, sink)
+    except InputError:
+        if isinstance(stream, PipeInput):
+            stream.drain()          # bad input still must not break the writer's pipe
+        raise
+    raise typer.Exit(128 + signum if signum is not None else exit_code([result], fail_on))
