@@ -1,43 +1,79 @@
-"""`logdoc analyze`: diagnose a log file or stdin."""
+"""`logdoc analyze`: diagnose log files, directories, globs or stdin; write CI reports."""
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-from .app import FailOn, app, console, exit_code
+from .app import FailOn, UsageFailure, app, exit_code
 
 
 class Format(str, Enum):
     terminal = "terminal"
     json = "json"
+    jsonl = "jsonl"
+    junit = "junit"
+    sarif = "sarif"
+    github = "github"
+    gitlab = "gitlab"
+    markdown = "markdown"
+
+
+def _rule_ids(select: list[str] | None, ignore: list[str]) -> list[str]:
+    from ..rules import all_rules
+
+    return [r for r in (select or all_rules()) if r not in ignore]
 
 
 @app.command()
 def analyze(
-    path: Annotated[str, typer.Argument(help="Log file (plain or .gz), or - for stdin.")],
+    paths: Annotated[list[str], typer.Argument(
+        help="Log files (plain or .gz), directories (searched for *.log, *.txt, *.out and their .gz), "
+             "globs, or - for stdin.", show_default=False)],
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.terminal,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding is at or above this severity.")] = FailOn.error,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even with findings (2 still means an error).")] = False,
+    junit_xml: Annotated[Optional[str], typer.Option("--junit-xml", help="Also write a JUnit XML report here.")] = None,
+    sarif: Annotated[Optional[str], typer.Option("--sarif", help="Also write a SARIF 2.1.0 report here.")] = None,
+    markdown: Annotated[Optional[str], typer.Option("--markdown", help="Also write the Markdown summary here.")] = None,
+    gitlab: Annotated[Optional[str], typer.Option("--gitlab", help="Also write a GitLab Code Quality report here.")] = None,
+    json_path: Annotated[Optional[str], typer.Option("--json", help="Also write the JSON report here.")] = None,
+    github_summary: Annotated[bool, typer.Option("--github-summary", help="Append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set.")] = False,
     patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
     select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules (repeatable).")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules (repeatable).")] = None,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain terminal output.")] = False,
 ) -> None:
-    """Diagnose a training log: findings, root causes and fixes."""
+    """Diagnose training logs: findings, root causes and fixes; reports for CI."""
     from .. import api
+    from ..inputs import expand_paths
+    from ..report import formats
 
+    files = expand_paths(paths)
     ps = api.load_patterns(patterns or [])
-    result = api.analyze(path, patterns=ps, select=select, ignore=ignore or (),
-                         keep_tables=format is Format.terminal)
-    if format is Format.json:
-        from ..report import json_report
+    keep_tables = format is Format.terminal
+    results = [api.analyze(path, patterns=ps, select=select, ignore=ignore or (), keep_tables=keep_tables)
+               for path in files]
+    rule_ids = _rule_ids(select, ignore or [])
 
-        sys.stdout.write(json_report.render([result]))
-    else:
-        from ..report import terminal
-
-        terminal.render([result], console(no_color))
+    side_reports = {"junit": junit_xml, "sarif": sarif, "markdown": markdown, "gitlab": gitlab,
+                    "json": json_path}
+    try:
+        for fmt, target in side_reports.items():
+            if target:
+                formats.write_text(formats.render(fmt, results, rule_ids=rule_ids), target)
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+        if github_summary and summary_file:
+            formats.write_text(formats.render("markdown", results), summary_file, append=True)
+        if format is Format.terminal:
+            formats.write_terminal(results, output, no_color)
+        else:
+            formats.write_text(formats.render(format.value, results, rule_ids=rule_ids), output)
+    except formats.ReportError as exc:
+        raise UsageFailure(str(exc)) from None
     sys.stdout.flush()
-    raise typer.Exit(exit_code([result], fail_on))
+    raise typer.Exit(0 if exit_zero else exit_code(results, fail_on))

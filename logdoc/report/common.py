@@ -1,0 +1,125 @@
+"""What the CI reports share: safe text, report paths, stable fingerprints, the rule catalogue.
+
+Log text is untrusted. Every format gets it through `plain()` (no control characters, one
+line, bounded) and then its own escaping, and no format ever starts an output line with
+text taken from a log.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ..model import Finding, Severity
+from ..session import Result
+
+# C0/C1 controls (ESC, NUL, BEL, \r, \n, …) and Unicode line/paragraph separators.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Lone surrogates (from undecodable bytes) and the two non-characters XML 1.0 forbids.
+_NOT_XML = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
+MAX_TEXT = 300
+
+
+def plain(text: str, limit: int = MAX_TEXT) -> str:
+    """One line of printable text: controls become spaces, long text is cut with an ellipsis."""
+    text = _NOT_XML.sub("\ufffd", _CONTROLS.sub(" ", text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def report_path(path: str) -> str:
+    """The path as reports name it: relative to the working directory when inside it, '/'-separated."""
+    if path in ("-", "<stdin>"):
+        return "<stdin>"
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            p = p.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:
+            return p.as_posix()
+    return PurePosixPath(os.path.normpath(p.as_posix())).as_posix()
+
+
+def check_name(finding: Finding) -> str:
+    """The check a finding belongs to: its rule, or for an expectation the expectation's name."""
+    if finding.rule == "expectation":
+        for tag in finding.tags:
+            if tag.startswith("expect:"):
+                return "expectation: " + tag[len("expect:"):]
+    return finding.rule
+
+
+def fingerprints(result: Result) -> dict[int, str]:
+    """id(finding) -> a fingerprint that stays the same when the same problem recurs.
+
+    Line numbers shift between runs, so the key is what the finding is about (rule, file,
+    metric, position in training), not where it is printed; identical keys are told apart
+    by their order of occurrence so that no two findings of one file share a fingerprint.
+    """
+    seen: Counter[str] = Counter()
+    out = {}
+    for f in result.findings:
+        where = f.epoch if f.epoch is not None else f.step if f.step is not None else f"line{f.line}"
+        key = "|".join(map(str, (check_name(f), report_path(result.path), f.metric or "", where)))
+        seen[key] += 1
+        out[id(f)] = hashlib.sha256(f"{key}#{seen[key]}".encode()).hexdigest()[:32]
+    return out
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    category: str
+    severity: Severity
+    summary: str
+    description: str
+    help: str
+
+
+_META_RULES = (
+    RuleInfo("expectation", "expectation", Severity.error,
+             "An expectation from the --expect file is not met.",
+             "The run does not show what the expectations file says a healthy run of this job "
+             "must show; the finding names the expectation, the measured value and its line.",
+             "Fix the run, or the expectation if the job legitimately changed (see README "
+             "\"Expectations\")."),
+    RuleInfo("unrecognized-log", "unrecognized", Severity.info,
+             "No training lines were recognised in the log.",
+             "logdoc found no line it can read as training output, so it cannot judge the run: "
+             "this is not a verdict of health.",
+             "Add a pattern file for the log's format (--patterns, see docs/patterns.md)."),
+    RuleInfo("internal-error", "internal-error", Severity.warning,
+             "A rule failed and was switched off.",
+             "A rule raised an exception on this log; the analysis went on without it.",
+             "Report the log line and the message as a bug in logdoc."),
+)
+
+
+def catalogue() -> list[RuleInfo]:
+    """Every rule a report may name: the rule catalogue plus logdoc's own checks."""
+    from ..rules import all_rules
+
+    infos = []
+    for rule_id, cls in all_rules().items():
+        sections = cls.doc_sections()
+        help_text = sections.get("Fix", "") or cls.summary()
+        infos.append(RuleInfo(rule_id, cls.category, cls.severity, cls.summary(),
+                              sections.get("Why is this bad?", "") or cls.summary(), help_text))
+    return infos + list(_META_RULES)
+
+
+def checks_run(results: list[Result], rule_ids: list[str] | None) -> list[str]:
+    """The checks a run made: the rules that ran, then any other check a finding names."""
+    if rule_ids is None:
+        from ..rules import all_rules
+
+        rule_ids = list(all_rules())
+    names = list(rule_ids)
+    for r in results:
+        for f in r.findings:
+            name = check_name(f)
+            if name not in names:
+                names.append(name)
+    return names

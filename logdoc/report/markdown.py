@@ -1,0 +1,68 @@
+"""A short job summary in GitHub-flavoured Markdown (for $GITHUB_STEP_SUMMARY, MR notes).
+
+Diagnoses first (the root cause and its fix), then one findings table per log. Text from a
+log or a message is escaped: Markdown punctuation gets a backslash (no links, emphasis,
+mentions, math or broken table cells) and `&`, `<`, `>` become entities (no raw HTML). The
+summary stays far below GitHub's 1 MiB limit: at most MAX_ROWS findings per log are listed.
+"""
+from __future__ import annotations
+
+import re
+
+from ..model import Severity
+from ..session import Result
+from .common import plain, report_path
+
+MAX_ROWS = 50
+ICON = {Severity.error: "🔴 error", Severity.warning: "🟠 warning", Severity.info: "🔵 info"}
+# the characters that mean something inline in GFM (cells never start a line, so list and
+# heading markers need no escape)
+_PUNCTUATION = re.compile(r"([\\`*_\[\]#!|~@$])")
+
+
+def escape(text: str, limit: int = 300) -> str:
+    """Log or message text as inert inline Markdown (one line, no HTML, safe in a table cell)."""
+    text = _PUNCTUATION.sub(r"\\\1", plain(text, limit))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _counts(results: list[Result]) -> dict[Severity, int]:
+    return {s: sum(f.severity == s for r in results for f in r.findings) for s in Severity}
+
+
+def render(results: list[Result]) -> str:
+    counts = _counts(results)
+    out = ["## logdoc", ""]
+    verdict = ", ".join(f"{n} {s.name}{'s' if n != 1 else ''}" for s, n in
+                        sorted(counts.items(), reverse=True))
+    out += [f"{len(results)} log(s) analysed: {verdict}.", ""]
+    for r in results:
+        path = escape(report_path(r.path))
+        out.append(f"### {path}")
+        out.append("")
+        out.append(f"{r.lines} lines, {r.records} training records.")
+        out.append("")
+        for d in r.diagnoses:
+            out.append(f"**Diagnosis: {escape(d.title)}** (line {d.line})")
+            out.append("")
+            for i, f in enumerate(d.chain):
+                out.append(f"{i + 1}. line {f.line}: {escape(f.message)}")
+            out.append("")
+            out.append(f"> {escape(d.explanation, 1000)}")
+            out.append(">")
+            out.append(f"> **Fix:** {escape(d.fix, 1000)}")
+            out.append("")
+        if not r.findings:
+            out.append("No findings." if r.records else "Nothing recognised (not a verdict of health).")
+            out.append("")
+            continue
+        out.append("| line | severity | rule | finding | log line |")
+        out.append("|---:|---|---|---|---|")
+        for f in r.findings[:MAX_ROWS]:
+            quoted = escape(f.evidence[0].text, 120) if f.evidence else ""
+            out.append(f"| {f.line} | {ICON[f.severity]} | {escape(f.rule)} | {escape(f.message)} | {quoted} |")
+        if len(r.findings) > MAX_ROWS:
+            out.append("")
+            out.append(f"…and {len(r.findings) - MAX_ROWS} more (see the JSON report).")
+        out.append("")
+    return "\n".join(out) + "\n"
