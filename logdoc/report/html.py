@@ -94,28 +94,21 @@ def _figure(title: str, roles: tuple[str, ...], results: list[Result]):
 
 
 def _mark_findings(fig, result: Result, roles, axis: str) -> None:
-    """A vertical marker where each finding about these roles fired."""
-    lines_to_x = {}
+    """A vertical marker on the chart of the metric each finding is about, where it fired."""
+    lines_to_x, role_of = {}, {}
     for row in result.tables.rows:
         lines_to_x.setdefault(row[0], _x(row, axis))
+        role_of.setdefault(row[3], row[4])
     for f in result.findings:
-        x = f.step if axis == "step" else f.epoch if axis == "epoch" else f.line
-        if axis == "line":
-            x = f.line
+        about = role_of.get(f.metric or "")
+        if (about not in roles) if about else ("loss" not in roles):
+            continue                     # findings without a metric go on the loss chart
+        x = {"step": f.step, "epoch": f.epoch, "line": f.line}[axis]
         x = x if x is not None else lines_to_x.get(f.line)
-        if x is None or not _concerns(f, roles):
+        if x is None:
             continue
         fig.add_vline(x=x, line_dash="dot", line_color=SEVERITY_COLOR[f.severity.name],
                       annotation_text=_esc(f.rule), annotation_position="top")
-
-
-def _concerns(finding, roles) -> bool:
-    related = {"zero-lr": ("lr",), "frozen-params": ("param_delta",),
-               "constant-val-loss": ("val_loss", "val_metric")}
-    wanted = related.get(finding.rule)
-    if wanted is None:
-        return "loss" in roles          # everything else is shown on the loss chart
-    return any(r in roles for r in wanted)
 
 
 def render(results: list[Result]) -> str:

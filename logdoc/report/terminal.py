@@ -8,10 +8,13 @@ from rich.text import Text
 
 from ..model import Severity
 from ..session import Result
+from .sparkline import marker_row, sparkline
 from .summary import epoch_rows, short
 
 STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
 MAX_EPOCH_ROWS = 12
+TREND_ROLES = ("loss", "val_loss", "lr", "param_delta", "grad_norm")
+MAX_TRENDS = 8
 
 
 def _epoch_table(result: Result) -> Table | None:
@@ -31,6 +34,42 @@ def _epoch_table(result: Result) -> Table | None:
     return table
 
 
+def _trends(result: Result) -> Table | None:
+    """Sparklines of the key series (loss, val loss, LR per group, update size), with '^'
+    under the points where a finding fired."""
+    if result.tables is None:
+        return None
+    series: dict[str, list[tuple[int, float]]] = {}
+    roles: dict[str, str] = {}
+    for line, epoch, step, name, role, group, value, phase, pattern in result.tables.rows:
+        if role in TREND_ROLES:
+            series.setdefault(name, []).append((line, value))
+            roles.setdefault(name, role)
+    if not series:
+        return None
+    fired = [(f.line, f.metric) for f in result.findings if f.severity >= Severity.warning]
+    table = Table(title="trends (log order; × = nan/inf, ^ = finding)", title_justify="left",
+                  show_edge=False, show_header=False, box=None)
+    table.add_column("metric", style="bold")
+    table.add_column("curve")
+    table.add_column("range", style="dim")
+    names = sorted(series, key=lambda n: TREND_ROLES.index(roles[n]))[:MAX_TRENDS]
+    for name in names:
+        points = series[name]
+        values = [v for _, v in points]
+        curve = Text(sparkline(values, log=roles[name] in ("lr", "param_delta", "grad_norm")))
+        # a finding marks the series it is about (same role), at the line it fired on
+        lines = {line for line, metric in fired
+                 if metric is None or roles.get(metric, roles[name]) == roles[name]}
+        marks = marker_row([i for i, (line, _) in enumerate(points) if line in lines], len(points))
+        if marks:
+            curve.append("\n" + marks, style="red")
+        finite = [v for v in values if v == v and abs(v) != float("inf")]
+        rng = f"{short(min(finite))}…{short(max(finite))}" if finite else "no finite value"
+        table.add_row(Text(name), curve, rng)
+    return table
+
+
 def render(results: list[Result], console: Console) -> None:
     for result in results:
         head = Text()
@@ -42,6 +81,9 @@ def render(results: list[Result], console: Console) -> None:
         table = _epoch_table(result)
         if table is not None:
             console.print(table)
+        trends = _trends(result)
+        if trends is not None:
+            console.print(trends)
         for d in result.diagnoses:
             body = Text()
             for i, f in enumerate(d.chain):
