@@ -17,7 +17,7 @@ CATEGORIES = (
     "loss-plateau", "overfitting", "grad-explosion", "grad-vanishing", "fp16-overflow",
     "oom", "crash", "stalled", "lr-schedule", "metric-zero",
     # informational / meta
-    "internal-error", "unrecognized",
+    "internal-error", "unrecognized", "expectation",
 )
 
 # Roles a pattern field may carry; rules ask for roles, never for a framework's spelling.

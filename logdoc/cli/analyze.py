@@ -41,6 +41,7 @@ def analyze(
     sarif: Annotated[Optional[str], typer.Option("--sarif", help="Also write a SARIF 2.1.0 report here.")] = None,
     markdown: Annotated[Optional[str], typer.Option("--markdown", help="Also write the Markdown summary here.")] = None,
     gitlab: Annotated[Optional[str], typer.Option("--gitlab", help="Also write a GitLab Code Quality report here.")] = None,
+    expect: Annotated[Optional[str], typer.Option("--expect", help="Expectations file (TOML): what a healthy run must show; each unmet one is a finding.")] = None,
     json_path: Annotated[Optional[str], typer.Option("--json", help="Also write the JSON report here.")] = None,
     github_summary: Annotated[bool, typer.Option("--github-summary", help="Append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set.")] = False,
     patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
@@ -50,15 +51,21 @@ def analyze(
 ) -> None:
     """Diagnose training logs: findings, root causes and fixes; reports for CI."""
     from .. import api
+    from .. import expect as expect_file
     from ..inputs import expand_paths
     from ..report import formats
 
+    expectations = expect_file.load(expect) if expect else []   # a bad file fails before any work
     files = expand_paths(paths)
     ps = api.load_patterns(patterns or [])
-    keep_tables = format is Format.terminal
+    keep_tables = format is Format.terminal or bool(expectations)
     results = [api.analyze(path, patterns=ps, select=select, ignore=ignore or (), keep_tables=keep_tables)
                for path in files]
-    rule_ids = _rule_ids(select, ignore or [])
+    for result in results:
+        if expectations:
+            result.findings.extend(expect_file.evaluate(expectations, result))
+            result.findings.sort(key=lambda f: (f.line, -f.severity))
+    rule_ids = _rule_ids(select, ignore or []) + [f"expectation: {e.name}" for e in expectations]
 
     side_reports = {"junit": junit_xml, "sarif": sarif, "markdown": markdown, "gitlab": gitlab,
                     "json": json_path}
