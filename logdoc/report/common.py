@@ -64,7 +64,7 @@ def fingerprints(result: Result) -> dict[int, str]:
         where = f.epoch if f.epoch is not None else f.step if f.step is not None else f"line{f.line}"
         key = "|".join(map(str, (check_name(f), report_path(result.path), f.metric or "", where)))
         seen[key] += 1
-        out[id(f)] = hashlib.sha256(f"{key}#{seen[key]}".encode()).hexdigest()[:32]
+        out[id(f)] = hashlib.sha256(f"{key}#{seen[key]}".encode("utf-8", "replace")).hexdigest()[:32]
     return out
 
 

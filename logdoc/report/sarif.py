@@ -48,7 +48,7 @@ def rules() -> list[dict]:
 
 def _line_hash(finding: Finding, seen: Counter) -> str:
     text = finding.evidence[0].text if finding.evidence else finding.message
-    digest = hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(" ".join(text.split()).encode("utf-8", "replace")).hexdigest()[:16]
     seen[digest] += 1
     return f"{digest}:{seen[digest]}"
 
