@@ -27,6 +27,8 @@ class Result:
     findings: list[Finding]
     diagnoses: list[Diagnosis]
     tables: TableBuilder | None = field(default=None, repr=False)
+    max_epoch: float | None = None        # how far the run got, for one-line summaries
+    max_step: float | None = None
 
     @property
     def worst(self) -> Severity | None:
@@ -52,6 +54,8 @@ class Session:
         self.engine = Engine(rules if rules is not None else build_rules(), path, severities)
         self.tables = TableBuilder() if keep_tables else None
         self.lines = 0
+        self.max_epoch: float | None = None
+        self.max_step: float | None = None
 
     def feed(self, line: Line) -> list[Finding]:
         self.lines = line.no
@@ -59,6 +63,10 @@ class Session:
         for rec in self.parser.feed(line):
             if self.tables is not None:
                 self.tables.add(rec)
+            if rec.epoch is not None and (self.max_epoch is None or rec.epoch > self.max_epoch):
+                self.max_epoch = rec.epoch
+            if rec.step is not None and (self.max_step is None or rec.step > self.max_step):
+                self.max_step = rec.step
             out.extend(self.engine.feed(rec))
         return out
 
@@ -78,4 +86,5 @@ class Session:
                 line=1, evidence=[], path=self.path))
         return Result(path=self.path, lines=self.lines, records=self.parser.records,
                       formats=dict(self.parser.formats.most_common()), findings=findings,
-                      diagnoses=diagnose(findings), tables=self.tables)
+                      diagnoses=diagnose(findings), tables=self.tables,
+                      max_epoch=self.max_epoch, max_step=self.max_step)

@@ -34,12 +34,17 @@ def exit_code(results, fail_on: FailOn) -> int:
     return int(any(f.severity >= threshold for r in results for f in r.findings))
 
 
-def console(no_color: bool = False, *, stderr: bool = False):
-    """A rich console for human output only; NO_COLOR and --no-color turn colour off."""
+def console(no_color: bool = False, *, stderr: bool = False, width: int | None = None):
+    """A rich console for human output only; NO_COLOR and --no-color turn colour off.
+    `width` applies only when not writing to a terminal (rich assumes 80 columns there)."""
+    import sys
+
     from rich.console import Console
 
+    stream = sys.stderr if stderr else sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
     return Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
-                   stderr=stderr)
+                   stderr=stderr, width=None if tty else width)
 
 
 @app.callback(invoke_without_command=True)

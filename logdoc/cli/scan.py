@@ -1,0 +1,76 @@
+"""`logdoc scan DIR…`: many logs in parallel, one row per file."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from .app import FailOn, UsageFailure, app, console
+
+
+class ScanFormat(str, Enum):
+    terminal = "terminal"
+    json = "json"
+    csv = "csv"
+
+
+@app.command()
+def scan(
+    paths: Annotated[list[str], typer.Argument(help="Directories, files or globs of logs.")],
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: the core count).")] = None,
+    format: Annotated[ScanFormat, typer.Option("--format", "-f")] = ScanFormat.terminal,
+    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a file's worst finding is at or above this.")] = FailOn.error,
+    no_color: Annotated[bool, typer.Option("--no-color")] = False,
+) -> None:
+    """Analyse many logs in parallel and print one row per file (format, progress, worst finding, diagnoses)."""
+    from ..inputs import expand_paths
+    from ..model import Severity
+    from ..scan import COLUMNS, scan as run_scan
+
+    if jobs is not None and jobs < 1:
+        raise UsageFailure("--jobs must be at least 1")
+    files = [p for p in expand_paths(paths) if p != "-"]
+    if not files:
+        raise UsageFailure("scan reads files, not stdin")
+    rows = run_scan(files, jobs)
+    if format is ScanFormat.json:
+        sys.stdout.write(json.dumps({"schema": 1, "files": rows}, indent=2) + "\n")
+    elif format is ScanFormat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(COLUMNS)
+        for r in rows:
+            writer.writerow(["; ".join(r[c] or []) if c == "diagnoses" else r[c] for c in COLUMNS])
+    else:
+        _table(rows, console(no_color, width=200))
+    sys.stdout.flush()
+    if any(r["error"] for r in rows):
+        for r in rows:
+            if r["error"]:
+                print(f"logdoc: error: {r['error']}", file=sys.stderr)
+        raise typer.Exit(2)
+    threshold = None if fail_on is FailOn.never else Severity[fail_on.value]
+    failed = threshold is not None and any(r["worst"] and Severity[r["worst"]] >= threshold for r in rows)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _table(rows: list[dict], out) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..report.summary import short
+
+    table = Table(show_edge=False)
+    for col, justify in (("file", "left"), ("format", "left"), ("epochs", "right"), ("steps", "right"),
+                         ("worst", "left"), ("diagnoses", "left")):
+        table.add_column(col, justify=justify)
+    style = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+    for r in rows:
+        worst = Text(r["worst"] or ("unreadable" if r["error"] else "ok"),
+                     style=style.get(r["worst"], "red" if r["error"] else "green"))
+        table.add_row(Text(r["path"]), Text(r["format"] or "–"), short(r["epochs"]), short(r["steps"]),
+                      worst, Text("; ".join(r["diagnoses"] or [])))
+    out.print(table)
