@@ -95,6 +95,19 @@ def copy_to_fd(fd: int) -> Callable[[bytes], None]:
     return copy
 
 
+def pipe_safe_console(**kwargs):
+    """A rich Console that goes quiet when its reader leaves. (rich's default reaction to a
+    broken pipe is SystemExit(1), which would stop the draining and break the writer's pipe.)"""
+    from rich.console import Console
+
+    class PipeSafeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            silence(self.file)
+
+    return PipeSafeConsole(**kwargs)
+
+
 def guarded(console, *args, **kwargs) -> None:
     """console.print that survives a closed stream."""
     try:
@@ -452,10 +465,8 @@ def make_sink(fmt: str, session: Session, *, passthrough: bool, no_color: bool) 
     """Machine formats go to stdout; human output goes to stdout unless stdout carries the
     log itself (--passthrough) or machine output, then to stderr. `auto` shows the live view
     when the human stream is a terminal that nothing else writes to, plain lines otherwise."""
-    from rich.console import Console
-
     human_on_stderr = passthrough or fmt in ("jsonl", "github")
-    human = Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
+    human = pipe_safe_console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
                     stderr=human_on_stderr)
     if fmt == "jsonl":
         return JsonlSink(SafeWriter(sys.stdout))
