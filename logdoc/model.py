@@ -56,6 +56,7 @@ class Metric:
     role: str            # one of ROLES
     value: float
     group: str | None = None   # param group for lr, e.g. "backbone"
+    agg: str | None = None     # how the printed value was averaged, when the pattern says so
 
     @property
     def finite(self) -> bool:
@@ -77,6 +78,8 @@ class Record:
     step_total: float | None = None
     phase: str = "train"               # "train" or "eval"
     agg: str | None = None             # how printed values were averaged (see docs/patterns.md)
+    epoch_base: int | None = None      # 0 or 1: what the first printed epoch is, when known
+    step_base: int | None = None       # 0 or 1: what the first printed step is, when known
 
     def by_role(self, role: str) -> list[Metric]:
         return [m for m in self.metrics if m.role == role]

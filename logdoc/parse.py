@@ -1,14 +1,41 @@
-"""Lines -> records: match pattern families and carry training position between lines."""
+"""Lines -> records: peel prefixes, match pattern families, carry training position between lines."""
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 
 from .model import Line, Record
 from .patterns import PatternSet
 
 
+class RankDedup:
+    """Drops a line that another rank has just printed with the same content.
+
+    Launchers prefix each rank's output (`[rank1]:`, `1: `, `[1,1]<stdout>:`); the same metric
+    line then arrives once per rank and would be counted, and alarmed on, N times. Content is
+    compared after the prefixes (timestamps included) are peeled. Memory is bounded: only the
+    last `window` distinct contents are remembered. A rank repeating its own line is kept (a
+    constant loss printed twice is data).
+    """
+
+    def __init__(self, window: int = 512):
+        self.window = window
+        self.seen: OrderedDict[str, str] = OrderedDict()   # content -> first rank that printed it
+
+    def is_duplicate(self, content: str, rank: str) -> bool:
+        first = self.seen.get(content)
+        if first is not None and first != rank:
+            self.seen.move_to_end(content)
+            return True
+        self.seen[content] = rank
+        self.seen.move_to_end(content)
+        if len(self.seen) > self.window:
+            self.seen.popitem(last=False)
+        return False
+
+
 class Parser:
-    """Stateful only in what a reader also remembers: the current epoch and the totals.
+    """Stateful only in what a reader also remembers: the current epoch, the totals, the last
+    table header and which rank printed what.
 
     A line like `[STEP] Δparam …` does not repeat the epoch; it belongs to the epoch last
     announced, so records without a position inherit it.
@@ -21,12 +48,23 @@ class Parser:
         self.step_total: float | None = None
         self.formats: Counter[str] = Counter()
         self.records = 0
+        self.duplicates = 0           # lines dropped as another rank's copy
+        self.state: dict = {}         # what earlier lines declared (table headers)
+        self.recognised = False       # did the last line fed match a pattern?
+        self._dedup = RankDedup()
 
     def feed(self, line: Line) -> list[Record]:
+        self.recognised = False
         if not line.text:
             return []
-        recs = self.patterns.match(line.text, line.no)
+        body, rank = self.patterns.peel(line.text)
+        if rank is not None and self._dedup.is_duplicate(body, rank):
+            self.duplicates += 1
+            self.recognised = True
+            return []
+        recs, self.recognised = self.patterns.match_all(body, line.no, self.state)
         for rec in recs:
+            rec.text = line.text          # evidence quotes the line as the log shows it
             self.records += 1
             self.formats[rec.family] += 1
             if rec.epoch is None:

@@ -31,7 +31,7 @@ MACROS["NUM"] = MACROS["FLOAT"]
 _MACRO_REF = re.compile(r"%\{(\w+)(?::(\w+))?\}")
 FIELD_TYPES = ("float", "int", "pct", "str", "floatlist", "strlist")
 AGGREGATIONS = ("instant", "window_mean", "window_median", "since_last_log",
-                "epoch_running_mean", "global_mean", "last")
+                "epoch_running_mean", "global_mean", "last", "cumulative")
 PHASES = ("train", "eval")
 
 
@@ -69,10 +69,53 @@ class FieldSpec:
 @dataclass
 class KVSpec:
     source: str
-    pair: re.Pattern
+    pair: re.Pattern | None        # regex with groups key/value; None with parse or columns
     rename: dict[str, str]
     roles: dict[str, str]
     keep_unknown: bool = True
+    keys: re.Pattern | None = None     # only keys this regex finds (re.search) are read
+    skip: frozenset[str] = frozenset()  # keys never read (ids, sizes, run numbers)
+    aggs: dict[str, str] = field(default_factory=dict)
+    columns: str | None = None         # id of the header rule whose column names label the values
+    avg_agg: str = "global_mean"       # agg of the "(average)" a pair regex captures as `avg`
+
+
+class RoleTable(dict):
+    """Metric name (lower case) -> role, plus regexes tried when no exact name is known."""
+
+    def __init__(self, exact=(), patterns=()):
+        super().__init__(exact)
+        self.patterns: list[tuple[re.Pattern, str]] = list(patterns)
+
+    def lookup(self, key: str) -> str | None:
+        low = key.lower()
+        role = self.get(low)
+        if role is not None:
+            return role
+        for rx, role in self.patterns:
+            if rx.search(low):
+                return role
+        # "Batch loss", "the model loss": a multi-word name ending in a known name
+        if " " in low:
+            words = low.split()
+            for i in range(1, len(words)):
+                role = self.get(" ".join(words[i:]))
+                if role is not None:
+                    return role
+        return None
+
+
+def _role_lookup(roles: dict, key: str) -> str | None:
+    if isinstance(roles, RoleTable):
+        return roles.lookup(key)
+    return roles.get(key.lower())
+
+
+# The eval phase turns generic roles into their validation counterparts: a "loss" printed on a
+# validation line is a validation loss, whatever the framework calls it.
+_EVAL_ROLE = {"loss": "val_loss", "metric": "val_metric"}
+
+HEADER = object()    # returned by a header rule: the line was recognised, it carries no record
 
 
 @dataclass
@@ -80,7 +123,7 @@ class PatternRule:
     id: str
     family: str
     regex: re.Pattern
-    anchor: str | None
+    anchors: tuple[str, ...] | None
     fields: list[FieldSpec]
     kv: KVSpec | None = None
     event: str | None = None
@@ -88,48 +131,190 @@ class PatternRule:
     agg: str | None = None
     keep_going: bool = False       # TOML key "continue": later rules may match the same line
     samples: list[dict] = field(default_factory=list)
+    parse: str | None = None       # "pydict" | "json": the kv source is a serialized dict
+    header: str | None = None      # this rule reads column names from this group
+    require_metrics: bool = False  # a match without a metric or event is not a record
+    epoch_base: int | None = None
+    step_base: int | None = None
+    _role_cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def qualified(self) -> str:
         return f"{self.family}/{self.id}"
 
-    def apply(self, text: str, line_no: int, default_roles: dict[str, str]) -> Record | None:
-        if self.anchor is not None and self.anchor not in text:
-            return None
+    @property
+    def anchor(self) -> str | None:      # kept for callers that read a single anchor
+        return self.anchors[0] if self.anchors else None
+
+    def apply(self, text: str, line_no: int, default_roles: dict[str, str], state: dict | None = None):
+        """A Record, HEADER (a header line was remembered) or None (no match)."""
+        if self.anchors is not None:
+            for a in self.anchors:
+                if a in text:
+                    break
+            else:
+                return None
         m = self.regex.search(text)
         if m is None:
             return None
-        rec = Record(line=line_no, text=text, pattern=self.qualified, family=self.family,
-                     event=self.event, phase=self.phase, agg=self.agg)
         groups = m.groupdict()
+        if self.header is not None:
+            if state is not None:
+                base = m.start(self.header)
+                state[self.qualified] = [(_clean_column(w.group()), base + w.start())
+                                         for w in _WORD.finditer(m.group(self.header))]
+            return HEADER
+        rec = Record(line=line_no, text=text, pattern=self.qualified, family=self.family,
+                     event=self.event, phase=self.phase, agg=self.agg,
+                     epoch_base=self.epoch_base, step_base=self.step_base)
         for spec in self.fields:
             raw = groups.get(spec.name)
             if raw is None:
                 continue
-            _apply_field(rec, spec, raw, groups)
+            _apply_field(rec, spec, raw, groups, self.agg)
         if self.kv is not None:
             tail = groups.get(self.kv.source)
             if tail:
-                _apply_kv(rec, self.kv, tail, default_roles)
-        if self.event is None and not rec.metrics and rec.epoch is None and rec.step is None:
-            return None    # matched the shape but carried nothing (e.g. an empty kv tail)
+                if not self._apply_kv(rec, tail, m.start(self.kv.source), default_roles, state):
+                    return None
+        if self.event is None and not rec.metrics:
+            if self.require_metrics or (rec.epoch is None and rec.step is None):
+                return None    # matched the shape but carried nothing (e.g. an empty kv tail)
         return rec
 
+    # -- key/value tails ------------------------------------------------------------------
 
-def _apply_field(rec: Record, spec: FieldSpec, raw: str, groups: dict) -> None:
+    def _items(self, tail: str, offset: int, state: dict | None):
+        """(key, raw value, raw average or None) for each pair of the tail."""
+        kv = self.kv
+        if self.parse == "pydict":
+            return [(k, v, None) for k, v in decode_pydict(tail)]
+        if self.parse == "json":
+            return [(k, v, None) for k, v in decode_json(tail)]
+        if kv.columns is not None:
+            columns = (state or {}).get(f"{self.family}/{kv.columns}")
+            if columns is None:
+                return None           # a row before any header: not ours
+            cells = [(w.group(), offset + w.start()) for w in _WORD.finditer(tail)]
+            return [(k, v, None) for k, v in _zip_columns(columns, cells)]
+        has_avg = "avg" in kv.pair.groupindex
+        return [(m.group("key"), m.group("value"), m.group("avg") if has_avg else None)
+                for m in kv.pair.finditer(tail)]
+
+    def _role(self, key: str, default_roles) -> str | None:
+        cached = self._role_cache.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        kv = self.kv
+        role = kv.roles.get(key)
+        if role is None:          # a name the family did not declare: its generic meaning
+            role = _role_lookup(default_roles, key)
+            if role is None and kv.keep_unknown:
+                role = "metric"
+            if role is not None and self.phase == "eval":
+                role = _EVAL_ROLE.get(role, role)
+        if len(self._role_cache) < 4096:     # keys are few per family; stay bounded anyway
+            self._role_cache[key] = role
+        return role
+
+    def _apply_kv(self, rec: Record, tail: str, offset: int, default_roles, state) -> bool:
+        kv = self.kv
+        items = self._items(tail, offset, state)
+        if items is None:
+            return False
+        for key, raw, raw_avg in items:
+            key = str(key).strip()
+            key = kv.rename.get(key, key)
+            if key in kv.skip or (kv.keys is not None and not kv.keys.search(key)):
+                continue
+            role = self._role(key, default_roles)
+            if role is None:
+                continue
+            value = _number(raw)
+            if value is None:
+                continue
+            if role in COUNTER_ROLES:
+                setattr(rec, role, value)
+                continue
+            rec.metrics.append(Metric(key, role, value, agg=kv.aggs.get(key, self.agg)))
+            if raw_avg is not None:       # "loss: 0.57 (0.60)": the average in parentheses
+                avg = _number(raw_avg)
+                if avg is not None:
+                    rec.metrics.append(Metric(f"{key}_avg", "metric", avg, agg=kv.avg_agg))
+        return True
+
+
+_MISSING = object()
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _clean_column(name: str) -> str:
+    """`Box(P` -> `P`, `mAP50-95):` -> `mAP50-95`: ultralytics folds a group label into its header."""
+    return name.rsplit("(", 1)[-1].strip("():,")
+
+
+def _zip_columns(columns: list[tuple[str, int]], cells: list[tuple[str, int]]) -> list[tuple[str, str]]:
+    """Values of a table row under the header's column names.
+
+    As many cells as columns: zipped in order (right-aligned tables such as ultralytics'). Fewer
+    (Chainer's PrintReport leaves blank cells for metrics not reported yet): each cell goes to
+    the last column starting at or before it, as in a left-aligned table. A cell `a/b` (an
+    `Epoch 3/10` column) gives the column `a` and `<column>__total` `b`.
+    """
+    if len(cells) == len(columns):
+        pairs = [(name, cell) for (name, _), (cell, _) in zip(columns, cells)]
+    else:
+        pairs = []
+        for cell, pos in cells:
+            owner = None
+            for name, start in columns:
+                if start <= pos:
+                    owner = name
+                else:
+                    break
+            if owner is not None:
+                pairs.append((owner, cell))
+    out = []
+    for name, value in pairs:
+        if value.count("/") == 1:
+            a, b = value.split("/")
+            out.append((name, a))
+            out.append((f"{name}__total", b))
+        else:
+            out.append((name, value))
+    return out
+
+
+def _number(raw) -> float | None:
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return parse_number(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def _apply_field(rec: Record, spec: FieldSpec, raw: str, groups: dict, rule_agg: str | None) -> None:
     if spec.type in ("str", "strlist"):
         return    # helper fields (names, labels) are read by the fields that need them
+    agg = spec.agg or rule_agg
     if spec.type == "floatlist":
         values = _parse_list(raw)
         names = _parse_list(groups.get(spec.groups) or "") if spec.groups else []
+        role = spec.role or "metric"
         for i, item in enumerate(values):
             try:
                 value = parse_number(item)
             except ValueError:
                 continue
             group = names[i] if i < len(names) else f"pg{i}"
-            rec.metrics.append(Metric(f"{spec.metric or spec.name}/{group}", spec.role or "metric",
-                                      value, group))
+            rec.metrics.append(Metric(f"{spec.metric or spec.name}/{group}", role, value, group, agg))
         return
     try:
         value = parse_number(raw)
@@ -139,26 +324,87 @@ def _apply_field(rec: Record, spec: FieldSpec, raw: str, groups: dict) -> None:
     if role in COUNTER_ROLES:
         setattr(rec, role, value)
     else:
-        rec.metrics.append(Metric(spec.metric or spec.name, role, value))
+        rec.metrics.append(Metric(spec.metric or spec.name, role, value, agg=agg))
 
 
-def _apply_kv(rec: Record, kv: KVSpec, tail: str, default_roles: dict[str, str]) -> None:
-    for m in kv.pair.finditer(tail):
-        key = m.group("key").strip()
-        key = kv.rename.get(key, key)
-        role = kv.roles.get(key) or default_roles.get(key.lower())
-        if role is None:
-            if not kv.keep_unknown:
-                continue
-            role = "metric"
-        try:
-            value = parse_number(m.group("value"))
-        except ValueError:
+# ---------------------------------------------------------------------------- payload decoders
+
+_PY_SCALAR = r"""(?:'[^'\\]*'|"[^"\\]*"|[-+]?(?:nan|inf|NaN|Infinity)|[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|True|False|None)"""
+_PY_ITEM = re.compile(r"""\s*('[^'\\]*'|"[^"\\]*")\s*:\s*(""" + _PY_SCALAR + r""")\s*(?:,|(?=\s*\}))""")
+_NONFINITE_NAMES = {"nan": math.nan, "NaN": math.nan, "inf": math.inf, "Infinity": math.inf}
+
+
+def decode_pydict(text: str) -> list[tuple[str, object]]:
+    """The items of a Python dict literal as `str(dict)` prints it, tolerating bare nan/inf.
+
+    A flat dict of scalars (the common case) is read with one regex; anything else (nested
+    values, odd quoting) goes through a restricted `ast` walk. Never evaluates code.
+    """
+    text = text.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return []
+    body_end = len(text) - 1
+    pos = 1
+    items = []
+    for m in _PY_ITEM.finditer(text, 1, body_end):
+        if m.start() != pos:
+            break
+        key, raw = m.group(1)[1:-1], m.group(2)
+        items.append((key, raw.strip("'\"") if raw[0] in "'\"" else raw))
+        pos = m.end()
+    else:
+        if text[pos:body_end].strip() == "":
+            return items
+    return _ast_dict(text)
+
+
+def _ast_dict(text: str) -> list[tuple[str, object]]:
+    import ast
+
+    try:
+        node = ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    if not isinstance(node, ast.Dict):
+        return []
+    items = []
+    for k, v in zip(node.keys, node.values):
+        if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
             continue
-        if role in COUNTER_ROLES:
-            setattr(rec, role, value)
-        else:
-            rec.metrics.append(Metric(key, role, value))
+        value = _ast_scalar(v)
+        if value is not None:
+            items.append((k.value, value))
+    return items
+
+
+def _ast_scalar(node):
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) \
+            and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in _NONFINITE_NAMES:
+        return _NONFINITE_NAMES[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _ast_scalar(node.operand)
+        if isinstance(inner, (int, float)):
+            return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.Call) and node.args:    # tensor(0.5, device=...) -> 0.5
+        return _ast_scalar(node.args[0])
+    return None
+
+
+def decode_json(text: str) -> list[tuple[str, object]]:
+    """The scalar items of a JSON object (NaN/Infinity allowed, as Python's json writes them)."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(doc, dict):
+        return []
+    return [(k, v) for k, v in doc.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
 
 
 @dataclass
@@ -172,12 +418,25 @@ class Family:
     description: str = ""
     urls: list[str] = field(default_factory=list)
 
-    def match(self, text: str, line_no: int, default_roles: dict[str, str]) -> tuple[PatternRule, Record] | None:
+    def match(self, text: str, line_no: int, default_roles: dict[str, str],
+              state: dict | None = None) -> tuple[PatternRule, Record] | None:
         for rule in self.rules:
-            rec = rule.apply(text, line_no, default_roles)
+            rec = rule.apply(text, line_no, default_roles, state)
             if rec is not None:
                 return rule, rec
         return None
+
+    def match_chain(self, text: str, line_no: int, default_roles: dict[str, str],
+                    state: dict | None = None) -> list[tuple[PatternRule, object]]:
+        """Every rule that takes the line: the first match, plus the ones `continue` lets on."""
+        hits = []
+        for rule in self.rules:
+            rec = rule.apply(text, line_no, default_roles, state)
+            if rec is not None:
+                hits.append((rule, rec))
+                if not rule.keep_going or rec is HEADER:
+                    break
+        return hits
 
 
 # ---------------------------------------------------------------------------- loading
@@ -221,6 +480,37 @@ def _field(name: str, spec: dict | str, where: str) -> FieldSpec:
     return fs
 
 
+def _kv_spec(k: dict, rule: dict, names: set[str], macros: dict, rwhere: str) -> KVSpec:
+    _check_keys(k, {"source", "pair", "rename", "roles", "keep_unknown", "keys", "skip", "aggs",
+                    "columns", "avg_agg"}, f"{rwhere} kv")
+    if k.get("avg_agg", "global_mean") not in AGGREGATIONS:
+        raise PatternError(f"{rwhere}: kv.avg_agg {k['avg_agg']!r} is not a known aggregation")
+    if k.get("source") not in names:
+        raise PatternError(f"{rwhere}: kv.source must name a group of the regex")
+    pair = None
+    if "pair" in k:
+        pair = _compile(_expand(k["pair"], macros, rwhere), f"{rwhere} kv.pair")
+        if not {"key", "value"} <= set(pair.groupindex):
+            raise PatternError(f"{rwhere}: kv.pair needs named groups 'key' and 'value'")
+    elif not rule.get("parse") and "columns" not in k:
+        raise PatternError(f"{rwhere}: kv needs a pair regex, a rule-level parse or kv.columns")
+    for key, role in k.get("roles", {}).items():
+        if role not in ROLES:
+            raise PatternError(f"{rwhere}: kv role {role!r} for {key!r} is not a known role")
+    for key, agg in k.get("aggs", {}).items():
+        if agg not in AGGREGATIONS:
+            raise PatternError(f"{rwhere}: kv agg {agg!r} for {key!r} is not a known aggregation")
+    keys = _compile(k["keys"], f"{rwhere} kv.keys") if "keys" in k else None
+    return KVSpec(k["source"], pair, k.get("rename", {}), k.get("roles", {}),
+                  k.get("keep_unknown", True), keys, frozenset(k.get("skip", [])),
+                  k.get("aggs", {}), k.get("columns"), k.get("avg_agg", "global_mean"))
+
+
+RULE_KEYS = {"id", "regex", "anchor", "fields", "kv", "event", "phase", "agg", "continue", "sample",
+             "description", "parse", "header", "require_metrics", "epoch_base", "step_base"}
+PARSERS = ("pydict", "json")
+
+
 def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self_test: bool = True) -> Family:
     where = str(path)
     try:
@@ -246,10 +536,11 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
     seen = set()
     for i, r in enumerate(doc.get("rule", []), 1):
         rwhere = f"{where} rule {r.get('id', i)!r}"
-        _check_keys(r, {"id", "regex", "anchor", "fields", "kv", "event", "phase", "agg",
-                        "continue", "sample", "description"}, rwhere)
+        _check_keys(r, RULE_KEYS, rwhere)
         if "id" not in r or "regex" not in r:
             raise PatternError(f"{rwhere}: a rule needs an id and a regex")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", r["id"]):
+            raise PatternError(f"{rwhere}: rule id {r['id']!r} must be kebab-case")
         if r["id"] in seen:
             raise PatternError(f"{rwhere}: duplicate rule id")
         seen.add(r["id"])
@@ -261,30 +552,35 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
                 raise PatternError(f"{rwhere}: field {fs.name!r} is not a named group of the regex")
             if fs.groups and fs.groups not in names:
                 raise PatternError(f"{rwhere}: field {fs.name!r} takes groups from {fs.groups!r}, which is not a named group")
-        kv = None
-        if "kv" in r:
-            k = r["kv"]
-            _check_keys(k, {"source", "pair", "rename", "roles", "keep_unknown"}, f"{rwhere} kv")
-            pair = _compile(_expand(k.get("pair", ""), macros, rwhere), f"{rwhere} kv.pair")
-            if not {"key", "value"} <= set(pair.groupindex):
-                raise PatternError(f"{rwhere}: kv.pair needs named groups 'key' and 'value'")
-            if k.get("source") not in names:
-                raise PatternError(f"{rwhere}: kv.source must name a group of the regex")
-            for key, role in k.get("roles", {}).items():
-                if role not in ROLES:
-                    raise PatternError(f"{rwhere}: kv role {role!r} for {key!r} is not a known role")
-            kv = KVSpec(k["source"], pair, k.get("rename", {}), k.get("roles", {}), k.get("keep_unknown", True))
+        if r.get("parse") is not None and r["parse"] not in PARSERS:
+            raise PatternError(f"{rwhere}: parse must be one of {PARSERS}")
+        if r.get("parse") and "kv" not in r:
+            raise PatternError(f"{rwhere}: parse needs a [rule.kv] naming the group that holds the payload")
+        kv = _kv_spec(r["kv"], r, names, macros, rwhere) if "kv" in r else None
+        if kv is not None and kv.columns is not None and kv.columns not in seen:
+            raise PatternError(f"{rwhere}: kv.columns {kv.columns!r} must name an earlier header rule of this file")
+        header = r.get("header")
+        if header is not None and header not in names:
+            raise PatternError(f"{rwhere}: header must name a group of the regex")
         phase = r.get("phase", "train")
         if phase not in PHASES:
             raise PatternError(f"{rwhere}: phase must be one of {PHASES}")
         if r.get("agg") is not None and r["agg"] not in AGGREGATIONS:
             raise PatternError(f"{rwhere}: unknown agg {r['agg']!r}")
+        for base in ("epoch_base", "step_base"):
+            if r.get(base) not in (None, 0, 1):
+                raise PatternError(f"{rwhere}: {base} must be 0 or 1")
+        anchor = r.get("anchor")
+        anchors = (anchor,) if isinstance(anchor, str) else (tuple(anchor) if anchor else None)
         samples = r.get("sample", [])
         if not samples:
             raise PatternError(f"{rwhere}: every rule needs at least one [[rule.sample]] line")
-        rules.append(PatternRule(id=r["id"], family=family_id, regex=regex, anchor=r.get("anchor"),
+        rules.append(PatternRule(id=r["id"], family=family_id, regex=regex, anchors=anchors,
                                  fields=fields, kv=kv, event=r.get("event"), phase=phase,
-                                 agg=r.get("agg"), keep_going=r.get("continue", False), samples=samples))
+                                 agg=r.get("agg"), keep_going=r.get("continue", False), samples=samples,
+                                 parse=r.get("parse"), header=header,
+                                 require_metrics=bool(r.get("require_metrics", False)),
+                                 epoch_base=r.get("epoch_base"), step_base=r.get("step_base")))
     if not rules:
         raise PatternError(f"{where}: a family needs at least one [[rule]]")
     family = Family(id=family_id, title=fam.get("title", family_id), path=path,
@@ -337,14 +633,20 @@ def check_family(family: Family, default_roles: dict[str, str]) -> list[str]:
             if not isinstance(line, str):
                 problems.append(f"{where}: sample needs a line")
                 continue
-            hit = family.match(line, 0, default_roles)
-            if hit is None:
+            state: dict = {}
+            for before in sample.get("before", []):     # e.g. the header a row needs
+                family.match(before, 0, default_roles, state)
+            hits = family.match_chain(line, 0, default_roles, state)
+            if not hits:
                 problems.append(f"{where}: no rule matches it")
                 continue
-            if hit[0] is not rule:
-                problems.append(f"{where}: matched first by rule {hit[0].id!r}")
+            mine = [rec for r, rec in hits if r is rule]
+            if not mine:
+                problems.append(f"{where}: matched first by rule {hits[0][0].id!r}")
                 continue
-            got = record_values(hit[1])
+            if mine[0] is HEADER:
+                continue
+            got = record_values(mine[0])
             for key, want in sample.get("expect", {}).items():
                 if not _same(want, got.get(key)):
                     problems.append(f"{where}: {key} expected {want!r}, got {got.get(key)!r}")
@@ -352,7 +654,7 @@ def check_family(family: Family, default_roles: dict[str, str]) -> list[str]:
                 if key in got:
                     problems.append(f"{where}: {key} should be absent, got {got[key]!r}")
     for line in family.negatives:
-        hit = family.match(line, 0, default_roles)
+        hit = family.match(line, 0, default_roles, {})
         if hit is not None:
             problems.append(f"{family.path}: negative line {line!r} is matched by rule {hit[0].id!r}")
     return problems
@@ -366,16 +668,74 @@ def builtin_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "patterns"   # a source checkout
 
 
-def load_roles(path: Path) -> dict[str, str]:
+def load_roles(path: Path) -> RoleTable:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PatternError(f"{path}: cannot load role names: {exc}") from None
-    roles = {str(k).lower(): v for k, v in doc.get("roles", {}).items()}
-    for key, role in roles.items():
+    exact = {str(k).lower(): v for k, v in doc.get("roles", {}).items()}
+    patterns = []
+    for rx, role in doc.get("role_patterns", {}).items():
+        patterns.append((_compile(rx, f"{path}: role pattern {rx!r}"), role))
+    for key, role in [*exact.items(), *((rx.pattern, role) for rx, role in patterns)]:
         if role not in ROLES:
             raise PatternError(f"{path}: role {role!r} for {key!r} is not a known role")
-    return roles
+    return RoleTable(exact, patterns)
+
+
+class Prefixes:
+    """Logger, timestamp and launcher prefixes peeled off a line before any family sees it.
+
+    Declared as data in patterns/_prefixes.toml. All regexes are joined into one alternation
+    tried at the start of the line, repeatedly (a rank prefix, then a timestamp, then a level).
+    A group named `rank` in a prefix tells which distributed rank printed the line.
+    """
+
+    MAX_PEELS = 6
+
+    def __init__(self, regexes: list[str], where: str = "prefixes"):
+        self.rank_groups: list[str] = []
+        parts = []
+        for i, rx in enumerate(regexes):
+            renamed = rx.replace("(?P<rank>", f"(?P<rank{i}>")
+            if renamed != rx:
+                self.rank_groups.append(f"rank{i}")
+            _compile(renamed, f"{where}: prefix {rx!r}")
+            parts.append(f"(?:{renamed})")
+        self.regex = re.compile("|".join(parts)) if parts else None
+
+    @classmethod
+    def load(cls, path: Path) -> "Prefixes":
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise PatternError(f"{path}: cannot load prefixes: {exc}") from None
+        prefixes = cls([p["regex"] for p in doc.get("prefix", [])], str(path))
+        for p in doc.get("prefix", []):
+            for sample in p.get("sample", []):
+                body, _ = prefixes.peel(sample["line"])
+                if body != sample["rest"]:
+                    raise PatternError(f"{path}: prefix {p.get('id')!r} sample {sample['line']!r}: "
+                                       f"expected {sample['rest']!r} after peeling, got {body!r}")
+        return prefixes
+
+    def peel(self, text: str) -> tuple[str, str | None]:
+        """(the line without its prefixes, the rank that printed it or None)."""
+        rx = self.regex
+        if rx is None:
+            return text, None
+        rank = None
+        for _ in range(self.MAX_PEELS):
+            m = rx.match(text)
+            if m is None or m.end() == 0:
+                break
+            if self.rank_groups and rank is None:
+                for g in self.rank_groups:
+                    if m.group(g) is not None:
+                        rank = m.group(g)
+                        break
+            text = text[m.end():]
+        return text, rank
 
 
 def pattern_files(paths: Iterable[Path]) -> list[Path]:
@@ -393,32 +753,50 @@ def pattern_files(paths: Iterable[Path]) -> list[Path]:
 class PatternSet:
     """All families in use, tried in priority order (specific before generic)."""
 
-    def __init__(self, families: list[Family], default_roles: dict[str, str]):
+    def __init__(self, families: list[Family], default_roles: dict[str, str],
+                 prefixes: Prefixes | None = None):
         self.default_roles = default_roles
         self.families = sorted(families, key=lambda f: -f.priority)
         self._rules = [r for f in self.families for r in f.rules]
+        self.prefixes = prefixes or Prefixes([])
 
     @classmethod
     def load(cls, extra: Iterable[Path] = (), *, self_test: bool = True) -> "PatternSet":
         base = builtin_dir()
         roles_file = base / "_roles.toml"
-        roles = load_roles(roles_file) if roles_file.exists() else {}
+        roles = load_roles(roles_file) if roles_file.exists() else RoleTable()
+        prefix_file = base / "_prefixes.toml"
+        prefixes = Prefixes.load(prefix_file) if prefix_file.exists() else None
         by_id: dict[str, Family] = {}
         for path in pattern_files([base, *extra]):
             fam = load_family(path, roles, self_test=self_test)
             by_id[fam.id] = fam       # a user file with the same id overrides the built-in one
-        return cls(list(by_id.values()), roles)
+        return cls(list(by_id.values()), roles, prefixes)
 
-    def match(self, text: str, line_no: int) -> list[Record]:
+    def match(self, text: str, line_no: int, state: dict | None = None) -> list[Record]:
+        """Records of one line (already peeled of prefixes, see `peel`). `state` carries what
+        earlier lines declared (header columns) and belongs to one parse of one log."""
+        return self.match_all(text, line_no, state)[0]
+
+    def match_all(self, text: str, line_no: int, state: dict | None = None) -> tuple[list[Record], bool]:
+        """(records, recognised): a header line is recognised without giving a record."""
         out = []
         roles = self.default_roles
+        recognised = False
         for rule in self._rules:
-            rec = rule.apply(text, line_no, roles)
-            if rec is not None:
-                out.append(rec)
-                if not rule.keep_going:
-                    break
-        return out
+            rec = rule.apply(text, line_no, roles, state)
+            if rec is None:
+                continue
+            recognised = True
+            if rec is HEADER:
+                break
+            out.append(rec)
+            if not rule.keep_going:
+                break
+        return out, recognised
+
+    def peel(self, text: str) -> tuple[str, str | None]:
+        return self.prefixes.peel(text)
 
 
 _DEFAULT: PatternSet | None = None
