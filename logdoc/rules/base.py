@@ -70,3 +70,35 @@ def fmt(value: float) -> str:
         return "inf" if value > 0 else "-inf"
     text = repr(float(value))
     return text if len(text) <= 10 else f"{value:.6g}"
+
+
+# ---- helpers shared by the rules (they read roles, never a framework's spelling)
+
+def train_loss(rec: Record):
+    """The training loss a record reports, or None.
+
+    A record may carry several loss-role metrics (components such as `loss_cls`, `loss_box`
+    beside their total). The total of non-negative components is the largest of them, so the
+    largest value stands for the record; a non-finite one wins, because it poisons the total.
+    """
+    if rec.phase != "train":
+        return None
+    losses = [m for m in rec.metrics if m.role == "loss"]
+    if not losses:
+        return None
+    bad = [m for m in losses if not m.finite]
+    return bad[0] if bad else max(losses, key=lambda m: m.value)
+
+
+def is_final(rec: Record) -> bool:
+    """True when the record is at the last step or epoch the log announced."""
+    if rec.step is not None and rec.step_total:
+        return rec.step >= rec.step_total
+    if rec.epoch is not None and rec.epoch_total:
+        return rec.epoch >= rec.epoch_total
+    return False
+
+
+def position_key(rec: Record):
+    """Epoch and step of a record; (None, None) when the log gives neither."""
+    return (rec.epoch, rec.step)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule
+from .base import Rule, is_final
 
 
 @register
@@ -36,7 +36,9 @@ class ZeroLR(Rule):
 
     ## False positives
     A schedule that reaches 0 only on its final step is not reported. A tiny warm-up LR
-    printed as `0.000003` is not 0. A group frozen on purpose with LR 0 is reported; ignore
+    printed as `0.000003` is not 0. While fp16 loss scaling skips steps (overflow events,
+    skipped-iteration counters, DeepSpeed's `returning lr=0` warning) a printed 0 is an
+    artefact of the skipped steps and is not reported (see `fp16-overflow`). A group frozen on purpose with LR 0 is reported; ignore
     the rule for such runs.
     """
 
@@ -50,8 +52,12 @@ class ZeroLR(Rule):
         self.seen_positive: set[str] = set()
         self.pending: dict[str, tuple[Record, int]] = {}   # group -> (first zero record, reports)
         self.reported: set[str] = set()
+        self.skipping = False     # fp16 loss scaling is skipping steps: a printed 0 is not the schedule
 
     def observe(self, rec: Record):
+        if rec.event in ("loss_scale_overflow", "lr_before_step") or any(
+                m.value > 0 for m in rec.by_role("skipped_steps")):
+            self.skipping = True
         starts = []
         for m in rec.metrics:
             if m.role != "lr":
@@ -60,9 +66,10 @@ class ZeroLR(Rule):
             if m.value != 0.0:
                 if m.value > 0:
                     self.seen_positive.add(group)
+                    self.skipping = False
                 self.pending.pop(group, None)
                 continue
-            if group in self.reported:
+            if group in self.reported or self.skipping:
                 continue
             if group not in self.seen_positive:
                 self.reported.add(group)
@@ -70,7 +77,7 @@ class ZeroLR(Rule):
                 continue
             first, reports = self.pending.get(group, (rec, 0))
             reports += 1
-            if reports >= self.opt["confirm_reports"] and not _is_final(rec):
+            if reports >= self.opt["confirm_reports"] and not is_final(rec):
                 self.reported.add(group)
                 self.pending.pop(group, None)
                 yield self.finding(
@@ -89,11 +96,3 @@ class ZeroLR(Rule):
 
 def _name(group: str) -> str:
     return f"param group '{group}'" if not group.startswith(("lr", "learning")) else group
-
-
-def _is_final(rec: Record) -> bool:
-    if rec.step is not None and rec.step_total:
-        return rec.step >= rec.step_total
-    if rec.epoch is not None and rec.epoch_total:
-        return rec.epoch >= rec.epoch_total
-    return False

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from ..model import Record, Severity
+from . import register
+from .base import Rule
+
+
+@register
+class GradNormZero(Rule):
+    """The gradient norm is exactly 0.0 in consecutive reports.
+
+    Fires when every gradient norm on a record is exactly 0 at `hold` consecutive reports.
+
+    ## Why is this bad?
+    A gradient norm of exactly 0 means no parameter receives any gradient: the loss does not
+    depend on the trainable weights (frozen or detached model, adapters not attached, loss
+    computed on constants), or the loss itself is 0 (every label masked). Optimizer steps
+    then change nothing except through weight decay or momentum.
+
+    ## Example
+    ```
+    {'loss': 0.6931, 'grad_norm': 0.0, 'learning_rate': 5e-07, 'epoch': 0.1}
+    {'loss': 0.6931, 'grad_norm': 0.0, 'learning_rate': 1e-06, 'epoch': 0.2}
+    ```
+
+    ## Fix
+    Check which parameters have `requires_grad=True` and are in the optimizer, that the loss
+    is not computed under `torch.no_grad()` or on detached tensors, and that labels are not
+    all masked (see `loss-zero`).
+
+    ## Options
+    - `hold` (default 2): consecutive zero reports before firing.
+
+    ## False positives
+    A logger that prints 0 before the first backward pass; `hold` skips a single report.
+    """
+
+    id = "grad-norm-zero"
+    category = "grad-vanishing"
+    severity = Severity.error
+    options = {"hold": 2}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.first: Record | None = None
+        self.count = 0
+        self.fired = False
+
+    def observe(self, rec: Record):
+        norms = rec.by_role("grad_norm")
+        if not norms or self.fired:
+            return
+        if any(m.value != 0.0 for m in norms):
+            self.first, self.count = None, 0
+            return
+        self.first = self.first or rec
+        self.count += 1
+        if self.count >= self.opt["hold"]:
+            self.fired = True
+            yield self.finding(
+                self.first, f"{norms[0].name} is exactly 0 in {self.count} consecutive reports (lines "
+                            f"{self.first.line}–{rec.line}): no parameter receives a gradient",
+                evidence=[rec], metric=norms[0].name)

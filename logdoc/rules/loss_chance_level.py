@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from ..model import Record, Severity
+from . import register
+from .base import Rule, fmt, train_loss
+
+# Cross-entropy of a uniform guess, ln(C), for common class counts and LLM vocabularies.
+CLASS_COUNTS = (2, 3, 4, 5, 10, 20, 100, 200, 1000, 21128, 30522, 32000, 32768, 50257,
+                50304, 65024, 100352, 128256, 151936)
+
+
+@register
+class LossChanceLevel(Rule):
+    """The training loss stays at the cross-entropy of a uniform guess, ln(C).
+
+    After `min_reports` training reports, fires when the last `window` reports all lie within
+    `rtol` of ln(C) for a common class count C (2 → 0.693, 10 → 2.303, 1000 → 6.908, LLM
+    vocabularies such as 50257 → 10.825).
+
+    ## Why is this bad?
+    A classifier whose loss is ln(C) predicts the uniform distribution: it has learnt
+    nothing, not even the class frequencies. Every run starts there; staying there means the
+    gradient does not reach the logits (dead output layer, LR 0) or the labels do not
+    depend on the inputs (shuffled labels, wrong target column).
+
+    ## Example
+    ```
+    Epoch 5/50 - loss: 2.3026 - acc: 0.1000
+    Epoch 6/50 - loss: 2.3026 - acc: 0.0998
+    ```
+
+    ## Fix
+    Check the labels against the inputs for a few samples, that the model's last layer
+    outputs logits for the loss you use, and that the learning rate is neither 0 nor so high
+    that the outputs saturate.
+
+    ## Options
+    - `window` (default 10): reports that must all be at chance.
+    - `min_reports` (default 20): reports before judging (the start is at chance anyway).
+    - `rtol` (default 0.01): relative distance from ln(C).
+
+    ## False positives
+    A regression or detection loss that happens to sit near one of these values; the 1 %
+    band over 10 reports makes that rare.
+    """
+
+    id = "loss-chance-level"
+    category = "loss-plateau"
+    severity = Severity.warning
+    options = {"window": 10, "min_reports": 20, "rtol": 0.01}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.recent: deque[tuple[float, Record]] = deque(maxlen=self.opt["window"])
+        self.seen = 0
+        self.fired = False
+        self.last_pos = None
+
+    def observe(self, rec: Record):
+        m = train_loss(rec)
+        if m is None or not m.finite or self.fired:
+            return
+        pos = (rec.epoch, rec.step)
+        if pos != (None, None) and pos == self.last_pos:
+            return
+        self.last_pos = pos
+        self.seen += 1
+        self.recent.append((m.value, rec))
+        if self.seen < self.opt["min_reports"] or len(self.recent) < self.opt["window"]:
+            return
+        for c in CLASS_COUNTS:
+            level = math.log(c)
+            if all(abs(v - level) <= self.opt["rtol"] * level for v, _ in self.recent):
+                self.fired = True
+                first = self.recent[0][1]
+                yield self.finding(
+                    first, f"training {m.name} stays at {fmt(m.value)} ≈ ln({c}) = {level:.4f}, the loss of "
+                           f"a uniform guess over {c} classes, for {len(self.recent)} reports "
+                           f"(lines {first.line}–{rec.line})", evidence=[rec], metric=m.name)
+                return

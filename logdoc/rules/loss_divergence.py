@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from ..model import Record, Severity
+from . import register
+from .base import Rule, fmt, train_loss
+
+
+@register
+class LossDivergence(Rule):
+    """The training loss rises well above its best level and stays there.
+
+    Averages the training loss over blocks of `window` consecutive reports (one report per
+    block when the log prints one loss per epoch) and keeps the lowest block mean. Fires when
+    `patience` consecutive blocks are at least `factor` times that best, or at once when one
+    block is `explode` times above it.
+
+    ## Why is this bad?
+    A loss that climbs back above where it has been means the optimizer is moving away from
+    the minimum: the learning rate is too high for this phase, the loss scale or batch
+    statistics blew up, or the data changed. Left alone it ends in nan or in a useless model.
+
+    ## Example
+    ```
+    step 12972   loss = 0.428
+    …            (mean of 10 steps: 0.66)
+    step 13030   loss = 1.541
+    …            (mean of 10 steps: 1.54, then 1.89)
+    ```
+
+    ## Fix
+    Lower the learning rate (or add/extend warmup), clip gradients (`max_norm=1.0`), and
+    check the data at the step where the rise starts. Resume from a checkpoint taken before
+    the rise.
+
+    ## Options
+    - `window` (default 10): reports averaged into one block (Lightning SpikeDetection's
+      running-mean window).
+    - `factor` (default 1.5): block mean / best block mean that counts as risen.
+    - `patience` (default 3): consecutive risen blocks before firing (Lightning
+      EarlyStopping's patience).
+    - `explode` (default 10): one block this many times above the best fires at once.
+
+    ## False positives
+    A loss that jumps when a new curriculum stage, task or dataset mix starts; the first
+    blocks of a run are the reference, so a short warm-up bump is not reported.
+    """
+
+    id = "loss-divergence"
+    category = "loss-divergence"
+    severity = Severity.error
+    options = {"window": 10, "factor": 1.5, "patience": 3, "explode": 10.0}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.block: list[float] = []
+        self.block_first: Record | None = None
+        self.best: tuple[float, Record] | None = None
+        self.risen = 0
+        self.risen_first: Record | None = None
+        self.fired = False
+        self.last_pos = None
+
+    def observe(self, rec: Record):
+        m = train_loss(rec)
+        if m is None or not m.finite or self.fired:
+            return
+        pos = (rec.epoch, rec.step)
+        if pos != (None, None) and pos == self.last_pos:
+            return                    # the same report redrawn (progress bars)
+        self.last_pos = pos
+        size = self.opt["window"] if rec.step is not None else 1
+        if not self.block:
+            self.block_first = rec
+        self.block.append(m.value)
+        if len(self.block) < size:
+            return
+        mean = sum(self.block) / len(self.block)
+        first = self.block_first
+        self.block = []
+        if self.best is None or mean < self.best[0]:
+            self.best = (mean, first)
+            self.risen, self.risen_first = 0, None
+            return
+        best = self.best[0]
+        if best <= 0:
+            return
+        if mean >= self.opt["factor"] * best:
+            self.risen += 1
+            self.risen_first = self.risen_first or first
+        else:
+            self.risen, self.risen_first = 0, None
+        if mean >= self.opt["explode"] * best or self.risen >= self.opt["patience"]:
+            self.fired = True
+            how = "exploded" if mean >= self.opt["explode"] * best else "rose"
+            start = self.risen_first or first
+            yield self.finding(
+                start, f"training loss {how} from a best average of {fmt(round(best, 4))} "
+                       f"(from line {self.best[1].line}) to {fmt(round(mean, 4))} by line {rec.line}",
+                evidence=[rec, self.best[1]], metric=m.name)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from ..model import Record, Severity
+from . import register
+from .base import Rule, fmt, train_loss
+
+
+@register
+class LossFlat(Rule):
+    """The training loss prints the very same value report after report.
+
+    Fires when the training loss is identical, at its printed precision, at `min_repeats`
+    consecutive reports of different steps (DeepDiagnosis and DeepLocalize: the last 5
+    losses all equal), or at `min_epochs` consecutive per-epoch reports (one loss per
+    epoch averages a whole epoch, so three equal ones are already decisive). Redraws of the
+    same step count once. Losses of exactly 0 are left to `loss-zero`.
+
+    ## Why is this bad?
+    A loss averaged over different batches cannot repeat to the last printed digit unless
+    the model's output no longer depends on its weights or inputs: updates are zero (LR 0,
+    frozen or saturated parameters), the loss is computed on a constant, or the printed
+    value is stale.
+
+    ## Example
+    ```
+    iter 76 step 38: loss 10.8259, iter time: 197.87ms
+    iter 78 step 39: loss 10.8259, iter time: 198.00ms
+    iter 80 step 40: loss 10.8259, iter time: 197.59ms
+    ```
+
+    ## Fix
+    Check that the learning rate is non-zero and that parameters change between steps
+    (`frozen-params`); check for saturated outputs (sigmoid/softmax before a loss that
+    expects logits), a detached loss, or a loss computed on the wrong tensor.
+
+    ## Options
+    - `min_repeats` (default 5): identical per-step reports before firing.
+    - `min_epochs` (default 3): identical per-epoch reports before firing.
+
+    ## False positives
+    A loss printed with very few digits can repeat while it moves slowly; the per-step
+    threshold of 5 distinct steps guards against that.
+    """
+
+    id = "loss-flat"
+    category = "loss-plateau"
+    severity = Severity.warning
+    options = {"min_repeats": 5, "min_epochs": 3}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.value: float | None = None
+        self.first: Record | None = None
+        self.count = 0
+        self.last_pos = None
+        self.fired = False
+
+    def observe(self, rec: Record):
+        m = train_loss(rec)
+        if m is None or not m.finite or self.fired:
+            return
+        pos = (rec.epoch, rec.step)
+        if m.value != self.value or m.value == 0:
+            self.value, self.first, self.count, self.last_pos = m.value, rec, 1, pos
+            return
+        if pos == self.last_pos:
+            return                        # a redraw of the same report
+        self.last_pos = pos
+        self.count += 1
+        need = self.opt["min_repeats"] if rec.step is not None else self.opt["min_epochs"]
+        if self.count >= need:
+            self.fired = True
+            yield self.finding(
+                self.first, f"training {m.name} is {fmt(m.value)} at {self.count} consecutive reports "
+                            f"(lines {self.first.line}–{rec.line}): the model is not learning",
+                evidence=[rec], metric=m.name)

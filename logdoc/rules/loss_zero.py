@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from ..model import Record, Severity
+from . import register
+from .base import Rule, train_loss
+
+
+@register
+class LossZero(Rule):
+    """The training loss is exactly 0.0 in consecutive reports.
+
+    Fires when every loss on a training record is exactly 0 (a total, not one component) at
+    `hold` consecutive reports. A component loss of 0 beside a positive total (the class
+    loss of a single-class detector) is not reported. When the grad norm is nan as well,
+    `hf-masked-nan` explains it.
+
+    ## Why is this bad?
+    Floating-point cross-entropy or MSE of a real model is never exactly 0. A printed 0.0
+    means no token or sample contributed to the loss (every label masked with -100, an empty
+    batch, labels not passed to the model), the loss was filtered because it was nan, or it
+    underflowed in half precision. Gradients are then 0 or meaningless and nothing is
+    learnt.
+
+    ## Example
+    ```
+    {'loss': 2.9325, 'learning_rate': 0.0004995, 'epoch': 0.01}
+    {'loss': 0.0, 'learning_rate': 0.0004991, 'epoch': 0.02}
+    {'loss': 0.0, 'learning_rate': 0.0004986, 'epoch': 0.03}
+    ```
+
+    ## Fix
+    Print one batch: check that labels are present and not all masked (`-100`), that the
+    sequence length does not cut off every answer token, and that the model returns the loss
+    of those labels; run with fp32/bf16 to rule out underflow and with
+    `logging_nan_inf_filter=False` to rule out a hidden nan.
+
+    ## Options
+    - `hold` (default 2): consecutive zero reports before firing.
+
+    ## False positives
+    A tiny dataset memorised perfectly can print 0.0000 with 4 decimals late in training;
+    the finding says where it started.
+    """
+
+    id = "loss-zero"
+    category = "metric-zero"
+    severity = Severity.error
+    options = {"hold": 2}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.first: Record | None = None
+        self.count = 0
+        self.last_pos = None
+        self.fired = False
+
+    def observe(self, rec: Record):
+        m = train_loss(rec)
+        if m is None or self.fired:
+            return
+        if m.value != 0.0:
+            self.first, self.count = None, 0
+            return
+        if any(not g.finite for g in rec.by_role("grad_norm")):
+            return                       # hf-masked-nan owns this case
+        pos = (rec.epoch, rec.step)
+        if self.first is not None and pos != (None, None) and pos == self.last_pos:
+            return
+        self.last_pos = pos
+        self.first = self.first or rec
+        self.count += 1
+        if self.count >= self.opt["hold"]:
+            self.fired = True
+            yield self.finding(
+                self.first, f"training {m.name} is exactly 0.0 from {self.first.position()} on "
+                            f"({self.count} consecutive reports until line {rec.line}): no sample "
+                            "contributes to the loss", evidence=[rec], metric=m.name)

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import re
+
+from ..model import Record, Severity
+from . import register
+from .base import Rule
+
+# Metrics where 0 means "never right": accuracies and overlap/ranking scores.
+SCORE_NAME = re.compile(
+    r"(?i)(?:^|[^a-z])(?:acc|accuracy|top-?[15]|f1|auc|precision|recall|m?ap|iou|miou|bleu|rouge\w*|exact_match|em)(?:$|[^a-z])")
+
+
+@register
+class MetricZero(Rule):
+    """An accuracy-like metric is exactly 0 at every report, evaluation after evaluation.
+
+    Tracks metrics with role `metric` or `val_metric` whose name reads as a score
+    (accuracy, top-1/5, F1, AUC, precision, recall, mAP, IoU, BLEU, ROUGE, exact match) and
+    fires when one is exactly 0 at `hold` consecutive reports of different epochs/steps
+    (DeepDiagnosis treats an accuracy of 0 as invalid).
+
+    ## Why is this bad?
+    Even a random classifier scores about 1/C. An accuracy of exactly 0 every time means the
+    metric compares incompatible things: predictions and labels of different shapes or
+    encodings (one-hot vs index, logits vs ids), a regression target scored with
+    classification accuracy, or a metric that is never updated.
+
+    ## Example
+    ```
+    178/178 - loss: 0.1583 - acc: 0.0000e+00 - val_loss: 0.0187 - val_acc: 0.0000e+00
+    178/178 - loss: 0.0636 - acc: 0.0056 - val_loss: 0.0673 - val_acc: 0.0000e+00
+    178/178 - loss: 0.0609 - acc: 0.0056 - val_loss: 0.0161 - val_acc: 0.0000e+00
+    ```
+
+    ## Fix
+    Check what the metric compares: use a regression metric (MAE, RMSE) for regression, the
+    matching accuracy for your label encoding (`sparse_categorical_accuracy` for integer
+    labels), and that the metric is updated with the model's predictions.
+
+    ## Options
+    - `hold` (default 3): consecutive zero reports before firing.
+
+    ## False positives
+    A detector's mAP can be 0 for its first epochs while boxes are still random; `hold`
+    counts consecutive reports, so raise it for long warm-ups.
+    """
+
+    id = "metric-zero"
+    category = "metric-zero"
+    severity = Severity.warning
+    options = {"hold": 3}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.runs: dict[str, list] = {}     # name -> [first record, count, last position]
+        self.fired: set[str] = set()
+
+    def observe(self, rec: Record):
+        for m in rec.metrics:
+            if m.role not in ("metric", "val_metric") or m.name in self.fired:
+                continue
+            if len(self.runs) > 64 and m.name not in self.runs:
+                continue                     # bounded: a log with endless metric names
+            if not SCORE_NAME.search(m.name):
+                continue
+            if m.value != 0.0:
+                self.runs.pop(m.name, None)
+                continue
+            pos = (rec.epoch, rec.step)
+            run = self.runs.get(m.name)
+            if run is None:
+                self.runs[m.name] = [rec, 1, pos]
+                continue
+            if pos != (None, None) and pos == run[2]:
+                continue
+            run[1] += 1
+            run[2] = pos
+            if run[1] >= self.opt["hold"]:
+                self.fired.add(m.name)
+                first = run[0]
+                yield self.finding(
+                    first, f"{m.name} is exactly 0 at {run[1]} consecutive reports (lines "
+                           f"{first.line}–{rec.line}): the metric never sees a correct prediction",
+                    evidence=[rec], metric=m.name)
