@@ -461,17 +461,20 @@ def watch_stream(stream, session: Session, sink: Sink, on_finding: Callable[[Fin
 FORMATS = ("auto", "plain", "jsonl", "github")
 
 
-def make_sink(fmt: str, session: Session, *, passthrough: bool, no_color: bool) -> Sink:
+def make_sink(fmt: str, session: Session, *, passthrough: bool, no_color: bool,
+              machine: SafeWriter | None = None) -> Sink:
     """Machine formats go to stdout; human output goes to stdout unless stdout carries the
-    log itself (--passthrough) or machine output, then to stderr. `auto` shows the live view
+    log itself (--passthrough) or machine output, then to stderr. `machine` overrides where
+    jsonl/github go (`logdoc run` sends them to stderr). `auto` shows the live view
     when the human stream is a terminal that nothing else writes to, plain lines otherwise."""
     human_on_stderr = passthrough or fmt in ("jsonl", "github")
     human = pipe_safe_console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
                     stderr=human_on_stderr)
+    machine = machine or SafeWriter(sys.stdout)
     if fmt == "jsonl":
-        return JsonlSink(SafeWriter(sys.stdout))
+        return JsonlSink(machine)
     if fmt == "github":
-        return GithubSink(SafeWriter(sys.stdout), human)
+        return GithubSink(machine, human)
     human_stream = sys.stderr if human_on_stderr else sys.stdout
     shared_with_log = passthrough and sys.stdout.isatty()
     if (fmt == "auto" and human_stream.isatty() and human.is_terminal and not human.is_dumb_terminal

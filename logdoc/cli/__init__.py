@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from . import analyze, patterns, rules, watch  # noqa: F401  (each registers its commands on `app`)
+from . import analyze, patterns, rules, run, watch  # noqa: F401  (each registers its commands on `app`)
 from . import compare, html_report, scan, tables  # noqa: F401
 from .app import UsageFailure, app
 

@@ -1,0 +1,180 @@
+"""`logdoc run -- CMD …`: run a training, keep its log, diagnose it live.
+
+The command runs with PYTHONUNBUFFERED=1 (so `print` lines arrive as they are printed, not
+in 8 KB bursts), stdout and stderr merged into one pipe that logdoc copies byte for byte to
+its own stdout and to `--log FILE`, and feeds to the same watch loop as `logdoc watch`.
+Alerts and the final report go to stderr.
+
+The command gets its own process group: a Ctrl-C reaches logdoc only, which forwards it (and
+SIGTERM, SIGHUP) once to the whole group, then keeps reading until the command's output ends,
+so the report covers everything it printed. logdoc exits with the command's status, or 1
+when `--fail-on` (implied by `--stop-on`) finds a finding at or above its level.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from .app import FailOn, UsageFailure, app, exit_code
+
+
+class StopOn(str, Enum):
+    error = "error"
+    warning = "warning"
+
+
+class RunFormat(str, Enum):
+    plain = "plain"
+    jsonl = "jsonl"
+    github = "github"
+
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Child:
+    """The supervised command: signal forwarding and the SIGINT → SIGTERM → SIGKILL stop."""
+
+    def __init__(self, command: list[str], grace: float):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        try:
+            self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         stdin=None, env=env, process_group=0)
+        except FileNotFoundError:
+            raise UsageFailure(f"{command[0]}: command not found") from None
+        except PermissionError:
+            raise UsageFailure(f"{command[0]}: permission denied") from None
+        except OSError as exc:
+            raise UsageFailure(f"{command[0]}: cannot run: {exc.strerror or exc}") from None
+        self.grace = grace
+        self.stopping: list[signal.Signals] = []     # signals sent by --stop-on, in order
+        self._next_at: float | None = None
+
+    def signal(self, signum: int) -> None:
+        try:
+            os.killpg(self.proc.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass                                      # already gone
+
+    def forward(self) -> None:
+        def handler(signum, frame):
+            self.signal(signum)
+
+        for signum in FORWARDED:
+            signal.signal(signum, handler)
+
+    def stop(self) -> None:
+        """Interrupt like a user would (SIGINT); escalate in tick() if it does not end."""
+        if not self.stopping:
+            self._escalate()
+
+    def tick(self) -> None:
+        if self._next_at is not None and time.monotonic() >= self._next_at and self.proc.poll() is None:
+            self._escalate()
+
+    def _escalate(self) -> None:
+        ladder = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+        sig = ladder[min(len(self.stopping), len(ladder) - 1)]
+        self.stopping.append(sig)
+        self.signal(sig)
+        self._next_at = time.monotonic() + self.grace if sig != signal.SIGKILL else None
+
+    def wait(self) -> int:
+        status = self.proc.wait()
+        return status if status >= 0 else 128 - status      # killed by signal N -> 128+N
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def run(
+    command: Annotated[list[str], typer.Argument(help="The command to run, after --.", show_default=False)],
+    log: Annotated[Optional[str], typer.Option("--log", metavar="FILE", help="Also write the command's output, byte for byte, to FILE.")] = None,
+    stop_on: Annotated[Optional[StopOn], typer.Option("--stop-on", help="Interrupt the command (SIGINT, then SIGTERM after --grace) at the first finding at this level.")] = None,
+    grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", help="Wait this long after SIGINT before SIGTERM (and again before SIGKILL).")] = 10.0,
+    fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a finding is at or above this severity (default: the command's status).")] = None,
+    format: Annotated[RunFormat, typer.Option("--format", "-f", help="How alerts are written to stderr.")] = RunFormat.plain,
+    patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules (repeatable).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules (repeatable).")] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain terminal output.")] = False,
+) -> None:
+    """Run a training command, write its log and diagnose it live.
+
+    Example: logdoc run --log run.log --stop-on error -- python train.py --epochs 30
+    """
+    from .. import api
+    from ..engine import build_rules
+    from ..follow import PipeInput
+    from ..model import Severity
+    from ..reading import InputError
+    from ..session import Session
+    from ..watch import SafeWriter, copy_to_fd, make_sink, watch_stream
+
+    if not command:
+        raise UsageFailure("no command given (usage: logdoc run [OPTIONS] -- CMD …)")
+    if not grace >= 0:
+        raise UsageFailure("--grace must be a number of seconds ≥ 0")
+    ps = api.load_patterns(patterns or [])
+    rules = build_rules(select, ignore or ())
+    log_file = None
+    if log is not None:
+        if os.path.isdir(log):
+            raise UsageFailure(f"{log}: is a directory")
+        try:
+            log_file = open(log, "wb", buffering=0)
+        except OSError as exc:
+            raise UsageFailure(f"{log}: cannot write: {exc.strerror or exc}") from None
+
+    errors = SafeWriter(sys.stderr)
+    to_stdout = copy_to_fd(sys.stdout.fileno())
+
+    def copy(chunk: bytes) -> None:
+        nonlocal log_file
+        to_stdout(chunk)
+        if log_file is not None:
+            try:
+                log_file.write(chunk)
+            except OSError as exc:     # disk full…: warn once, keep the command running
+                errors.write(f"logdoc: {log}: write failed ({exc.strerror or exc}); not logging any more\n")
+                log_file = None
+
+    session = Session(log or "<run>", patterns=ps, rules=rules, keep_tables=False)
+    # everything of ours goes to stderr: stdout carries the command's output
+    sink = make_sink(format.value, session, passthrough=True, no_color=no_color, machine=errors)
+
+    child = Child(command, grace)
+    child.forward()
+    level = Severity[stop_on.value] if stop_on is not None else None
+
+    def on_finding(f) -> None:
+        if level is not None and f.severity >= level and not child.stopping:
+            errors.write(f"logdoc: stopping the command (SIGINT): {f.severity.name} [{f.rule}] "
+                         f"at line {f.line}\n")
+            child.stop()
+
+    def tick() -> None:
+        child.tick()
+        sink.tick()
+
+    stream = PipeInput(child.proc.stdout.fileno(), copy=copy, tick=tick)
+    result = None
+    try:
+        result, _ = watch_stream(stream, session, sink, on_finding=on_finding)
+    except InputError as exc:          # printed nothing, or binary output: not ours to judge
+        errors.write(f"logdoc: note: {exc}\n")
+        stream.drain()
+    status = child.wait()
+    if log_file is not None:
+        log_file.close()
+    if result is None:
+        raise typer.Exit(status)
+    threshold = fail_on or (FailOn(stop_on.value) if stop_on is not None else None)
+    if threshold is not None and exit_code([result], threshold):
+        raise typer.Exit(1)
+    raise typer.Exit(status)
