@@ -138,3 +138,16 @@ def test_bad_files_name_the_file_and_line(cli, tmp_path, toml, line, message):
 def test_missing_expectations_file_is_exit_2(cli, tmp_path):
     run = cli("analyze", FIXED, "--expect", tmp_path / "nope.toml")
     assert run.code == 2 and "nope.toml: cannot read expectations" in run.err
+
+
+def test_the_readme_example_is_the_tested_file_and_works(cli, tmp_path):
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Expectations (`--expect`)"):]
+    example = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    assert [e.name for e in expect.parse(example)] == [e.name for e in expect.load(HEALTHY)]
+    path = tmp_path / "expectations.toml"
+    path.write_text(example)
+    assert cli("analyze", FIXED, "--expect", path, "-f", "json").code == 0
+    assert len(unmet(cli("analyze", BROKEN, "--expect", path, "-f", "json"))) == 6

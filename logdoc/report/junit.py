@@ -27,19 +27,19 @@ def _describe(finding: Finding, path: str) -> str:
 
 
 def suite(result: Result, checks: list[str]) -> ET.Element:
-    path = report_path(result.path)
+    path = plain(report_path(result.path), 1000)
     by_check: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_check.setdefault(check_name(f), []).append(f)
     element = ET.Element("testsuite", name=path, file=path)
     failures = 0
     for name in checks:
-        case = ET.SubElement(element, "testcase", name=name, classname=path, time="0")
+        case = ET.SubElement(element, "testcase", name=plain(name), classname=path, time="0")
         found = by_check.get(name, [])
         failing = [f for f in found if f.severity >= FAILING]
         if failing:
             failures += 1
-            failure = ET.SubElement(case, "failure", type=name,
+            failure = ET.SubElement(case, "failure", type=plain(name),
                                     message=plain(failing[0].message, 500))
             failure.text = "\n\n".join(_describe(f, path) for f in failing) + "\n"
         notes = [f for f in found if f.severity < FAILING]
