@@ -132,6 +132,7 @@ def run(
             raise UsageFailure(f"{log}: cannot write: {exc.strerror or exc}") from None
 
     errors = SafeWriter(sys.stderr)
+    child = Child(command, grace)
     to_stdout = copy_to_fd(sys.stdout.fileno())
 
     def copy(chunk: bytes) -> None:
@@ -148,7 +149,6 @@ def run(
     # everything of ours goes to stderr: stdout carries the command's output
     sink = make_sink(format.value, session, passthrough=True, no_color=no_color, machine=errors)
 
-    child = Child(command, grace)
     child.forward()
     level = Severity[stop_on.value] if stop_on is not None else None
 
