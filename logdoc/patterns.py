@@ -240,11 +240,15 @@ class PatternRule:
             if raw_avg is not None:       # "loss: 0.57 (0.60)": the average in parentheses
                 avg = _number(raw_avg)
                 if avg is not None:
-                    rec.metrics.append(Metric(f"{key}_avg", "metric", avg, agg=kv.avg_agg))
+                    avg_role = role if role in _KEEP_AVG_ROLE else "metric"
+                    rec.metrics.append(Metric(f"{key}_avg", avg_role, avg, agg=kv.avg_agg))
         return True
 
 
 _MISSING = object()
+# An average keeps its key's role only where that cannot be mistaken for a second series of
+# the same quantity (a second "loss" per line would confuse trend rules).
+_KEEP_AVG_ROLE = frozenset({"time_per_step", "memory", "throughput"})
 
 
 _WORD = re.compile(r"\S+")
