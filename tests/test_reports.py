@@ -263,3 +263,12 @@ def test_text_for_reports_is_one_printable_xml_legal_line():
 def test_markdown_escape_is_inline_text():
     assert markdown.escape("a|b <i>*x*</i> [l](u) @you") == \
         "a\\|b &lt;i&gt;\\*x\\*&lt;/i&gt; \\[l\\](u) \\@you"
+
+
+def test_markdown_stays_under_githubs_summary_limit():
+    finding = Finding(rule="nonfinite", category="nonfinite", severity=Severity.error,
+                      message="loss is nan " + "x" * 250, line=1, evidence=[Evidence(1, "y" * 300)])
+    results = [Result(path=f"run{i}.log", lines=9, records=9, formats={}, findings=[finding] * 60,
+                      diagnoses=[]) for i in range(200)]
+    text = markdown.render(results)
+    assert len(text.encode()) < 1024 * 1024 and "more log(s), not shown" in text

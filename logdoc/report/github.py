@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..model import Finding, Severity
 from ..session import Result
-from .common import plain, report_path
+from .common import check_name, plain, report_path
 
 LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}
 MAX_PER_LEVEL = 10
@@ -46,7 +46,7 @@ def command_for(finding: Finding, path: str | None = None) -> str:
     for e in finding.evidence[:1]:
         message += f"\n  line {e.line}: {plain(e.text)}"
     return command(LEVEL[finding.severity], message, file=report_path(path or finding.path),
-                   line=finding.line, title=f"logdoc {finding.rule}")
+                   line=finding.line, title=f"logdoc {plain(check_name(finding))}")
 
 
 def render(results: list[Result]) -> str:

@@ -14,6 +14,7 @@ from ..session import Result
 from .common import plain, report_path
 
 MAX_ROWS = 50
+MAX_CHARS = 900_000     # GitHub refuses a step summary over 1 MiB
 ICON = {Severity.error: "🔴 error", Severity.warning: "🟠 warning", Severity.info: "🔵 info"}
 # the characters that mean something inline in GFM (cells never start a line, so list and
 # heading markers need no escape)
@@ -30,39 +31,39 @@ def _counts(results: list[Result]) -> dict[Severity, int]:
     return {s: sum(f.severity == s for r in results for f in r.findings) for s in Severity}
 
 
+def _section(r: Result) -> list[str]:
+    out = [f"### {escape(report_path(r.path))}", "", f"{r.lines} lines, {r.records} training records.", ""]
+    for d in r.diagnoses:
+        out += [f"**Diagnosis: {escape(d.title)}** (line {d.line})", ""]
+        out += [f"{i + 1}. line {f.line}: {escape(f.message)}" for i, f in enumerate(d.chain)]
+        out += ["", f"> {escape(d.explanation, 1000)}", ">", f"> **Fix:** {escape(d.fix, 1000)}", ""]
+    if not r.findings:
+        out += ["No findings." if r.records else "Nothing recognised (not a verdict of health).", ""]
+        return out
+    out += ["| line | severity | rule | finding | log line |", "|---:|---|---|---|---|"]
+    for f in r.findings[:MAX_ROWS]:
+        quoted = escape(f.evidence[0].text, 120) if f.evidence else ""
+        out.append(f"| {f.line} | {ICON[f.severity]} | {escape(f.rule)} | {escape(f.message)} | {quoted} |")
+    if len(r.findings) > MAX_ROWS:
+        out += ["", f"…and {len(r.findings) - MAX_ROWS} more (see the JSON report)."]
+    out.append("")
+    return out
+
+
 def render(results: list[Result]) -> str:
     counts = _counts(results)
-    out = ["## logdoc", ""]
     verdict = ", ".join(f"{n} {s.name}{'s' if n != 1 else ''}" for s, n in
                         sorted(counts.items(), reverse=True))
-    out += [f"{len(results)} log(s) analysed: {verdict}.", ""]
-    for r in results:
-        path = escape(report_path(r.path))
-        out.append(f"### {path}")
-        out.append("")
-        out.append(f"{r.lines} lines, {r.records} training records.")
-        out.append("")
-        for d in r.diagnoses:
-            out.append(f"**Diagnosis: {escape(d.title)}** (line {d.line})")
-            out.append("")
-            for i, f in enumerate(d.chain):
-                out.append(f"{i + 1}. line {f.line}: {escape(f.message)}")
-            out.append("")
-            out.append(f"> {escape(d.explanation, 1000)}")
-            out.append(">")
-            out.append(f"> **Fix:** {escape(d.fix, 1000)}")
-            out.append("")
-        if not r.findings:
-            out.append("No findings." if r.records else "Nothing recognised (not a verdict of health).")
-            out.append("")
-            continue
-        out.append("| line | severity | rule | finding | log line |")
-        out.append("|---:|---|---|---|---|")
-        for f in r.findings[:MAX_ROWS]:
-            quoted = escape(f.evidence[0].text, 120) if f.evidence else ""
-            out.append(f"| {f.line} | {ICON[f.severity]} | {escape(f.rule)} | {escape(f.message)} | {quoted} |")
-        if len(r.findings) > MAX_ROWS:
-            out.append("")
-            out.append(f"…and {len(r.findings) - MAX_ROWS} more (see the JSON report).")
-        out.append("")
+    out = ["## logdoc", "", f"{len(results)} log(s) analysed: {verdict}.", ""]
+    size = 0
+    # logs with findings first, so a cut for size drops clean logs before broken ones
+    ordered = sorted(results, key=lambda r: not r.findings)
+    for shown, r in enumerate(ordered):
+        section = _section(r)
+        size += sum(len(line) + 1 for line in section)
+        if size > MAX_CHARS:
+            out.append(f"…and {len(ordered) - shown} more log(s), not shown to stay under GitHub's "
+                       "summary limit (see the JSON report).")
+            break
+        out += section
     return "\n".join(out) + "\n"
