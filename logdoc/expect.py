@@ -323,7 +323,7 @@ def _check_trend(exp: Expectation, name: str, points: list[Point]) -> Unmet | No
         if not better(b.value, a.value):
             return Unmet(f"{name} does not {verb} over the last {len(series)} {unit}: "
                          f"{_num(a.value)} {_where(a)} -> {_num(b.value)} {_where(b)}",
-                         b.line, [a.line, b.line], name, b.epoch)
+                         b.line, [b.line, a.line], name, b.epoch)
     return None
 
 

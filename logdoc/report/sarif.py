@@ -17,7 +17,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..model import Finding, Severity
 from ..session import Result
-from .common import catalogue, check_name, fingerprints, plain, report_path
+from .common import catalogue, fingerprints, plain, report_path
 
 LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "note"}
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -65,8 +65,6 @@ def result_for(finding: Finding, location: dict, rule_index: dict[str, int], fin
     line = max(1, finding.line)
     end_column = len(finding.evidence[0].text) + 1 if finding.evidence and finding.evidence[0].line == line else 2
     message = plain(finding.message, 2000)
-    if check_name(finding) != finding.rule:
-        message = f"{check_name(finding)}: {message}"
     return {
         "ruleId": finding.rule,
         "ruleIndex": rule_index[finding.rule],
