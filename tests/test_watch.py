@@ -196,7 +196,7 @@ def test_closed_stdout_keeps_draining_stdin_quietly():
     proc = spawn("watch", "--format", "plain")
     err = Reader(proc.stderr)
     proc.stdout.close()                        # nobody reads our output any more
-    big = INCIDENT.read_bytes() * 200          # far more than a pipe buffer
+    big = INCIDENT.read_bytes() * 20           # several times a pipe buffer (64 KiB)
     proc.stdin.write(big)                      # would raise BrokenPipeError if watch stopped
     proc.stdin.close()
     code = proc.wait(timeout=DEADLINE * 3)
