@@ -372,11 +372,13 @@ class LiveSink(Sink):
             found.append("none so far", style="green")
         else:
             found.append(", ".join(f"{n} {s.name}" for s, n in sorted(self.counts.items(), reverse=True) if n))
-            for f in self.recent:
-                found.append(f"\n  line {f.line}: ", style="bold")
-                found.append(f"[{f.rule}] ", style=STYLE[f.severity])
-                found.append(one_line(f.message)[:160])
         parts.append(found)
+        for f in self.recent:          # one line each: the full alerts are printed above
+            recent = Text(no_wrap=True, overflow="ellipsis")
+            recent.append(f"  line {f.line}: ", style="bold")
+            recent.append(f"[{f.rule}] ", style=STYLE[f.severity])
+            recent.append(one_line(f.message)[:200])
+            parts.append(recent)
         return Panel(Group(*parts), title=Text(f"logdoc watch — {s.path}"), title_align="left",
                      border_style="red" if self.counts[Severity.error] else "blue")
 
