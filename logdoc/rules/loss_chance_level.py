@@ -5,7 +5,7 @@ from collections import deque
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt, train_loss
+from .base import Rule, fmt, loss_label, train_loss
 
 # Cross-entropy of a uniform guess, ln(C), for common class counts and LLM vocabularies.
 CLASS_COUNTS = (2, 3, 4, 5, 10, 20, 100, 200, 1000, 21128, 30522, 32000, 32768, 50257,
@@ -77,7 +77,7 @@ class LossChanceLevel(Rule):
                 self.fired = True
                 first = self.recent[0][1]
                 yield self.finding(
-                    first, f"training {m.name} stays at {fmt(m.value)} ≈ ln({c}) = {level:.4f}, the loss of "
+                    first, f"{loss_label(m.name)} stays at {fmt(m.value)} ≈ ln({c}) = {level:.4f}, the loss of "
                            f"a uniform guess over {c} classes, for {len(self.recent)} reports "
                            f"(lines {first.line}–{rec.line})", evidence=[rec], metric=m.name)
                 return

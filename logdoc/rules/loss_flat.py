@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt, train_loss
+from .base import Rule, fmt, loss_label, train_loss
 
 
 @register
@@ -12,8 +12,9 @@ class LossFlat(Rule):
     Fires when the training loss is identical, at its printed precision, at `min_repeats`
     consecutive reports of different steps (DeepDiagnosis and DeepLocalize: the last 5
     losses all equal), or at `min_epochs` consecutive per-epoch reports (one loss per
-    epoch averages a whole epoch, so three equal ones are already decisive). Redraws of the
-    same step count once. Losses of exactly 0 are left to `loss-zero`.
+    epoch averages a whole epoch, so three equal ones are already decisive, provided the
+    value shows at least 4 significant digits; coarser values need `min_repeats`). Redraws of
+    the same step count once. Losses of exactly 0 are left to `loss-zero`.
 
     ## Why is this bad?
     A loss averaged over different batches cannot repeat to the last printed digit unless
@@ -38,8 +39,8 @@ class LossFlat(Rule):
     - `min_epochs` (default 3): identical per-epoch reports before firing.
 
     ## False positives
-    A loss printed with very few digits can repeat while it moves slowly; the per-step
-    threshold of 5 distinct steps guards against that.
+    A loss printed with very few digits (`0.217`) can repeat while it moves slowly; such
+    values need 5 distinct reports, per step or per epoch.
     """
 
     id = "loss-flat"
@@ -67,10 +68,17 @@ class LossFlat(Rule):
             return                        # a redraw of the same report
         self.last_pos = pos
         self.count += 1
-        need = self.opt["min_repeats"] if rec.step is not None else self.opt["min_epochs"]
+        precise = _significant_digits(m.value) >= 4
+        need = self.opt["min_epochs"] if rec.step is None and precise else self.opt["min_repeats"]
         if self.count >= need:
             self.fired = True
             yield self.finding(
-                self.first, f"training {m.name} is {fmt(m.value)} at {self.count} consecutive reports "
+                self.first, f"{loss_label(m.name)} is {fmt(m.value)} at {self.count} consecutive reports "
                             f"(lines {self.first.line}–{rec.line}): the model is not learning",
                 evidence=[rec], metric=m.name)
+
+
+def _significant_digits(value: float) -> int:
+    """Significant digits of the shortest repr, a proxy for the printed precision."""
+    mantissa = repr(abs(value)).lower().split("e")[0].replace(".", "").lstrip("0")
+    return len(mantissa)

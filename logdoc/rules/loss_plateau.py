@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt, train_loss
+from .base import Rule, fmt, loss_label, train_loss
 
 
 @register
@@ -13,6 +13,8 @@ class LossPlateau(Rule):
     logs) and fires when `patience` consecutive blocks fail to beat the best block mean by
     a relative `min_delta` (the logic of Keras' ReduceLROnPlateau and Lightning's
     EarlyStopping, on block means so that batch noise does not count as progress).
+    It is a warning when the best block is still the first one (the run never improved);
+    a plateau after real progress is information, because converging runs plateau by design.
 
     ## Why is this bad?
     Training that no longer reduces the loss only spends compute: the learning rate is too
@@ -37,8 +39,9 @@ class LossPlateau(Rule):
     - `min_delta` (default 0.001): relative improvement of the best block mean that counts.
 
     ## False positives
-    A converged run at its end is on a plateau by design; the finding is a warning, not an
-    error. Loss that plateaus and falls again when the LR drops (step schedules) resets it.
+    A converged run at its end is on a plateau by design (Keras' ReduceLROnPlateau exists for
+    it): after progress the finding is only information. Loss that plateaus and falls again
+    when the LR drops (step schedules) resets it.
     """
 
     id = "loss-plateau"
@@ -51,6 +54,7 @@ class LossPlateau(Rule):
         self.block: list[float] = []
         self.block_first: Record | None = None
         self.best: tuple[float, Record] | None = None
+        self.improved = False          # has any block beaten the first one?
         self.stale = 0
         self.last_pos = None
         self.fired = False
@@ -72,14 +76,20 @@ class LossPlateau(Rule):
         mean = sum(self.block) / len(self.block)
         self.block = []
         if self.best is None or mean < self.best[0] - self.opt["min_delta"] * abs(self.best[0]):
+            self.improved = self.best is not None
             self.best = (mean, self.block_first)
             self.stale = 0
             return
         self.stale += 1
         if self.stale >= self.opt["patience"]:
             self.fired = True
-            yield self.finding(
-                self.best[1], f"training {m.name} has not improved on its best average "
+            f = self.finding(
+                self.best[1], f"{loss_label(m.name)} has not improved on its "
+                              f"{'best' if self.improved else 'first'} average "
                               f"{fmt(round(self.best[0], 4))} (line {self.best[1].line}) for "
-                              f"{self.stale} blocks of {size} reports (until line {rec.line})",
+                              f"{self.stale} blocks of {size} reports (until line {rec.line})"
+                              + ("" if self.improved else ": the run never improved"),
                 evidence=[rec], metric=m.name)
+            if self.improved:
+                f.severity = Severity.info
+            yield f

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, train_loss
+from .base import Rule, loss_label, train_loss
 
 
 @register
@@ -72,6 +72,6 @@ class LossZero(Rule):
         if self.count >= self.opt["hold"]:
             self.fired = True
             yield self.finding(
-                self.first, f"training {m.name} is exactly 0.0 from {self.first.position()} on "
+                self.first, f"{loss_label(m.name)} is exactly 0.0 from {self.first.position()} on "
                             f"({self.count} consecutive reports until line {rec.line}): no sample "
                             "contributes to the loss", evidence=[rec], metric=m.name)
