@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from .config import Config
 from .engine import build_rules
 from .patterns import PatternSet, default_patterns
 from .reading import read_lines
@@ -16,8 +17,21 @@ def load_patterns(extra: Iterable[str | Path] = ()) -> PatternSet:
 
 
 def analyze(path: str, *, patterns: PatternSet | None = None, select: Iterable[str] | None = None,
-            ignore: Iterable[str] = (), keep_tables: bool = False) -> Result:
-    """Analyse one log (a path, a .gz or '-' for stdin) and return its Result."""
+            ignore: Iterable[str] = (), keep_tables: bool = False, config: Config | None = None) -> Result:
+    """Analyse one log (a path, a .gz or '-' for stdin) and return its Result.
+
+    `select`/`ignore` take rule ids or categories; `config` (see logdoc.config) adds its
+    ignores, rule options and severity overrides, and its selection when `select` is None.
+    """
     session = Session(path if path != "-" else "<stdin>", patterns=patterns,
-                      rules=build_rules(select, ignore), keep_tables=keep_tables)
+                      rules=rules_for(config, select, ignore), keep_tables=keep_tables,
+                      severities=config.severities if config else None)
     return session.feed_all(read_lines(path))
+
+
+def rules_for(config: Config | None = None, select: Iterable[str] | None = None,
+              ignore: Iterable[str] = ()) -> list:
+    """Fresh rule instances for one log: the command-line selection over the config's."""
+    config = config or Config()
+    chosen, ignored = config.rule_selection(select, ignore)
+    return build_rules(chosen, ignored, config.options)

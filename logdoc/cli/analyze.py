@@ -35,7 +35,7 @@ def analyze(
              "globs, or - for stdin.", show_default=False)],
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.terminal,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
-    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding is at or above this severity.")] = FailOn.error,
+    fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a finding is at or above this severity (default: the config's fail-on, else error).", show_default=False)] = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even with findings (2 still means an error).")] = False,
     expect: Annotated[Optional[str], typer.Option("--expect", help="Expectations file (TOML): what a healthy run must show; each unmet one is a finding.")] = None,
     junit_xml: Annotated[Optional[str], typer.Option("--junit-xml", help="Also write a JUnit XML report here.")] = None,
@@ -45,8 +45,9 @@ def analyze(
     json_path: Annotated[Optional[str], typer.Option("--json", help="Also write the JSON report here.")] = None,
     github_summary: Annotated[bool, typer.Option("--github-summary", help="Append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set.")] = False,
     patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
-    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules (repeatable).")] = None,
-    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules (repeatable).")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules or categories (repeatable; replaces the config's select).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules or categories (repeatable; adds to the config's ignore).")] = None,
+    config: Annotated[Optional[str], typer.Option("--config", help="Config file (logdoc.toml or pyproject.toml); default: the nearest one from the working directory up.")] = None,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain terminal output.")] = False,
 ) -> None:
     """Diagnose training logs: findings, root causes and fixes; reports for CI."""
@@ -55,11 +56,17 @@ def analyze(
     from ..inputs import expand_paths
     from ..report import formats
 
+    from ..config import load_config
+
+    cfg = load_config(config)                                   # a bad config fails before any work
+    select, ignore = cfg.rule_selection(select, ignore)
+    fail_on = fail_on or FailOn(cfg.fail_on or "error")
     expectations = expect_file.load(expect) if expect else []   # a bad file fails before any work
     files = expand_paths(paths)
-    ps = api.load_patterns(patterns or [])
+    ps = api.load_patterns([*cfg.patterns, *(patterns or [])])
     keep_tables = format is Format.terminal or bool(expectations)
-    results = [api.analyze(path, patterns=ps, select=select, ignore=ignore or (), keep_tables=keep_tables)
+    results = [api.analyze(path, patterns=ps, select=select, ignore=ignore or (), keep_tables=keep_tables,
+                           config=cfg)
                for path in files]
     for result in results:
         if expectations:
