@@ -115,7 +115,9 @@ def _role_lookup(roles: dict, key: str) -> str | None:
 # validation line is a validation loss, whatever the framework calls it.
 _EVAL_ROLE = {"loss": "val_loss", "metric": "val_metric"}
 
-HEADER = object()    # returned by a header rule: the line was recognised, it carries no record
+# Returned by header rules and `ignore` rules: the line is recognised but carries no record.
+RECOGNISED = object()
+HEADER = RECOGNISED
 
 
 @dataclass
@@ -136,6 +138,7 @@ class PatternRule:
     require_metrics: bool = False  # a match without a metric or event is not a record
     epoch_base: int | None = None
     step_base: int | None = None
+    ignore: bool = False           # a line the family knows and deliberately records nothing for
     _role_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -157,6 +160,8 @@ class PatternRule:
         m = self.regex.search(text)
         if m is None:
             return None
+        if self.ignore:
+            return RECOGNISED
         groups = m.groupdict()
         if self.header is not None:
             if state is not None:
@@ -178,7 +183,8 @@ class PatternRule:
                 if not self._apply_kv(rec, tail, m.start(self.kv.source), default_roles, state):
                     return None
         if self.event is None and not rec.metrics:
-            if self.require_metrics or (rec.epoch is None and rec.step is None):
+            if self.require_metrics or (rec.epoch is None and rec.step is None
+                                        and rec.epoch_total is None and rec.step_total is None):
                 return None    # matched the shape but carried nothing (e.g. an empty kv tail)
         return rec
 
@@ -511,7 +517,8 @@ def _kv_spec(k: dict, rule: dict, names: set[str], macros: dict, rwhere: str) ->
 
 
 RULE_KEYS = {"id", "regex", "anchor", "fields", "kv", "event", "phase", "agg", "continue", "sample",
-             "description", "parse", "header", "require_metrics", "epoch_base", "step_base"}
+             "description", "parse", "header", "require_metrics", "epoch_base", "step_base",
+             "ignore"}
 PARSERS = ("pydict", "json")
 
 
@@ -584,7 +591,8 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
                                  agg=r.get("agg"), keep_going=r.get("continue", False), samples=samples,
                                  parse=r.get("parse"), header=header,
                                  require_metrics=bool(r.get("require_metrics", False)),
-                                 epoch_base=r.get("epoch_base"), step_base=r.get("step_base")))
+                                 epoch_base=r.get("epoch_base"), step_base=r.get("step_base"),
+                                 ignore=bool(r.get("ignore", False))))
     if not rules:
         raise PatternError(f"{where}: a family needs at least one [[rule]]")
     family = Family(id=family_id, title=fam.get("title", family_id), path=path,
