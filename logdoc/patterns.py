@@ -399,8 +399,9 @@ def _ast_scalar(node):
         inner = _ast_scalar(node.operand)
         if isinstance(inner, (int, float)):
             return -inner if isinstance(node.op, ast.USub) else inner
-    if isinstance(node, ast.Call) and node.args:    # tensor(0.5, device=...) -> 0.5
-        return _ast_scalar(node.args[0])
+    if isinstance(node, ast.Call) and node.args:    # tensor(0.5, device=...) -> 0.5 (never called)
+        inner = _ast_scalar(node.args[0])
+        return inner if isinstance(inner, (int, float)) else None
     return None
 
 
