@@ -107,19 +107,30 @@ def test_alert_arrives_with_its_proving_line_and_watch_reads_to_eof():
     assert stderr == b""
 
 
-def test_ctrl_c_prints_the_report_of_what_was_read_and_exits_130():
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_prints_the_report_of_what_was_read(signum, code):
     proc = spawn("watch", "--format", "plain")
     out, err = Reader(proc.stdout), Reader(proc.stderr)
     proc.stdin.write(b"".join(INCIDENT.read_bytes().splitlines(keepends=True)[:5]))
     proc.stdin.flush()
     assert out.wait_for(b"[zero-lr]")
-    proc.send_signal(signal.SIGINT)
-    code = proc.wait(timeout=DEADLINE)
+    proc.send_signal(signum)
+    assert proc.wait(timeout=DEADLINE) == code
     stdout = out.rest().decode()
     proc.stdin.close()
-    assert code == 130
     assert "interrupted after 5 lines" in stdout
     assert "1 error(s)" in stdout
+
+
+def test_follow_ends_on_ctrl_c_with_the_report(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text("[LR] epoch=1 groups=['a'] lr=[0.0]\n")
+    proc = spawn("watch", "--follow", str(log), "--format", "plain", stdin=subprocess.DEVNULL)
+    out, err = Reader(proc.stdout), Reader(proc.stderr)
+    assert out.wait_for(b"[zero-lr]")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=DEADLINE) == 130
+    assert b"interrupted after 1 lines" in out.rest()
 
 
 def analyze_json(path: Path, name: str) -> dict:
