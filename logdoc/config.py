@@ -4,7 +4,7 @@ Settings live in `logdoc.toml` or `.logdoc.toml` (top-level keys) or in `pyproje
 under `[tool.logdoc]`. The first directory, from the working directory upwards, that holds one
 of them wins (in that order within a directory); `--config PATH` names a file directly.
 
-    select = ["nonfinite", "loss-divergence"]     # rule ids or categories; default: all rules
+    select = ["zero-lr", "category:nonfinite"]    # rule ids or categories; default: all rules
     ignore = ["val-better-than-train"]            # rule ids or categories
     fail-on = "warning"                           # error | warning | info | never
     patterns = ["ci/patterns"]                    # extra pattern files/dirs, relative to this file
@@ -58,20 +58,22 @@ class Config:
 def expand(names: Iterable[str], where: str = "select") -> list[str]:
     """Rule ids and categories (and `ALL`) -> rule ids, in catalogue order, without repeats.
 
-    A name that is both a category and a rule id (`nonfinite`) means the category, which
-    contains the rule of the same name.
+    A name that is both a rule id and a category (`nonfinite`) means the rule; write
+    `category:nonfinite` for every rule of the category.
     """
     from .rules import all_rules
 
     catalogue = all_rules()
     out: list[str] = []
     for name in names:
+        category = name.split(":", 1)[1] if name.startswith("category:") else None
         if name == "ALL":
             ids = list(catalogue)
-        elif name in CATEGORIES:       # a category wins over its namesake rule: it includes it
-            ids = [rid for rid, cls in catalogue.items() if cls.category == name]
         elif name in catalogue:
             ids = [name]
+        elif category in CATEGORIES or name in CATEGORIES:
+            category = category or name
+            ids = [rid for rid, cls in catalogue.items() if cls.category == category]
         else:
             raise ConfigError(f"{where}: unknown rule or category {name!r} (see `logdoc rules`)")
         out.extend(i for i in ids if i not in out)

@@ -20,10 +20,14 @@ def _severities(run) -> dict[str, str]:
 
 
 def test_categories_expand_to_their_rules():
-    assert set(expand(["nonfinite"])) == {"nonfinite", "hf-masked-nan", "nan-not-counted"}
+    assert set(expand(["category:nonfinite"])) == {"nonfinite", "hf-masked-nan", "nan-not-counted"}
+    assert expand(["nonfinite"]) == ["nonfinite"]          # the rule id wins over its namesake category
+    assert set(expand(["loss-divergence", "lr-schedule"])) >= {"loss-divergence", "lr-too-low"}
     assert expand(["zero-lr", "zero-lr"]) == ["zero-lr"]
     with pytest.raises(ConfigError, match="unknown rule or category 'nope'"):
         expand(["nope"])
+    with pytest.raises(ConfigError, match="unknown rule or category 'category:nope'"):
+        expand(["category:nope"])
 
 
 def test_logdoc_toml_found_upwards_from_the_working_directory(tmp_path, monkeypatch, cli):

@@ -107,3 +107,38 @@ def position_key(rec: Record):
 def loss_label(name: str) -> str:
     """`train_loss` stays itself; a bare `loss` becomes `training loss`."""
     return name if "train" in name.lower() else f"training {name}"
+
+
+class Reports:
+    """Tells a new report of a series from a reprint of the last one, and per-epoch series
+    from per-step ones.
+
+    With a step, a report is new when the (epoch, step) changes: progress bars redraw the
+    same step several times. Without a step, lines of the same epoch are separate reports
+    unless the line is repeated verbatim (many loops print per-batch losses with the epoch
+    only). A series is per-epoch as long as every new report is at a new epoch without a
+    step.
+    """
+
+    __slots__ = ("pos", "text", "per_epoch", "count")
+
+    def __init__(self):
+        self.pos = None
+        self.text: str | None = None
+        self.per_epoch = True
+        self.count = 0
+
+    def is_new(self, rec: Record) -> bool:
+        pos = (rec.epoch, rec.step)
+        if pos == (None, None):
+            new = True
+        elif rec.step is not None:
+            new = pos != self.pos
+        else:
+            new = pos != self.pos or rec.text != self.text
+        if new:
+            if rec.step is not None or rec.epoch is None or (self.pos is not None and rec.epoch == self.pos[0]):
+                self.per_epoch = False
+            self.count += 1
+        self.pos, self.text = pos, rec.text
+        return new

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt
+from .base import Reports, Rule, fmt
 
 
 @register
@@ -10,8 +10,8 @@ class ConstantValLoss(Rule):
     """A validation loss or metric identical, at its printed precision, over several evaluations.
 
     Tracks each metric with role `val_loss` or `val_metric` separately and fires when the same
-    value is printed at `min_repeats` consecutive evaluations. Evaluations at the same
-    epoch/step count once.
+    value is printed at `min_repeats` consecutive evaluations. Reprints of one evaluation
+    (same epoch/step, or the same line again) count once.
 
     ## Why is this bad?
     A model that learns anything changes its validation output at least in the last printed
@@ -47,22 +47,25 @@ class ConstantValLoss(Rule):
         super().__init__(**options)
         # metric name -> (value, first record, count, last position, fired)
         self.runs: dict[str, list] = {}
+        self.reports = Reports()
 
     def observe(self, rec: Record):
+        if not any(m.role in ("val_loss", "val_metric") for m in rec.metrics):
+            return
+        new = self.reports.is_new(rec)
         for m in rec.metrics:
             if m.role not in ("val_loss", "val_metric") or not m.finite:
                 continue
             if m.role == "val_metric" and m.value == 0:
                 continue
-            pos = (rec.epoch, rec.step)
             run = self.runs.get(m.name)
             if run is None or run[0] != m.value:
-                self.runs[m.name] = [m.value, rec, 1, pos, False]
+                if len(self.runs) < 64 or m.name in self.runs:     # bounded
+                    self.runs[m.name] = [m.value, rec, 1, None, False]
                 continue
-            if pos != (None, None) and pos == run[3]:
+            if not new:
                 continue                       # the same evaluation printed twice
             run[2] += 1
-            run[3] = pos
             if run[2] >= self.opt["min_repeats"] and not run[4]:
                 run[4] = True
                 first = run[1]

@@ -5,7 +5,7 @@ from collections import deque
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt, loss_label, train_loss
+from .base import Reports, Rule, fmt, loss_label, train_loss
 
 # Cross-entropy of a uniform guess, ln(C), for common class counts and LLM vocabularies.
 CLASS_COUNTS = (2, 3, 4, 5, 10, 20, 100, 200, 1000, 21128, 30522, 32000, 32768, 50257,
@@ -57,16 +57,14 @@ class LossChanceLevel(Rule):
         self.recent: deque[tuple[float, Record]] = deque(maxlen=self.opt["window"])
         self.seen = 0
         self.fired = False
-        self.last_pos = None
+        self.reports = Reports()
 
     def observe(self, rec: Record):
         m = train_loss(rec)
         if m is None or not m.finite or self.fired:
             return
-        pos = (rec.epoch, rec.step)
-        if pos != (None, None) and pos == self.last_pos:
+        if not self.reports.is_new(rec):
             return
-        self.last_pos = pos
         self.seen += 1
         self.recent.append((m.value, rec))
         if self.seen < self.opt["min_reports"] or len(self.recent) < self.opt["window"]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt, train_loss
+from .base import Reports, Rule, fmt, train_loss
 
 
 @register
@@ -10,7 +10,7 @@ class LossDivergence(Rule):
     """The training loss rises well above its best level and stays there.
 
     Averages the training loss over blocks of `window` consecutive reports (one report per
-    block when the log prints one loss per epoch) and keeps the lowest block mean. Fires when
+    block when the log prints one loss per epoch; redraws of a progress bar count once) and keeps the lowest block mean. Fires when
     `patience` consecutive blocks are at least `factor` times that best, or at once when one
     block is `explode` times above it.
 
@@ -58,17 +58,15 @@ class LossDivergence(Rule):
         self.risen = 0
         self.risen_first: Record | None = None
         self.fired = False
-        self.last_pos = None
+        self.reports = Reports()
 
     def observe(self, rec: Record):
         m = train_loss(rec)
         if m is None or not m.finite or self.fired:
             return
-        pos = (rec.epoch, rec.step)
-        if pos != (None, None) and pos == self.last_pos:
+        if not self.reports.is_new(rec):
             return                    # the same report redrawn (progress bars)
-        self.last_pos = pos
-        size = self.opt["window"] if rec.step is not None else 1
+        size = 1 if self.reports.per_epoch else self.opt["window"]
         if not self.block:
             self.block_first = rec
         self.block.append(m.value)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt, loss_label, train_loss
+from .base import Reports, Rule, fmt, loss_label, train_loss
 
 
 @register
@@ -53,23 +53,21 @@ class LossFlat(Rule):
         self.value: float | None = None
         self.first: Record | None = None
         self.count = 0
-        self.last_pos = None
+        self.reports = Reports()
         self.fired = False
 
     def observe(self, rec: Record):
         m = train_loss(rec)
         if m is None or not m.finite or self.fired:
             return
-        pos = (rec.epoch, rec.step)
-        if m.value != self.value or m.value == 0:
-            self.value, self.first, self.count, self.last_pos = m.value, rec, 1, pos
-            return
-        if pos == self.last_pos:
+        if not self.reports.is_new(rec):
             return                        # a redraw of the same report
-        self.last_pos = pos
+        if m.value != self.value or m.value == 0:
+            self.value, self.first, self.count = m.value, rec, 1
+            return
         self.count += 1
         precise = _significant_digits(m.value) >= 4
-        need = self.opt["min_epochs"] if rec.step is None and precise else self.opt["min_repeats"]
+        need = self.opt["min_epochs"] if self.reports.per_epoch and precise else self.opt["min_repeats"]
         if self.count >= need:
             self.fired = True
             yield self.finding(

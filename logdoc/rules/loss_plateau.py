@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt, loss_label, train_loss
+from .base import Reports, Rule, fmt, loss_label, train_loss
 
 
 @register
@@ -56,18 +56,16 @@ class LossPlateau(Rule):
         self.best: tuple[float, Record] | None = None
         self.improved = False          # has any block beaten the first one?
         self.stale = 0
-        self.last_pos = None
+        self.reports = Reports()
         self.fired = False
 
     def observe(self, rec: Record):
         m = train_loss(rec)
         if m is None or not m.finite or self.fired:
             return
-        pos = (rec.epoch, rec.step)
-        if pos != (None, None) and pos == self.last_pos:
+        if not self.reports.is_new(rec):
             return
-        self.last_pos = pos
-        size = self.opt["window"] if rec.step is not None else 1
+        size = 1 if self.reports.per_epoch else self.opt["window"]
         if not self.block:
             self.block_first = rec
         self.block.append(m.value)

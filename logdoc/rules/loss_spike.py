@@ -4,7 +4,7 @@ from collections import deque
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt, train_loss
+from .base import Reports, Rule, fmt, train_loss
 
 
 @register
@@ -58,16 +58,14 @@ class LossSpike(Rule):
         self.run_first: Record | None = None
         self.reported_info = False
         self.reported_warning = False
-        self.last_pos = None
+        self.reports = Reports()
 
     def observe(self, rec: Record):
         m = train_loss(rec)
         if m is None or not m.finite:
             return
-        pos = (rec.epoch, rec.step)
-        if pos != (None, None) and pos == self.last_pos:
+        if not self.reports.is_new(rec):
             return
-        self.last_pos = pos
         value = m.value
         spike = False
         if self.seen >= self.opt["warmup"] and self.recent:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, loss_label, train_loss
+from .base import Reports, Rule, loss_label, train_loss
 
 
 @register
@@ -10,7 +10,7 @@ class LossZero(Rule):
     """The training loss is exactly 0.0 in consecutive reports.
 
     Fires when every loss on a training record is exactly 0 (a total, not one component) at
-    `hold` consecutive reports. A component loss of 0 beside a positive total (the class
+    `hold` consecutive reports (by default the first such report). A component loss of 0 beside a positive total (the class
     loss of a single-class detector) is not reported. When the grad norm is nan as well,
     `hf-masked-nan` explains it.
 
@@ -35,7 +35,9 @@ class LossZero(Rule):
     `logging_nan_inf_filter=False` to rule out a hidden nan.
 
     ## Options
-    - `hold` (default 2): consecutive zero reports before firing.
+    - `hold` (default 1): consecutive zero reports before firing. One is enough: a float
+      loss is never exactly 0 by chance, and the loss is often logged only every few hundred
+      steps.
 
     ## False positives
     A tiny dataset memorised perfectly can print 0.0000 with 4 decimals late in training;
@@ -45,13 +47,13 @@ class LossZero(Rule):
     id = "loss-zero"
     category = "metric-zero"
     severity = Severity.error
-    options = {"hold": 2}
+    options = {"hold": 1}
 
     def __init__(self, **options):
         super().__init__(**options)
         self.first: Record | None = None
         self.count = 0
-        self.last_pos = None
+        self.reports = Reports()
         self.fired = False
 
     def observe(self, rec: Record):
@@ -63,10 +65,8 @@ class LossZero(Rule):
             return
         if any(not g.finite for g in rec.by_role("grad_norm")):
             return                       # hf-masked-nan owns this case
-        pos = (rec.epoch, rec.step)
-        if self.first is not None and pos != (None, None) and pos == self.last_pos:
+        if not self.reports.is_new(rec) and self.first is not None:
             return
-        self.last_pos = pos
         self.first = self.first or rec
         self.count += 1
         if self.count >= self.opt["hold"]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt
+from .base import Reports, Rule, fmt
 
 
 @register
@@ -49,7 +49,8 @@ class Overfitting(Rule):
     def __init__(self, **options):
         super().__init__(**options)
         self.train: float | None = None          # latest training loss
-        self.prev: tuple[float, float | None, object] | None = None   # val, train, position
+        self.prev: tuple[float, float | None] | None = None   # val and train loss at the last evaluation
+        self.reports = Reports()
         self.count = 0
         self.first: Record | None = None
         self.fired = False
@@ -62,11 +63,10 @@ class Overfitting(Rule):
         if not vals or self.fired:
             return
         val = vals[0].value
-        pos = (rec.epoch, rec.step)
-        if self.prev is not None and pos != (None, None) and pos == self.prev[2]:
+        if not self.reports.is_new(rec):
             return
         if self.prev is not None:
-            prev_val, prev_train, _ = self.prev
+            prev_val, prev_train = self.prev
             rose = val > prev_val * (1 + self.opt["min_rise"])
             fell = self.train is not None and prev_train is not None and self.train < prev_train
             if rose and fell:
@@ -74,7 +74,7 @@ class Overfitting(Rule):
                 self.first = self.first or rec
             else:
                 self.count, self.first = 0, None
-        self.prev = (val, self.train, pos)
+        self.prev = (val, self.train)
         if self.count >= self.opt["patience"]:
             self.fired = True
             yield self.finding(

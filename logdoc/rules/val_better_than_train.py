@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt
+from .base import Reports, Rule, fmt
 
 
 @register
@@ -52,7 +52,7 @@ class ValBetterThanTrain(Rule):
         self.evals = 0
         self.count = 0
         self.first: Record | None = None
-        self.last_pos = None
+        self.reports = Reports()
         self.fired = False
 
     def observe(self, rec: Record):
@@ -62,10 +62,8 @@ class ValBetterThanTrain(Rule):
         vals = [m for m in rec.by_role("val_loss") if m.finite]
         if not vals or self.fired:
             return
-        pos = (rec.epoch, rec.step)
-        if pos != (None, None) and pos == self.last_pos:
+        if not self.reports.is_new(rec):
             return
-        self.last_pos = pos
         self.evals += 1
         val = vals[0].value
         if val == 0.0 and self.evals > 1:

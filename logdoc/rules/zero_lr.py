@@ -5,6 +5,12 @@ from . import register
 from .base import Rule, is_final
 
 
+# Events saying fp16 loss scaling skips optimizer steps, or that the printed LR is a placeholder
+# until the first real step (DeepSpeed: "tried to get lr value before scheduler/optimizer
+# started stepping, returning lr=0").
+SKIP_EVENTS = frozenset({"loss_scale_overflow", "lr_before_step", "lr_unavailable_before_first_step"})
+
+
 @register
 class ZeroLR(Rule):
     """A learning rate exactly 0 in a param group while training goes on.
@@ -55,7 +61,7 @@ class ZeroLR(Rule):
         self.skipping = False     # fp16 loss scaling is skipping steps: a printed 0 is not the schedule
 
     def observe(self, rec: Record):
-        if rec.event in ("loss_scale_overflow", "lr_before_step") or any(
+        if rec.event in SKIP_EVENTS or any(
                 m.value > 0 for m in rec.by_role("skipped_steps")):
             self.skipping = True
         starts = []
