@@ -185,6 +185,9 @@ class Sink:
 
     def close(self, result: Result, interrupted: bool) -> None: ...
 
+    def abort(self) -> None:
+        """The watch ends with an error, without a report."""
+
 
 class PlainSink(Sink):
     """One line per finding (styled when the stream is a terminal), then analyze's report."""
@@ -382,13 +385,16 @@ class LiveSink(Sink):
         return Panel(Group(*parts), title=Text(f"logdoc watch — {s.path}"), title_align="left",
                      border_style="red" if self.counts[Severity.error] else "blue")
 
-    def close(self, result: Result, interrupted: bool) -> None:
+    def abort(self) -> None:
         try:
-            self.live.stop()
+            self.live.stop()           # shows the cursor again
         except OSError as exc:
             if not is_broken_pipe(exc):
                 raise
             silence(self.console.file)
+
+    def close(self, result: Result, interrupted: bool) -> None:
+        self.abort()
         report(result, interrupted, self.console)
 
 
@@ -416,7 +422,9 @@ class RecordTap:
 
 # --------------------------------------------------------------------------- the loop
 
-class Interrupted(Exception):
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (a KeyboardInterrupt, so a late one still exits cleanly)."""
+
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
@@ -446,10 +454,11 @@ def watch_stream(stream, session: Session, sink: Sink, on_finding: Callable[[Fin
                 if on_finding is not None:
                     on_finding(f)
             sink.line(line)
-    except KeyboardInterrupt:
-        signum = signal.SIGINT
-    except Interrupted as exc:
-        signum = exc.signum
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+    except BaseException:
+        sink.abort()                  # e.g. bad input: leave the terminal as we found it
+        raise
     result = session.finish()
     for f in result.findings:
         if id(f) not in alerted:
