@@ -292,3 +292,16 @@ def test_follow_from_end_skips_existing_lines_and_waits_for_a_missing_file(tmp_p
                  stdin=subprocess.DEVNULL)
     code, stdout, stderr = finish(proc, Reader(proc.stdout), Reader(proc.stderr))
     assert code == 2 and b"empty input" in stderr           # nothing new after the end
+
+
+def test_watch_uses_the_same_configuration_as_analyze(tmp_path):
+    config = tmp_path / "logdoc.toml"
+    config.write_text('ignore = ["zero-lr"]\nfail-on = "never"\n\n[severity]\nnonfinite = "warning"\n')
+    proc = spawn("watch", "--format", "jsonl", "--config", str(config))
+    out, err = Reader(proc.stdout), Reader(proc.stderr)
+    proc.stdin.write(INCIDENT.read_bytes())
+    code, stdout, stderr = finish(proc, out, err)
+    findings = [json.loads(x) for x in stdout.decode().splitlines()][:-1]
+    assert code == 0, stderr
+    assert findings and "zero-lr" not in {f["rule"] for f in findings}
+    assert {f["severity"] for f in findings if f["rule"] == "nonfinite"} == {"warning"}

@@ -97,31 +97,30 @@ def run(
     log: Annotated[Optional[str], typer.Option("--log", metavar="FILE", help="Also write the command's output, byte for byte, to FILE.")] = None,
     stop_on: Annotated[Optional[StopOn], typer.Option("--stop-on", help="Interrupt the command (SIGINT, then SIGTERM after --grace) at the first finding at this level.")] = None,
     grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", help="Wait this long after SIGINT before SIGTERM (and again before SIGKILL).")] = 10.0,
-    fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a finding is at or above this severity (default: the command's status).")] = None,
+    fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a finding is at or above this severity, else the command's status (default: --stop-on's level, else the config's fail-on, else the command's status).", show_default=False)] = None,
     format: Annotated[RunFormat, typer.Option("--format", "-f", help="How alerts are written to stderr.")] = RunFormat.plain,
     patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
-    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules (repeatable).")] = None,
-    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules (repeatable).")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules or categories (repeatable; replaces the config's select).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules or categories (repeatable; adds to the config's ignore).")] = None,
+    config: Annotated[Optional[str], typer.Option("--config", help="Config file (logdoc.toml or pyproject.toml); default: the nearest one from the working directory up.")] = None,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain terminal output.")] = False,
 ) -> None:
     """Run a training command, write its log and diagnose it live.
 
     Example: logdoc run --log run.log --stop-on error -- python train.py --epochs 30
     """
-    from .. import api
-    from ..engine import build_rules
     from ..follow import PipeInput
     from ..model import Severity
     from ..reading import InputError
-    from ..session import Session
     from ..watch import SafeWriter, copy_to_fd, make_sink, watch_stream
+    from .watch import make_session
 
     if not command:
         raise UsageFailure("no command given (usage: logdoc run [OPTIONS] -- CMD …)")
     if not grace >= 0:
         raise UsageFailure("--grace must be a number of seconds ≥ 0")
-    ps = api.load_patterns(patterns or [])
-    rules = build_rules(select, ignore or ())
+    session, cfg = make_session(log or "<run>", config=config, patterns=patterns, select=select,
+                                ignore=ignore)
     log_file = None
     if log is not None:
         if os.path.isdir(log):
@@ -145,7 +144,6 @@ def run(
                 errors.write(f"logdoc: {log}: write failed ({exc.strerror or exc}); not logging any more\n")
                 log_file = None
 
-    session = Session(log or "<run>", patterns=ps, rules=rules, keep_tables=False)
     # everything of ours goes to stderr: stdout carries the command's output
     sink = make_sink(format.value, session, passthrough=True, no_color=no_color, machine=errors)
 
@@ -174,7 +172,8 @@ def run(
         log_file.close()
     if result is None:
         raise typer.Exit(status)
-    threshold = fail_on or (FailOn(stop_on.value) if stop_on is not None else None)
+    threshold = fail_on or (FailOn(stop_on.value) if stop_on is not None else None) \
+        or (FailOn(cfg.fail_on) if cfg.fail_on else None)
     if threshold is not None and exit_code([result], threshold):
         raise typer.Exit(1)
     raise typer.Exit(status)

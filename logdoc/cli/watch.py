@@ -17,6 +17,21 @@ class WatchFormat(str, Enum):
     github = "github"
 
 
+def make_session(name: str, *, config: str | None, patterns: list[str] | None,
+                 select: list[str] | None, ignore: list[str] | None):
+    """The Session `analyze` would build for this log: same config, patterns, rules, severities.
+    Returns (session, config)."""
+    from .. import api
+    from ..config import load_config
+    from ..session import Session
+
+    cfg = load_config(config)                                    # a bad config fails before any work
+    ps = api.load_patterns([*cfg.patterns, *(patterns or [])])
+    session = Session(name, patterns=ps, rules=api.rules_for(cfg, select, ignore or ()),
+                      severities=cfg.severities, keep_tables=False)   # keeps no copy of the log
+    return session, cfg
+
+
 @app.command()
 def watch(
     path: Annotated[str, typer.Argument(help="- for stdin (the default); use --follow FILE for a file.")] = "-",
@@ -25,10 +40,11 @@ def watch(
     idle_exit: Annotated[Optional[float], typer.Option("--idle-exit", metavar="SECONDS", help="With --follow: stop after SECONDS without new data.")] = None,
     passthrough: Annotated[bool, typer.Option("--passthrough", help="Copy the input to stdout byte for byte; alerts go to stderr.")] = False,
     format: Annotated[WatchFormat, typer.Option("--format", "-f", help="auto: live view on a terminal, plain lines otherwise; jsonl; github (workflow commands).")] = WatchFormat.auto,
-    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding is at or above this severity.")] = FailOn.error,
+    fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a finding is at or above this severity (default: the config's fail-on, else error).", show_default=False)] = None,
     patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
-    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules (repeatable).")] = None,
-    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules (repeatable).")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules or categories (repeatable; replaces the config's select).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules or categories (repeatable; adds to the config's ignore).")] = None,
+    config: Annotated[Optional[str], typer.Option("--config", help="Config file (logdoc.toml or pyproject.toml); default: the nearest one from the working directory up.")] = None,
     stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", help="Name to report for stdin, e.g. the file tee writes.")] = None,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain terminal output.")] = False,
 ) -> None:
@@ -36,11 +52,8 @@ def watch(
 
     Reads to the end of input whatever it finds, so `tee` and the training keep running.
     """
-    from .. import api
-    from ..engine import build_rules
     from ..follow import Follower, PipeInput
     from ..reading import InputError
-    from ..session import Session
     from ..watch import copy_to_fd, make_sink, raise_on_sigterm, watch_stream
 
     if path != "-":
@@ -55,9 +68,9 @@ def watch(
     if follow is None and sys.stdin.isatty():
         raise UsageFailure("stdin is a terminal: pipe a log into `logdoc watch`, or use --follow FILE")
 
-    ps = api.load_patterns(patterns or [])
-    session = Session(follow or stdin_filename or "<stdin>", patterns=ps,
-                      rules=build_rules(select, ignore or ()), keep_tables=False)
+    session, cfg = make_session(follow or stdin_filename or "<stdin>", config=config, patterns=patterns,
+                                select=select, ignore=ignore)
+    fail_on = fail_on or FailOn(cfg.fail_on or "error")
     copy = copy_to_fd(sys.stdout.fileno()) if passthrough else None
     if follow is not None:
         stream = Follower(follow, from_end=from_end, idle_exit=idle_exit, copy=copy)
