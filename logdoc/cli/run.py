@@ -44,9 +44,12 @@ class Child:
 
     def __init__(self, command: list[str], grace: float):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # In its own process group the command may not read the terminal (SIGTTIN would stop
+        # it for good): it reads end-of-file instead. Piped stdin is passed on.
+        stdin = subprocess.DEVNULL if _stdin_is_terminal() else None
         try:
             self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                         stdin=None, env=env, process_group=0)
+                                         stdin=stdin, env=env, process_group=0)
         except FileNotFoundError:
             raise UsageFailure(f"{command[0]}: command not found") from None
         except PermissionError:
@@ -89,6 +92,13 @@ class Child:
     def wait(self) -> int:
         status = self.proc.wait()
         return status if status >= 0 else 128 - status      # killed by signal N -> 128+N
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return os.isatty(sys.stdin.fileno())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 @app.command(context_settings={"allow_interspersed_args": False})
