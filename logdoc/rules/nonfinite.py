@@ -12,7 +12,10 @@ IGNORED_ROLES = frozenset({"throughput", "time_per_step", "memory"})
 class NonFinite(Rule):
     """nan, inf or -inf in a loss, gradient norm, learning rate or other metric.
 
-    Fires once per metric, at the first line where it is not finite, naming the metric.
+    Fires once per metric, at the first line where it is not finite, naming the metric, and
+    once when a framework says in words that the loss went non-finite (detectron2's
+    `Loss became infinite or NaN`, Keras' `Invalid loss`, autograd anomaly mode's
+    `returned nan values`, TensorFlow's `Tensor had NaN values`).
 
     ## Why is this bad?
     Once a loss or gradient is nan or inf, every later update is garbage (or skipped): the
@@ -47,6 +50,10 @@ class NonFinite(Rule):
         self.reported: set[str] = set()
 
     def observe(self, rec: Record):
+        if rec.event == "nonfinite_loss" and "event" not in self.reported:
+            self.reported.add("event")
+            yield self.finding(rec, f"the framework reports a non-finite loss or gradient at {rec.position()}: "
+                                    f"{rec.text.strip()[:140]}")
         for m in rec.metrics:
             if m.finite or m.role in IGNORED_ROLES or m.name in self.reported:
                 continue
