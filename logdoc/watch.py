@@ -40,16 +40,20 @@ def is_broken_pipe(exc: BaseException) -> bool:
         isinstance(exc, OSError) and exc.errno in (errno.EPIPE, errno.ECONNRESET))
 
 
-def silence(stream: TextIO | BinaryIO) -> None:
+def devnull_over(fd: int) -> None:
     """Our reader went away: point the descriptor at /dev/null so later writes (and the
     final flush at exit) succeed quietly while we keep draining the input."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def silence(stream: TextIO | BinaryIO) -> None:
     try:
         fd = stream.fileno()
     except (OSError, ValueError):
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    os.close(devnull)
+    devnull_over(fd)
 
 
 class SafeWriter:
@@ -88,9 +92,7 @@ def copy_to_fd(fd: int) -> Callable[[bytes], None]:
             if not is_broken_pipe(exc):
                 raise
             state["broken"] = True
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, fd)
-            os.close(devnull)
+            devnull_over(fd)
 
     return copy
 
