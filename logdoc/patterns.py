@@ -149,6 +149,12 @@ class PatternRule:
     def anchor(self) -> str | None:      # kept for callers that read a single anchor
         return self.anchors[0] if self.anchors else None
 
+    def __post_init__(self):
+        # A regex anchored with ^ is tried at the start only (re.search would scan the line).
+        self._find = self.regex.match if self.regex.pattern.startswith("^") else self.regex.search
+        self._needs_header = (f"{self.family}/{self.kv.columns}"
+                              if self.kv is not None and self.kv.columns is not None else None)
+
     def apply(self, text: str, line_no: int, default_roles: dict[str, str], state: dict | None = None):
         """A Record, HEADER (a header line was remembered) or None (no match)."""
         if self.anchors is not None:
@@ -157,7 +163,13 @@ class PatternRule:
                     break
             else:
                 return None
-        m = self.regex.search(text)
+        return self.apply_unanchored(text, line_no, default_roles, state)
+
+    def apply_unanchored(self, text: str, line_no: int, default_roles, state: dict | None = None):
+        """`apply` for callers that already know an anchor occurs (PatternSet's anchor index)."""
+        if self._needs_header is not None and (state is None or self._needs_header not in state):
+            return None               # a table row before its header: not ours, skip the regex
+        m = self._find(text)
         if m is None:
             return None
         if self.ignore:
@@ -228,21 +240,31 @@ class PatternRule:
         items = self._items(tail, offset, state)
         if items is None:
             return False
+        rename, skip, keys, aggs, agg = kv.rename, kv.skip, kv.keys, kv.aggs, self.agg
         for key, raw, raw_avg in items:
-            key = str(key).strip()
-            key = kv.rename.get(key, key)
-            if key in kv.skip or (kv.keys is not None and not kv.keys.search(key)):
+            key = key.strip()
+            if rename:
+                key = rename.get(key, key)
+            if key in skip or (keys is not None and not keys.search(key)):
                 continue
-            role = self._role(key, default_roles)
+            role = self._role_cache.get(key, _MISSING)
+            if role is _MISSING:
+                role = self._role(key, default_roles)
             if role is None:
                 continue
-            value = _number(raw)
+            if raw.__class__ is str:
+                try:
+                    value = float(raw)        # the common case; parse_number for "1,234", "100%"
+                except ValueError:
+                    value = _number(raw)
+            else:
+                value = _number(raw)
             if value is None:
                 continue
             if role in COUNTER_ROLES:
                 setattr(rec, role, value)
                 continue
-            rec.metrics.append(Metric(key, role, value, agg=kv.aggs.get(key, self.agg)))
+            rec.metrics.append(Metric(key, role, value, None, aggs.get(key, agg) if aggs else agg))
             if raw_avg is not None:       # "loss: 0.57 (0.60)": the average in parentheses
                 avg = _number(raw_avg)
                 if avg is not None:
@@ -356,7 +378,7 @@ def decode_pydict(text: str) -> list[tuple[str, object]]:
     body_end = len(text) - 1
     pos = 1
     items = []
-    for m in _PY_ITEM.finditer(text, 1, body_end):
+    for m in _PY_ITEM.finditer(text, 1):
         if m.start() != pos:
             break
         key, raw = m.group(1)[1:-1], m.group(2)
@@ -772,6 +794,15 @@ class PatternSet:
         self.families = sorted(families, key=lambda f: -f.priority)
         self._rules = [r for f in self.families for r in f.rules]
         self.prefixes = prefixes or Prefixes([])
+        # Anchor index: most lines contain none of a rule's anchors, so instead of asking every
+        # rule, find the anchors present once per line and try only the rules they point to
+        # (in priority order), plus the rules without anchors.
+        self._always = [i for i, r in enumerate(self._rules) if not r.anchors]
+        self._by_anchor: dict[str, list[int]] = {}
+        for i, r in enumerate(self._rules):
+            for a in r.anchors or ():
+                self._by_anchor.setdefault(a, []).append(i)
+        self._anchors = list(self._by_anchor)
 
     @classmethod
     def load(cls, extra: Iterable[Path] = (), *, self_test: bool = True) -> "PatternSet":
@@ -796,8 +827,16 @@ class PatternSet:
         out = []
         roles = self.default_roles
         recognised = False
-        for rule in self._rules:
-            rec = rule.apply(text, line_no, roles, state)
+        present = [a for a in self._anchors if a in text]
+        if not present and not self._always:
+            return out, recognised
+        candidates = set(self._always)
+        for a in present:
+            candidates.update(self._by_anchor[a])
+        rules = self._rules
+        for i in sorted(candidates):
+            rule = rules[i]
+            rec = rule.apply_unanchored(text, line_no, roles, state)
             if rec is None:
                 continue
             recognised = True
