@@ -305,3 +305,21 @@ def test_watch_uses_the_same_configuration_as_analyze(tmp_path):
     assert code == 0, stderr
     assert findings and "zero-lr" not in {f["rule"] for f in findings}
     assert {f["severity"] for f in findings if f["rule"] == "nonfinite"} == {"warning"}
+
+
+def test_follower_ends_a_line_cut_by_truncation_or_rotation(tmp_path):
+    from logdoc.follow import Follower
+
+    log = tmp_path / "run.log"
+    log.write_bytes(b"first\npartial")
+    notes: list[str] = []
+    follower = Follower(str(log), poll=0.01, idle_exit=5, notify=notes.append)
+    assert follower.read1() == b"first\npartial"
+    log.write_bytes(b"new\n")                                   # truncated: shorter than before
+    assert follower.read1() == b"\nnew\n"                       # "partial" ends, new file starts
+    log.rename(tmp_path / "run.log.1")
+    log.write_bytes(b"rotated")
+    assert follower.read1() == b"rotated"                       # previous line ended with \n
+    assert any("truncated" in n for n in notes) and any("replaced" in n for n in notes)
+    follower.idle_exit = 0.05
+    assert follower.read1() == b""                              # idle: end of input
