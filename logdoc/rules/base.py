@@ -137,8 +137,14 @@ class Reports:
         else:
             new = pos != self.pos or rec.text != self.text
         if new:
-            if rec.step is not None or rec.epoch is None or (self.pos is not None and rec.epoch == self.pos[0]):
-                self.per_epoch = False
+            if (rec.step is not None or rec.epoch is None or not float(rec.epoch).is_integer()
+                    or (self.pos is not None and rec.epoch == self.pos[0])):
+                self.per_epoch = False     # fractional epochs (HF's 2.47) are per-step reports
             self.count += 1
         self.pos, self.text = pos, rec.text
         return new
+
+
+def near_start(rec: Record) -> bool:
+    """The record is in the first epoch and the first 1000 steps (or does not say)."""
+    return (rec.epoch is None or rec.epoch <= 1) and (rec.step is None or rec.step <= 1000)

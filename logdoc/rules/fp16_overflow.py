@@ -4,7 +4,7 @@ from collections import deque
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, train_loss
+from .base import Rule, near_start, train_loss
 
 
 def overflow_count(rec: Record) -> int:
@@ -12,11 +12,6 @@ def overflow_count(rec: Record) -> int:
     if rec.event == "loss_scale_overflow":
         return 1
     return int(sum(m.value for m in rec.by_role("skipped_steps") if m.finite and m.value > 0))
-
-
-def _near_start(rec: Record) -> bool:
-    """The record is in the first epoch and the first 1000 steps (or does not say)."""
-    return (rec.epoch is None or rec.epoch <= 1) and (rec.step is None or rec.step <= 1000)
 
 
 @register
@@ -79,7 +74,7 @@ class Fp16Overflow(Rule):
             if train_loss(rec) is not None:
                 self.reports += 1
             return
-        if self.reports < self.opt["startup_reports"] and _near_start(rec):
+        if self.reports < self.opt["startup_reports"] and near_start(rec):
             if not self.startup_reported:
                 self.startup_reported = True
                 f = self.finding(rec, "fp16 loss-scale overflow at start-up: the dynamic loss scaler is "

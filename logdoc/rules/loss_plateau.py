@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, train_loss
+from .base import Reports, Rule, fmt, loss_label, near_start, train_loss
 
 
 @register
@@ -13,8 +13,10 @@ class LossPlateau(Rule):
     logs) and fires when `patience` consecutive blocks fail to beat the best block mean by
     a relative `min_delta` (the logic of Keras' ReduceLROnPlateau and Lightning's
     EarlyStopping, on block means so that batch noise does not count as progress).
-    It is a warning when the best block is still the first one (the run never improved);
-    a plateau after real progress is information, because converging runs plateau by design.
+    It is a warning when the best block is still the first one and the log starts at the
+    beginning of training (first epoch, first 1000 steps): the run never improved. A plateau
+    after real progress, or in a log that starts mid-run, is information, because
+    converging runs plateau by design.
 
     ## Why is this bad?
     Training that no longer reduces the loss only spends compute: the learning rate is too
@@ -55,6 +57,7 @@ class LossPlateau(Rule):
         self.block_first: Record | None = None
         self.best: tuple[float, Record] | None = None
         self.improved = False          # has any block beaten the first one?
+        self.from_start: bool | None = None   # does the log start at the beginning of training?
         self.stale = 0
         self.reports = Reports()
         self.fired = False
@@ -63,6 +66,8 @@ class LossPlateau(Rule):
         m = train_loss(rec)
         if m is None or not m.finite or self.fired:
             return
+        if self.from_start is None:
+            self.from_start = near_start(rec)
         if not self.reports.is_new(rec):
             return
         size = 1 if self.reports.per_epoch else self.opt["window"]
@@ -86,8 +91,8 @@ class LossPlateau(Rule):
                               f"{'best' if self.improved else 'first'} average "
                               f"{fmt(round(self.best[0], 4))} (line {self.best[1].line}) for "
                               f"{self.stale} blocks of {size} reports (until line {rec.line})"
-                              + ("" if self.improved else ": the run never improved"),
+                              + ("" if self.improved or not self.from_start else ": the run never improved"),
                 evidence=[rec], metric=m.name)
-            if self.improved:
+            if self.improved or not self.from_start:
                 f.severity = Severity.info
             yield f
