@@ -323,3 +323,14 @@ def test_follower_ends_a_line_cut_by_truncation_or_rotation(tmp_path):
     assert any("truncated" in n for n in notes) and any("replaced" in n for n in notes)
     follower.idle_exit = 0.05
     assert follower.read1() == b""                              # idle: end of input
+
+
+def test_a_bad_config_is_reported_at_once_and_stdin_is_still_drained(tmp_path):
+    config = tmp_path / "logdoc.toml"
+    config.write_text('no-such-key = 1\n')
+    proc = spawn("watch", "--config", str(config))
+    out, err = Reader(proc.stdout), Reader(proc.stderr)
+    assert err.wait_for(b"logdoc: error:")                      # said before end of input
+    proc.stdin.write(INCIDENT.read_bytes() * 20)                # would raise BrokenPipeError otherwise
+    code, stdout, stderr = finish(proc, out, err)
+    assert code == 2 and stderr.count(b"\n") == 1 and b"no-such-key" in stderr

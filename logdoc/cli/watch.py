@@ -32,6 +32,13 @@ def make_session(name: str, *, config: str | None, patterns: list[str] | None,
     return session, cfg
 
 
+def _stdin_fd() -> int | None:
+    try:
+        return sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 @app.command()
 def watch(
     path: Annotated[str, typer.Argument(help="- for stdin (the default); use --follow FILE for a file.")] = "-",
@@ -52,7 +59,9 @@ def watch(
 
     Reads to the end of input whatever it finds, so `tee` and the training keep running.
     """
+    from ..engine import ConfigError
     from ..follow import Follower, PipeInput
+    from ..patterns import PatternError
     from ..reading import InputError
     from ..watch import copy_to_fd, make_sink, raise_on_sigterm, watch_stream
 
@@ -68,8 +77,17 @@ def watch(
     if follow is None and sys.stdin.isatty():
         raise UsageFailure("stdin is a terminal: pipe a log into `logdoc watch`, or use --follow FILE")
 
-    session, cfg = make_session(follow or stdin_filename or "<stdin>", config=config, patterns=patterns,
-                                select=select, ignore=ignore)
+    try:
+        session, cfg = make_session(follow or stdin_filename or "<stdin>", config=config,
+                                    patterns=patterns, select=select, ignore=ignore)
+    except (ConfigError, PatternError, InputError) as exc:
+        if follow is not None or _stdin_fd() is None:
+            raise
+        # a typo in a config must not kill the training behind `tee`: say it now, then drain
+        print(f"logdoc: error: {exc} (reading stdin to its end so the writer keeps running)",
+              file=sys.stderr, flush=True)
+        PipeInput(sys.stdin.fileno()).drain()
+        raise typer.Exit(2) from None
     fail_on = fail_on or FailOn(cfg.fail_on or "error")
     copy = copy_to_fd(sys.stdout.fileno()) if passthrough else None
     if follow is not None:
