@@ -44,7 +44,8 @@ class Crash(Rule):
       exception was handled and the run went on (then nothing is reported).
 
     ## False positives
-    A traceback that a framework prints and survives (a dataloader worker retry, a logged
+    A traceback Python swallowed (`Exception ignored in: …`, e.g. dataloader workers at
+    shutdown) is not reported. A traceback that a framework prints and survives (a dataloader worker retry, a logged
     warning) is followed by more training lines and is not reported. A log cut off right
     after such a traceback is reported.
     """
@@ -59,12 +60,21 @@ class Crash(Rule):
         self._reset()
 
     def _reset(self):
+        self.swallowed = False                # the next traceback follows "Exception ignored in"
         self.start: Record | None = None      # header, exception line or abort that opened it
         self.last_frame: Record | None = None
         self.exception: Record | None = None
         self.resumed = 0
 
     def observe(self, rec: Record):
+        if rec.event == "exception_ignored":
+            self._reset()
+            self.swallowed = True
+            return ()
+        if self.swallowed:
+            if rec.event == "exception" or (rec.metrics and rec.event is None):
+                self.swallowed = False        # the swallowed traceback ended (or training went on)
+            return ()
         if rec.event == "traceback":
             if self.start is None or (self.exception is not None and self.exception.event == "exception"):
                 self._reset()          # a new traceback; one after a C++ abort belongs to it

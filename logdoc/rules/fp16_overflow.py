@@ -4,7 +4,7 @@ from collections import deque
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, near_start, train_loss
+from .base import Rule, train_loss
 
 
 def overflow_count(rec: Record) -> int:
@@ -23,8 +23,9 @@ class Fp16Overflow(Rule):
     counters (Megatron). Overflows before the first `startup_reports` training reports are
     the dynamic loss scaler calibrating down from its initial 2^16–2^32 (when the log shows
     the position, only within the first epoch and first 1000 steps): reported once as
-    information. Later, `max_overflows` overflows within `window` training reports are a
-    warning.
+    information. Start-up means the first `startup_steps` optimizer steps when the log shows
+    steps, else the first `startup_reports` training reports, and never after epoch 1.
+    Later, `max_overflows` overflows within `window` training reports are a warning.
 
     ## Why is this bad?
     Every overflow skips an optimizer step. A scaler in steady state overflows about once per
@@ -45,7 +46,9 @@ class Fp16Overflow(Rule):
     keep softmax/layernorm/loss in fp32, and look for the layer whose activations grow.
 
     ## Options
-    - `startup_reports` (default 3): training reports before which overflows are calibration.
+    - `startup_steps` (default 50): steps of calibration. Halving from DeepSpeed's and
+      torch's initial scale 2^16 to 1 takes 16 overflows; 50 leaves room for hysteresis.
+    - `startup_reports` (default 3): training reports of calibration when no step is shown.
     - `window` (default 20): training reports in the sliding window.
     - `max_overflows` (default 3): overflows within the window that make a warning.
 
@@ -58,23 +61,35 @@ class Fp16Overflow(Rule):
     id = "fp16-overflow"
     category = "fp16-overflow"
     severity = Severity.warning
-    options = {"startup_reports": 3, "window": 20, "max_overflows": 3}
+    options = {"startup_steps": 50, "startup_reports": 3, "window": 20, "max_overflows": 3}
 
     def __init__(self, **options):
         super().__init__(**options)
         self.reports = 0
+        self.last_step: float | None = None
         self.startup_reported = False
         self.fired = False
         # (report index, record) for each later overflow; bounded by max_overflows
         self.later: deque[tuple[int, Record]] = deque(maxlen=max(1, self.opt["max_overflows"]))
 
+    def _calibrating(self, rec: Record) -> bool:
+        """Is this overflow part of the scaler's start-up calibration?"""
+        if rec.epoch is not None and rec.epoch > 1:
+            return False
+        step = rec.step if rec.step is not None else self.last_step
+        if step is not None:
+            return step <= self.opt["startup_steps"]
+        return self.reports < self.opt["startup_reports"]
+
     def observe(self, rec: Record):
+        if rec.step is not None:
+            self.last_step = rec.step
         n = overflow_count(rec)
         if n == 0:
             if train_loss(rec) is not None:
                 self.reports += 1
             return
-        if self.reports < self.opt["startup_reports"] and near_start(rec):
+        if self._calibrating(rec):
             if not self.startup_reported:
                 self.startup_reported = True
                 f = self.finding(rec, "fp16 loss-scale overflow at start-up: the dynamic loss scaler is "

@@ -41,7 +41,8 @@ class LossZero(Rule):
 
     ## False positives
     A tiny dataset memorised perfectly can print 0.0000 with 4 decimals late in training;
-    the finding says where it started.
+    the finding says where it started. A 0 on the first report of a log can be a placeholder
+    printed before any loss was computed; it needs a second zero report.
     """
 
     id = "loss-zero"
@@ -52,6 +53,7 @@ class LossZero(Rule):
     def __init__(self, **options):
         super().__init__(**options)
         self.first: Record | None = None
+        self.very_first: Record | None = None
         self.count = 0
         self.reports = Reports()
         self.fired = False
@@ -60,6 +62,8 @@ class LossZero(Rule):
         m = train_loss(rec)
         if m is None or self.fired:
             return
+        if self.very_first is None:
+            self.very_first = rec
         if m.value != 0.0:
             self.first, self.count = None, 0
             return
@@ -69,7 +73,10 @@ class LossZero(Rule):
             return
         self.first = self.first or rec
         self.count += 1
-        if self.count >= self.opt["hold"]:
+        # A zero on the very first report may be a placeholder printed before any loss was
+        # computed: it needs one more zero report to count.
+        need = self.opt["hold"] + (1 if self.first is self.very_first else 0)
+        if self.count >= need:
             self.fired = True
             yield self.finding(
                 self.first, f"{loss_label(m.name)} is exactly 0.0 from {self.first.position()} on "

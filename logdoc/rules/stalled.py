@@ -36,8 +36,10 @@ class Stalled(Rule):
     """The run hangs: a distributed timeout or watchdog fired, or the log went silent.
 
     Fires at the first timeout event (NCCL/c10d watchdog, `collective operation timeout`,
-    barrier timeouts). When lines carry timestamps, it also fires when two consecutive
-    training records are more than `max_silence` seconds apart.
+    barrier timeouts). When lines carry timestamps, it also fires when an error line comes
+    more than `max_silence` seconds after the last training record (the run hung, then died);
+    a silence after which training simply resumes is reported as information (a slow
+    evaluation or checkpoint, or a run resumed later in the same log).
 
     ## Why is this bad?
     A hung collective blocks every rank until the watchdog kills the job (30 minutes by
@@ -64,8 +66,8 @@ class Stalled(Rule):
 
     ## False positives
     A long evaluation or checkpoint between two training lines can exceed the silence
-    threshold; raise `max_silence` for such runs. Timestamps without a year are compared
-    within one year.
+    threshold; that is only information. Timestamps without a year are compared within one
+    year.
     """
 
     id = "stalled"
@@ -86,7 +88,7 @@ class Stalled(Rule):
                 yield self.finding(rec, f"distributed timeout at {rec.position()}: the job hung in a "
                                         f"collective operation ({rec.text.strip()[:120]})")
             return
-        if rec.event is not None or not rec.metrics or self.fired_silence:
+        if self.fired_silence or (rec.event is None and not rec.metrics):
             return
         t = timestamp(rec.text)
         if t is None:
@@ -96,7 +98,14 @@ class Stalled(Rule):
             if gap >= self.opt["max_silence"]:
                 self.fired_silence = True
                 prev = self.last[1]
-                yield self.finding(prev, f"no training output for {gap / 60:.0f} minutes between line "
-                                         f"{prev.line} and line {rec.line}: the run stalled",
-                                   evidence=[rec])
-        self.last = (t, rec)
+                resumed = rec.event is None
+                f = self.finding(
+                    prev, f"no training output for {gap / 60:.0f} minutes between line {prev.line} and "
+                          f"line {rec.line}" + (": a long pause, then training resumed" if resumed else
+                                                ", which reports an error: the run hung"),
+                    evidence=[rec])
+                if resumed:
+                    f.severity = Severity.info
+                yield f
+        if rec.event is None:
+            self.last = (t, rec)
