@@ -58,6 +58,7 @@ class LossDivergence(Rule):
         self.risen = 0
         self.risen_first: Record | None = None
         self.fired = False
+        self.last = None                  # (metric name, record) of the latest report
         self.reports = Reports()
 
     def observe(self, rec: Record):
@@ -70,10 +71,20 @@ class LossDivergence(Rule):
         if not self.block:
             self.block_first = rec
         self.block.append(m.value)
-        if len(self.block) < size:
-            return
+        self.last = (m.name, rec)
+        if len(self.block) >= size:
+            yield from self._close_block()
+
+    def finish(self):
+        # A run that explodes and dies leaves a short last block: judge it if it holds at
+        # least half a window.
+        if not self.fired and self.block and len(self.block) >= max(2, self.opt["window"] // 2):
+            yield from self._close_block()
+
+    def _close_block(self):
         mean = sum(self.block) / len(self.block)
         first = self.block_first
+        name, rec = self.last
         self.block = []
         if self.best is None or mean < self.best[0]:
             self.best = (mean, first)
@@ -94,4 +105,4 @@ class LossDivergence(Rule):
             yield self.finding(
                 start, f"training loss {how} from a best average of {fmt(round(best, 4))} "
                        f"(from line {self.best[1].line}) to {fmt(round(mean, 4))} by line {rec.line}",
-                evidence=[rec, self.best[1]], metric=m.name)
+                evidence=[rec, self.best[1]], metric=name)

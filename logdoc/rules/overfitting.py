@@ -3,15 +3,17 @@ from __future__ import annotations
 from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
+from .metric_zero import SCORE_NAME
 
 
 @register
 class Overfitting(Rule):
     """Validation loss worsens over several evaluations while the training loss improves.
 
-    At every evaluation (a record with a `val_loss`; repeats of the same epoch/step count
-    once) compares with the previous evaluation: the validation loss rose by more than
-    `min_rise` (relative) and the latest training loss fell. Fires when that holds for
+    At every evaluation (a record with a `val_loss`, or, when no validation loss is logged,
+    an accuracy-like validation score; reprints count once) compares with the previous
+    evaluation: the validation loss rose (the score fell) by more than `min_rise` (relative)
+    and the latest training loss fell. Fires when that holds for
     `patience` consecutive evaluations (UMLAUT's check per epoch pair, AUTOTRAINER's count
     of consecutive "turn bad" epochs).
 
@@ -51,25 +53,28 @@ class Overfitting(Rule):
         self.train: float | None = None          # latest training loss
         self.prev: tuple[float, float | None] | None = None   # val and train loss at the last evaluation
         self.reports = Reports()
+        self.kind: str | None = None            # "loss" or "score": the validation signal followed
         self.count = 0
         self.first: Record | None = None
         self.fired = False
 
     def observe(self, rec: Record):
         for m in rec.by_role("loss"):
-            if m.finite:
+            if m.finite and rec.phase == "train":
                 self.train = m.value
-        vals = [m for m in rec.by_role("val_loss") if m.finite]
-        if not vals or self.fired:
+        signal = self._validation_signal(rec)
+        if signal is None or self.fired:
             return
-        val = vals[0].value
+        metric, worse_if_higher = signal
+        val = metric.value
         if not self.reports.is_new(rec):
             return
         if self.prev is not None:
             prev_val, prev_train = self.prev
-            rose = val > prev_val * (1 + self.opt["min_rise"])
+            step = self.opt["min_rise"] * abs(prev_val)
+            worse = val > prev_val + step if worse_if_higher else val < prev_val - step
             fell = self.train is not None and prev_train is not None and self.train < prev_train
-            if rose and fell:
+            if worse and fell:
                 self.count += 1
                 self.first = self.first or rec
             else:
@@ -77,7 +82,22 @@ class Overfitting(Rule):
         self.prev = (val, self.train)
         if self.count >= self.opt["patience"]:
             self.fired = True
+            verb = "rose" if worse_if_higher else "fell"
             yield self.finding(
-                self.first, f"{vals[0].name} rose at {self.count} consecutive evaluations (to "
+                self.first, f"{metric.name} {verb} at {self.count} consecutive evaluations (to "
                             f"{fmt(val)} at line {rec.line}) while the training loss fell: overfitting",
-                evidence=[rec], metric=vals[0].name)
+                evidence=[rec], metric=metric.name)
+
+    def _validation_signal(self, rec: Record):
+        """The validation loss, or (when none is logged) an accuracy-like validation score."""
+        if self.kind != "score":
+            vals = [m for m in rec.by_role("val_loss") if m.finite]
+            if vals:
+                self.kind = "loss"
+                return vals[0], True
+        if self.kind != "loss":
+            scores = [m for m in rec.by_role("val_metric") if m.finite and SCORE_NAME.search(m.name)]
+            if scores:
+                self.kind = "score"
+                return scores[0], False
+        return None
