@@ -139,6 +139,7 @@ class PatternRule:
     epoch_base: int | None = None
     step_base: int | None = None
     ignore: bool = False           # a line the family knows and deliberately records nothing for
+    separator: str | None = None   # header/row cells split on this string (CSV) instead of spaces
     _role_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -177,9 +178,13 @@ class PatternRule:
         groups = m.groupdict()
         if self.header is not None:
             if state is not None:
-                base = m.start(self.header)
-                state[self.qualified] = [(_clean_column(w.group()), base + w.start())
-                                         for w in _WORD.finditer(m.group(self.header))]
+                if self.separator is not None:    # CSV: a column is its index
+                    state[self.qualified] = [(_clean_column(n.strip()), i) for i, n in
+                                             enumerate(m.group(self.header).split(self.separator))]
+                else:
+                    base = m.start(self.header)
+                    state[self.qualified] = [(_clean_column(w.group()), base + w.start())
+                                             for w in _WORD.finditer(m.group(self.header))]
             return HEADER
         rec = Record(line=line_no, text=text, pattern=self.qualified, family=self.family,
                      event=self.event, phase=self.phase, agg=self.agg,
@@ -213,6 +218,10 @@ class PatternRule:
             columns = (state or {}).get(f"{self.family}/{kv.columns}")
             if columns is None:
                 return None           # a row before any header: not ours
+            if self.separator is not None:     # CSV: cell i under column i, empty cells skipped
+                return [(columns[i][0], cell, None)
+                        for i, cell in enumerate(tail.split(self.separator))
+                        if i < len(columns) and cell.strip()]
             cells = [(w.group(), offset + w.start()) for w in _WORD.finditer(tail)]
             return [(k, v, None) for k, v in _zip_columns(columns, cells)]
         has_avg = "avg" in kv.pair.groupindex
@@ -541,7 +550,7 @@ def _kv_spec(k: dict, rule: dict, names: set[str], macros: dict, rwhere: str) ->
 
 RULE_KEYS = {"id", "regex", "anchor", "fields", "kv", "event", "phase", "agg", "continue", "sample",
              "description", "parse", "header", "require_metrics", "epoch_base", "step_base",
-             "ignore"}
+             "ignore", "separator"}
 PARSERS = ("pydict", "json")
 
 
@@ -615,7 +624,8 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
                                  parse=r.get("parse"), header=header,
                                  require_metrics=bool(r.get("require_metrics", False)),
                                  epoch_base=r.get("epoch_base"), step_base=r.get("step_base"),
-                                 ignore=bool(r.get("ignore", False))))
+                                 ignore=bool(r.get("ignore", False)),
+                                 separator=r.get("separator")))
     if not rules:
         raise PatternError(f"{where}: a family needs at least one [[rule]]")
     family = Family(id=family_id, title=fam.get("title", family_id), path=path,

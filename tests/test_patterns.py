@@ -319,3 +319,16 @@ def test_builtin_prefix_samples_and_the_whole_set_load():
     assert {"hf-trainer", "lightning", "keras", "fairseq", "mmengine", "detectron2", "ultralytics",
             "megatron", "deepspeed", "apex", "nanogpt", "llm-c", "timm", "metric-logger", "torchtune",
             "jsonl", "tensorflow", "caffe", "chainer"} <= set(ids)
+
+
+def test_a_lightning_metrics_csv_is_an_input_like_any_log(tmp_path, cli):
+    # lightning_logs/version_0/metrics.csv of DanyaSH759/MLOps_homework (first rows)
+    csv = tmp_path / "metrics.csv"
+    csv.write_text("epoch,step,train_loss,val_loss\n0,0,944.161865234375,\n0,1,966.3953247070312,\n"
+                   "0,4,,681.5775146484375\n1,5,968.5335083007812,\n")
+    doc = cli("analyze", csv, "-f", "json", "--fail-on", "never").json()["files"][0]
+    assert doc["records"] == 4 and doc["formats"] == {"lightning": 4}
+    parser = Parser(default_patterns())
+    recs = [r for i, line in enumerate(csv.read_text().splitlines(), 1) for r in parser.feed(Line(i, line))]
+    assert [(r.epoch, r.step) for r in recs] == [(0, 0), (0, 1), (0, 4), (1, 5)]
+    assert [m.role for m in recs[2].metrics] == ["val_loss"]
