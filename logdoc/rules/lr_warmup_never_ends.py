@@ -20,7 +20,8 @@ class LRWarmupNeverEnds(Rule):
 
     For a log that starts at the beginning of training and announces its length (total
     steps or epochs), fires when a param group's learning rate has only ever risen (at least
-    `min_increases` times) and the run is past `fraction` of its length.
+    `min_increases` times), is still rising at this report, and the run is past `fraction`
+    of its length. A warm-up that reached a constant LR has ended.
 
     ## Why is this bad?
     A warm-up is meant to last a few percent of training. One that is still going at half
@@ -77,12 +78,14 @@ class LRWarmupNeverEnds(Rule):
                 if len(self.groups) < 64:
                     self.groups[group] = [rec, m.value, 0, True]
                 continue
+            rising_now = m.value > g[1]
             if m.value < g[1]:
                 g[3] = False
-            elif m.value > g[1]:
+            elif rising_now:
                 g[2] += 1
             g[1] = m.value
-            if g[3] and g[2] >= self.opt["min_increases"] and done is not None and done >= self.opt["fraction"]:
+            if (g[3] and rising_now and g[2] >= self.opt["min_increases"]
+                    and done is not None and done >= self.opt["fraction"]):
                 self.fired = True
                 yield self.finding(
                     rec, f"learning rate {m.name} is still rising at {rec.position()} ({done:.0%} of "
