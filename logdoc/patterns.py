@@ -384,6 +384,9 @@ def decode_pydict(text: str) -> list[tuple[str, object]]:
     text = text.strip()
     if not (text.startswith("{") and text.endswith("}")):
         return []
+    items = _exact_str_dict(text)
+    if items is not None:
+        return items
     body_end = len(text) - 1
     pos = 1
     items = []
@@ -397,6 +400,23 @@ def decode_pydict(text: str) -> list[tuple[str, object]]:
         if text[pos:body_end].strip() == "":
             return items
     return _ast_dict(text)
+
+
+# What str(dict) prints exactly: "'key': value, " between items and "}" at the end.
+_STR_DICT_ITEM = re.compile(r"""'([^'\\]*)': ('[^'\\]*'|[^,{}\[\]()'"]*)(?:, |\}$)""")
+
+
+def _exact_str_dict(text: str) -> list[tuple[str, str]] | None:
+    """The fast path for `str(dict)` of scalars; None when the text is anything else."""
+    pos = 1
+    items = []
+    for m in _STR_DICT_ITEM.finditer(text, 1):
+        if m.start() != pos:
+            return None
+        raw = m.group(2)
+        items.append((m.group(1), raw[1:-1] if raw[:1] == "'" else raw))
+        pos = m.end()
+    return items if pos == len(text) and items else None
 
 
 def _ast_dict(text: str) -> list[tuple[str, object]]:
