@@ -116,19 +116,30 @@ class Reports:
     With a step, a report is new when the (epoch, step) changes: progress bars redraw the
     same step several times. Without a step, lines of the same epoch are separate reports
     unless the line is repeated verbatim (many loops print per-batch losses with the epoch
-    only). A series is per-epoch as long as every new report is at a new epoch without a
-    step.
+    only). A series is per-epoch as long as every new report is at a new, whole epoch
+    without a step.
+
+    With `one_series`, only records of the first pattern that reports are followed: a log
+    that prints per-step losses and per-epoch averages on different lines holds two series
+    whose values must not be mixed.
     """
 
-    __slots__ = ("pos", "text", "per_epoch", "count")
+    __slots__ = ("pos", "text", "per_epoch", "count", "one_series", "pattern")
 
-    def __init__(self):
+    def __init__(self, one_series: bool = False):
         self.pos = None
         self.text: str | None = None
         self.per_epoch = True
         self.count = 0
+        self.one_series = one_series
+        self.pattern: str | None = None
 
     def is_new(self, rec: Record) -> bool:
+        if self.one_series:
+            if self.pattern is None:
+                self.pattern = rec.pattern
+            elif rec.pattern != self.pattern:
+                return False
         pos = (rec.epoch, rec.step)
         if pos == (None, None):
             new = True

@@ -55,7 +55,7 @@ class EpochReplay(Rule):
         self.epoch = object()              # the epoch being collected (None is a real key)
         self.current: list[tuple[float, Record]] = []
         self.previous: list[tuple[float, Record]] = []
-        self.reports = Reports()
+        self.reports = Reports(one_series=True)
         self.fired = False
 
     def observe(self, rec: Record):

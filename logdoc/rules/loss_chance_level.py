@@ -57,7 +57,7 @@ class LossChanceLevel(Rule):
         self.recent: deque[tuple[float, Record]] = deque(maxlen=self.opt["window"])
         self.seen = 0
         self.fired = False
-        self.reports = Reports()
+        self.reports = Reports(one_series=True)
 
     def observe(self, rec: Record):
         m = train_loss(rec)

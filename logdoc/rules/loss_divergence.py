@@ -10,7 +10,8 @@ class LossDivergence(Rule):
     """The training loss rises well above its best level and stays there.
 
     Averages the training loss over blocks of `window` consecutive reports (one report per
-    block when the log prints one loss per epoch; redraws of a progress bar count once) and keeps the lowest block mean. Fires when
+    block when the log prints one loss per epoch; redraws of a progress bar count once;
+    per-step block means are smoothed, see `smoothing`) and keeps the lowest block mean. Fires when
     `patience` consecutive blocks are at least `factor` times that best, or at once when one
     block is `explode` times above it.
 
@@ -39,16 +40,22 @@ class LossDivergence(Rule):
     - `patience` (default 3): consecutive risen blocks before firing (Lightning
       EarlyStopping's patience).
     - `explode` (default 10): one block this many times above the best fires at once.
+    - `sigmas` (default 4): for per-step losses, how many standard errors of a block mean
+      (from the batch-to-batch spread) a risen block must also stand above the best level.
+    - `smoothing` (default 0.1): for per-step losses the best level is the lowest point of an
+      exponential average of block means with this weight (about 10 blocks of memory).
 
     ## False positives
-    A loss that jumps when a new curriculum stage, task or dataset mix starts; the first
+    The lowest block of a long, noisy, flat run is lower than the typical block by luck; the
+    `sigmas` test keeps such runs quiet. A loss that jumps when a new curriculum stage, task or dataset mix starts; the first
     blocks of a run are the reference, so a short warm-up bump is not reported.
     """
 
     id = "loss-divergence"
     category = "loss-divergence"
     severity = Severity.error
-    options = {"window": 10, "factor": 1.5, "patience": 3, "explode": 10.0}
+    options = {"window": 10, "factor": 1.5, "patience": 3, "explode": 10.0, "sigmas": 4.0,
+               "smoothing": 0.1}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -59,7 +66,11 @@ class LossDivergence(Rule):
         self.risen_first: Record | None = None
         self.fired = False
         self.last = None                  # (metric name, record) of the latest report
-        self.reports = Reports()
+        self.reports = Reports(one_series=True)
+        self.size = 0                     # reports per block in use
+        self.level: float | None = None   # smoothed block mean (per-step series)
+        self.var_sum = 0.0                # sum of within-block variances (per-step series)
+        self.var_blocks = 0
 
     def observe(self, rec: Record):
         m = train_loss(rec)
@@ -68,6 +79,8 @@ class LossDivergence(Rule):
         if not self.reports.is_new(rec):
             return                    # the same report redrawn (progress bars)
         size = 1 if self.reports.per_epoch else self.opt["window"]
+        if size != self.size:             # the series turned out to be per-step: start over
+            self.size, self.block, self.best, self.level = size, [], None, None
         if not self.block:
             self.block_first = rec
         self.block.append(m.value)
@@ -82,18 +95,31 @@ class LossDivergence(Rule):
             yield from self._close_block()
 
     def _close_block(self):
-        mean = sum(self.block) / len(self.block)
+        n = len(self.block)
+        mean = sum(self.block) / n
+        if n > 1:                         # pooled within-block variance: the batch-to-batch noise
+            self.var_sum += sum((v - mean) ** 2 for v in self.block) / (n - 1)
+            self.var_blocks += 1
         first = self.block_first
         name, rec = self.last
         self.block = []
-        if self.best is None or mean < self.best[0]:
-            self.best = (mean, first)
+        # Per-step series: the reference level is an exponential average of block means, so
+        # one lucky block cannot set an unreachably low "best".
+        if n > 1 and self.level is not None:
+            self.level += self.opt["smoothing"] * (mean - self.level)
+        else:
+            self.level = mean
+        if self.best is None or self.level < self.best[0]:
+            self.best = (self.level, first)
             self.risen, self.risen_first = 0, None
             return
         best = self.best[0]
         if best <= 0:
             return
-        if mean >= self.opt["factor"] * best:
+        # With per-step losses the lowest block mean is partly luck: a rise must also stand
+        # `sigmas` standard errors above it, or a noisy but flat run would "diverge".
+        noise = (self.var_sum / self.var_blocks / n) ** 0.5 if self.var_blocks and n > 1 else 0.0
+        if mean >= self.opt["factor"] * best and mean >= best + self.opt["sigmas"] * noise:
             self.risen += 1
             self.risen_first = self.risen_first or first
         else:

@@ -53,7 +53,7 @@ class LossFlat(Rule):
         self.value: float | None = None
         self.first: Record | None = None
         self.count = 0
-        self.reports = Reports()
+        self.reports = Reports(one_series=True)
         self.fired = False
 
     def observe(self, rec: Record):

@@ -59,7 +59,8 @@ class LossPlateau(Rule):
         self.improved = False          # has any block beaten the first one?
         self.from_start: bool | None = None   # does the log start at the beginning of training?
         self.stale = 0
-        self.reports = Reports()
+        self.reports = Reports(one_series=True)
+        self.size = 0                     # reports per block in use
         self.fired = False
 
     def observe(self, rec: Record):
@@ -71,6 +72,8 @@ class LossPlateau(Rule):
         if not self.reports.is_new(rec):
             return
         size = 1 if self.reports.per_epoch else self.opt["window"]
+        if size != self.size:             # the series turned out to be per-step: start over
+            self.size, self.block, self.best = size, [], None
         if not self.block:
             self.block_first = rec
         self.block.append(m.value)

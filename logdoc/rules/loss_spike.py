@@ -58,7 +58,7 @@ class LossSpike(Rule):
         self.run_first: Record | None = None
         self.reported_info = False
         self.reported_warning = False
-        self.reports = Reports()
+        self.reports = Reports(one_series=True)
 
     def observe(self, rec: Record):
         m = train_loss(rec)

@@ -55,7 +55,7 @@ class LossZero(Rule):
         self.first: Record | None = None
         self.very_first: Record | None = None
         self.count = 0
-        self.reports = Reports()
+        self.reports = Reports(one_series=True)
         self.fired = False
 
     def observe(self, rec: Record):
