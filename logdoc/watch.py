@@ -30,6 +30,7 @@ from typing import BinaryIO, TextIO
 from . import __version__
 from .model import JSON_SCHEMA_VERSION, Finding, Line, Severity
 from .reading import iter_lines
+from .report import github, jsonl
 from .session import Result, Session
 
 
@@ -134,26 +135,6 @@ def alert_line(f: Finding) -> str:
     return f"{f.path}:{f.line}: {f.severity.name} [{f.rule}] {one_line(f.message)}"
 
 
-def gha_data(text: str) -> str:
-    """Escape a workflow command's message (the runner unescapes %25 last, so % goes first)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def gha_property(text: str) -> str:
-    return gha_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-GHA_LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}
-
-
-def github_line(f: Finding) -> str:
-    """One workflow command on one line: escaping removes every \\r and \\n, so no log text
-    can start a command of its own."""
-    title = gha_property(f"logdoc [{f.rule}]")
-    return (f"::{GHA_LEVEL[f.severity]} file={gha_property(f.path)},line={f.line},"
-            f"title={title}::{gha_data(f.message)}\n")
-
-
 def summary_object(result: Result, interrupted: bool) -> dict:
     counts = {s.name: 0 for s in Severity}
     for f in result.findings:
@@ -237,10 +218,10 @@ class JsonlSink(Sink):
         self.out = out
 
     def _emit(self, doc: dict) -> None:
-        self.out.write(json.dumps(doc, ensure_ascii=False, allow_nan=False) + "\n")
+        self.out.write(json.dumps(doc, ensure_ascii=True, allow_nan=False, separators=(",", ":")) + "\n")
 
     def alert(self, f: Finding) -> None:
-        self._emit(f.to_json())
+        self.out.write(jsonl.line_for_finding(f) + "\n")
 
     def close(self, result: Result, interrupted: bool) -> None:
         self._emit(summary_object(result, interrupted))
@@ -263,7 +244,7 @@ class GithubSink(Sink):
             self.held_back += 1
             return
         self.emitted[f.severity] += 1
-        self.out.write(github_line(f))
+        self.out.write(github.command_for(f) + "\n")
 
     def close(self, result: Result, interrupted: bool) -> None:
         if self.held_back:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from logdoc.watch import alert_line, gha_data, gha_property, github_line
+from logdoc.report.github import command_for, escape_data, escape_property
+from logdoc.watch import alert_line
 from logdoc.model import Finding, Severity
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,6 +152,7 @@ def test_jsonl_is_analyze_findings_one_per_line_then_a_summary():
     docs = [json.loads(x) for x in stdout.decode().splitlines()]
     findings, summary = docs[:-1], docs[-1]
     assert code == 1
+    assert {f.pop("type") for f in findings} == {"finding"}   # the same lines as analyze -f jsonl
     # the same engine as analyze: the same findings, field for field (watch emits them in
     # the order they were proved, analyze sorts them by line)
     expected = analyze_json(INCIDENT, "run.log")
@@ -169,7 +171,7 @@ def test_github_format_is_workflow_commands_only_on_stdout():
     code, stdout, stderr = finish(proc, out, err)
     assert code == 0
     lines = stdout.decode().splitlines()
-    assert lines[0].startswith("::error file=<stdin>,line=5,title=logdoc [zero-lr]::learning rate")
+    assert lines[0].startswith("::error file=<stdin>,line=5,title=logdoc zero-lr::learning rate")
     assert all(x.startswith("::") for x in lines)
     assert "diagnosis" in stderr.decode()          # the human report goes to stderr
 
@@ -178,12 +180,12 @@ def test_github_escaping_keeps_log_text_inside_one_command():
     f = Finding(rule="nonfinite", category="nonfinite", severity=Severity.warning,
                 message="loss 100% bad\n::add-mask::secret\r\n::error::x", line=3, evidence=[],
                 path="logs/a,b:c.log")
-    line = github_line(f)
-    assert line.count("\n") == 1 and line.endswith("\n")
-    assert line.startswith("::warning file=logs/a%2Cb%3Ac.log,line=3,title=logdoc [nonfinite]::")
-    assert "loss 100%25 bad%0A::add-mask::secret%0D%0A::error::x" in line
-    assert gha_data("%0A") == "%250A"                 # % is escaped first
-    assert gha_property("a:b,c%") == "a%3Ab%2Cc%25"
+    line = command_for(f)
+    assert "\n" not in line and "\r" not in line
+    assert line.startswith("::warning file=logs/a%2Cb%3Ac.log,line=3,title=logdoc nonfinite::")
+    assert line.endswith("::loss 100%25 bad ::add-mask::secret  ::error::x")   # one command, inert text
+    assert escape_data("%0A") == "%250A"               # % is escaped first
+    assert escape_property("a:b,c%") == "a%3Ab%2Cc%25"
     assert alert_line(f).count("\n") == 0
 
 
@@ -257,10 +259,10 @@ def test_follow_survives_append_truncation_and_rotation(tmp_path):
     try:
         with log.open("a") as f:                                  # 1. appended lines
             f.write("[LR] epoch=1 groups=['backbone'] lr=[0.0]\n")
-        assert out.wait_for(b'"line": 2'), (out.data, err.data)
+        assert out.wait_for(b'"line":2'), (out.data, err.data)
 
         log.write_text("Epoch 001/030: train nan  val 1.0\n")      # 2. truncated (shorter) and rewritten
-        assert out.wait_for(b'"rule": "nonfinite"'), (out.data, err.data)
+        assert out.wait_for(b'"rule":"nonfinite"'), (out.data, err.data)
         assert err.wait_for(b"file truncated")
 
         log.rename(tmp_path / "run.log.1")                         # 3. rotated: rename and recreate
