@@ -12,21 +12,35 @@ class RankDedup:
 
     Launchers prefix each rank's output (`[rank1]:`, `1: `, `[1,1]<stdout>:`); the same metric
     line then arrives once per rank and would be counted, and alarmed on, N times. Content is
-    compared after the prefixes (timestamps included) are peeled. Memory is bounded: only the
-    last `window` distinct contents are remembered. A rank repeating its own line is kept (a
+    compared after the prefixes (timestamps included) are peeled. Only copies close together
+    count (within `distance` lines: ranks print the same step at about the same time), and only
+    the last `window` distinct contents are remembered. A rank repeating its own line is kept (a
     constant loss printed twice is data).
+
+    A weak rank ("~3", from a bare "3: " prefix that may be an epoch number) is trusted only
+    once at least two such ids have each come back `confirm` times, as launcher tags do; epoch
+    prefixes each appear on their own lines and never qualify.
     """
 
-    def __init__(self, window: int = 512):
-        self.window = window
-        self.seen: OrderedDict[str, str] = OrderedDict()   # content -> first rank that printed it
+    def __init__(self, window: int = 512, distance: int = 64, confirm: int = 3):
+        self.window, self.distance, self.confirm = window, distance, confirm
+        self.seen: OrderedDict[str, tuple[str, int]] = OrderedDict()   # content -> (rank, line)
+        self.weak_counts: Counter[str] = Counter()
 
-    def is_duplicate(self, content: str, rank: str) -> bool:
-        first = self.seen.get(content)
-        if first is not None and first != rank:
-            self.seen.move_to_end(content)
+    def _trusted(self, rank: str) -> bool:
+        if not rank.startswith("~"):
             return True
-        self.seen[content] = rank
+        if len(self.weak_counts) < 64:         # bounded: launcher ids are few
+            self.weak_counts[rank] += 1
+        return sum(1 for n in self.weak_counts.values() if n >= self.confirm) >= 2
+
+    def is_duplicate(self, content: str, rank: str, line_no: int) -> bool:
+        if not self._trusted(rank):
+            return False
+        first = self.seen.get(content)
+        if first is not None and first[0] != rank and line_no - first[1] <= self.distance:
+            return True
+        self.seen[content] = (rank, line_no)
         self.seen.move_to_end(content)
         if len(self.seen) > self.window:
             self.seen.popitem(last=False)
@@ -58,7 +72,7 @@ class Parser:
         if not line.text:
             return []
         body, rank = self.patterns.peel(line.text)
-        if rank is not None and self._dedup.is_duplicate(body, rank):
+        if rank is not None and self._dedup.is_duplicate(body, rank, line.no):
             self.duplicates += 1
             self.recognised = True
             return []

@@ -753,7 +753,9 @@ class Prefixes:
 
     Declared as data in patterns/_prefixes.toml. All regexes are joined into one alternation
     tried at the start of the line, repeatedly (a rank prefix, then a timestamp, then a level).
-    A group named `rank` in a prefix tells which distributed rank printed the line.
+    A group named `rank` in a prefix tells which distributed rank printed the line; a group
+    named `weak_rank` marks a prefix that may also be something else (a bare "3: " can be an
+    epoch number): its rank is returned as "~3" so the parser can be more careful with it.
     """
 
     MAX_PEELS = 6
@@ -762,9 +764,11 @@ class Prefixes:
         self.rank_groups: list[str] = []
         parts = []
         for i, rx in enumerate(regexes):
-            renamed = rx.replace("(?P<rank>", f"(?P<rank{i}>")
-            if renamed != rx:
+            renamed = rx.replace("(?P<rank>", f"(?P<rank{i}>").replace("(?P<weak_rank>", f"(?P<weak{i}>")
+            if "(?P<rank>" in rx:
                 self.rank_groups.append(f"rank{i}")
+            if "(?P<weak_rank>" in rx:
+                self.rank_groups.append(f"weak{i}")
             _compile(renamed, f"{where}: prefix {rx!r}")
             parts.append(f"(?:{renamed})")
         self.regex = re.compile("|".join(parts)) if parts else None
@@ -797,7 +801,7 @@ class Prefixes:
             if self.rank_groups and rank is None:
                 for g in self.rank_groups:
                     if m.group(g) is not None:
-                        rank = m.group(g)
+                        rank = m.group(g) if g.startswith("rank") else "~" + m.group(g)
                         break
             text = text[m.end():]
         return text, rank

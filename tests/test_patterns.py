@@ -332,3 +332,28 @@ def test_a_lightning_metrics_csv_is_an_input_like_any_log(tmp_path, cli):
     recs = [r for i, line in enumerate(csv.read_text().splitlines(), 1) for r in parser.feed(Line(i, line))]
     assert [(r.epoch, r.step) for r in recs] == [(0, 0), (0, 1), (0, 4), (1, 5)]
     assert [m.role for m in recs[2].metrics] == ["val_loss"]
+
+
+def test_an_epoch_number_prefix_is_not_mistaken_for_ranks():
+    # "1: loss 0.5" / "2: loss 0.5": a frozen run printing its epoch; nothing may be dropped
+    parser = Parser(default_patterns())
+    lines = [f"{e}: Loss: 0.5000" for e in range(1, 6)]
+    recs = [r for i, line in enumerate(lines, 1) for r in parser.feed(Line(i, line))]
+    assert len(recs) == 5 and parser.duplicates == 0
+
+
+def test_bare_launcher_ranks_are_deduplicated_once_they_keep_coming_back():
+    parser = Parser(default_patterns())
+    lines = []
+    for step in range(10, 60, 10):
+        lines += [f"0: iter {step}: loss 3.2202, time 893.76ms", f"1: iter {step}: loss 3.2202, time 893.76ms"]
+    recs = [r for i, line in enumerate(lines, 1) for r in parser.feed(Line(i, line))]
+    assert parser.duplicates >= 2 and len(recs) + parser.duplicates == len(lines)
+    assert sorted({r.step for r in recs}) == [10, 20, 30, 40, 50]
+
+
+def test_copies_far_apart_are_not_duplicates():
+    parser = Parser(default_patterns())
+    first = parser.feed(Line(1, "[rank0]: iter 10: loss 3.2202, time 893.76ms"))
+    later = parser.feed(Line(500, "[rank1]: iter 10: loss 3.2202, time 893.76ms"))
+    assert first and later
