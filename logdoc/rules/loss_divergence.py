@@ -69,8 +69,8 @@ class LossDivergence(Rule):
         self.reports = Reports(one_series=True)
         self.size = 0                     # reports per block in use
         self.level: float | None = None   # smoothed block mean (per-step series)
-        self.var_sum = 0.0                # sum of within-block variances (per-step series)
-        self.var_blocks = 0
+        self.spread_sum = 0.0             # sum of within-block spreads (per-step series)
+        self.spread_blocks = 0
 
     def observe(self, rec: Record):
         m = train_loss(rec)
@@ -97,9 +97,10 @@ class LossDivergence(Rule):
     def _close_block(self):
         n = len(self.block)
         mean = sum(self.block) / n
-        if n > 1:                         # pooled within-block variance: the batch-to-batch noise
-            self.var_sum += sum((v - mean) ** 2 for v in self.block) / (n - 1)
-            self.var_blocks += 1
+        if n > 1:      # batch-to-batch noise, robust to the spike a block may hold (scaled MAD)
+            med = sorted(self.block)[n // 2]
+            self.spread_sum += 1.4826 * sorted(abs(v - med) for v in self.block)[n // 2]
+            self.spread_blocks += 1
         first = self.block_first
         name, rec = self.last
         self.block = []
@@ -118,7 +119,7 @@ class LossDivergence(Rule):
             return
         # With per-step losses the lowest block mean is partly luck: a rise must also stand
         # `sigmas` standard errors above it, or a noisy but flat run would "diverge".
-        noise = (self.var_sum / self.var_blocks / n) ** 0.5 if self.var_blocks and n > 1 else 0.0
+        noise = self.spread_sum / self.spread_blocks / n ** 0.5 if self.spread_blocks and n > 1 else 0.0
         if mean >= self.opt["factor"] * best and mean >= best + self.opt["sigmas"] * noise:
             self.risen += 1
             self.risen_first = self.risen_first or first
