@@ -819,6 +819,19 @@ def pattern_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+_LETTERS_BY_FREQUENCY = "etaoinsrhldcumfpgwybvkxjqz"
+
+
+def _char_rarity(c: str) -> int:
+    """How rarely a character occurs in log text: space and common lower-case letters first."""
+    if c == " ":
+        return 0
+    i = _LETTERS_BY_FREQUENCY.find(c)
+    if i >= 0:
+        return 1 + i
+    return 30 if c.isdigit() else 100     # digits, then capitals, punctuation, non-ASCII
+
+
 class PatternSet:
     """All families in use, tried in priority order (specific before generic)."""
 
@@ -836,7 +849,12 @@ class PatternSet:
         for i, r in enumerate(self._rules):
             for a in r.anchors or ():
                 self._by_anchor.setdefault(a, []).append(i)
-        self._anchors = list(self._by_anchor)
+        # Anchors are bucketed by their rarest character: a line is only checked for the
+        # anchors whose bucket character it contains (one set intersection per line).
+        self._buckets: dict[str, list[str]] = {}
+        for a in self._by_anchor:
+            self._buckets.setdefault(max(a, key=_char_rarity), []).append(a)
+        self._bucket_keys = frozenset(self._buckets)
 
     @classmethod
     def load(cls, extra: Iterable[Path] = (), *, self_test: bool = True) -> "PatternSet":
@@ -861,7 +879,8 @@ class PatternSet:
         out = []
         roles = self.default_roles
         recognised = False
-        present = [a for a in self._anchors if a in text]
+        buckets = self._buckets
+        present = [a for c in self._bucket_keys.intersection(text) for a in buckets[c] if a in text]
         if not present and not self._always:
             return out, recognised
         candidates = set(self._always)
