@@ -357,3 +357,9 @@ def test_copies_far_apart_are_not_duplicates():
     first = parser.feed(Line(1, "[rank0]: iter 10: loss 3.2202, time 893.76ms"))
     later = parser.feed(Line(500, "[rank1]: iter 10: loss 3.2202, time 893.76ms"))
     assert first and later
+
+
+def test_patterns_test_passes_for_every_builtin_file(cli):
+    run = cli("patterns", "test")
+    assert run.code == 0, run.out
+    assert "FAIL" not in run.out and run.out.count("ok ") == len(pattern_files([builtin_dir()]))
