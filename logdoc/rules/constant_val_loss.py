@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import re
+
 from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
+
+# Values a pattern may read as validation metrics although they measure the run, not the
+# model (sample counts, sizes, runtimes, throughput): they repeat legitimately.
+NOT_QUALITY = re.compile(
+    r"(?i)(?:samples|runtime|time|count|size|steps?\b|per_second|per_sec|tokens|batch|epoch|\bnum|\bn_|total|memory|mem\b)")
 
 
 @register
@@ -35,7 +42,9 @@ class ConstantValLoss(Rule):
 
     ## False positives
     A metric printed with very few digits (e.g. accuracy `0.50` on a tiny set) can repeat by
-    chance; values of exactly 0 are left to the metric-zero rules.
+    chance; values of exactly 0 are left to the metric-zero rules, a perfect 1.0/100 may
+    legitimately repeat, and validation values that measure the run rather than the model
+    (sample counts, runtimes, sizes) are ignored.
     """
 
     id = "constant-val-loss"
@@ -56,8 +65,8 @@ class ConstantValLoss(Rule):
         for m in rec.metrics:
             if m.role not in ("val_loss", "val_metric") or not m.finite:
                 continue
-            if m.role == "val_metric" and m.value == 0:
-                continue
+            if m.role == "val_metric" and (m.value in (0.0, 1.0, 100.0) or NOT_QUALITY.search(m.name)):
+                continue           # 0 is metric-zero's; a perfect score may repeat; counts are not quality
             run = self.runs.get(m.name)
             if run is None or run[0] != m.value:
                 if len(self.runs) < 64 or m.name in self.runs:     # bounded

@@ -3,6 +3,7 @@ from __future__ import annotations
 from ..model import Record, Severity
 from . import register
 from .base import Rule, fmt, is_final
+from .lr_warmup_never_ends import progress
 
 
 @register
@@ -10,8 +11,10 @@ class LRTooLow(Rule):
     """A learning rate that is positive but below `tiny` while training continues.
 
     Fires when a param group's learning rate stays below `tiny` (UMLAUT's LRLowError
-    bound, 1e-7) at `hold` consecutive reports that are not rising (warm-up) and not the final
-    step of the schedule. Exactly 0 is `zero-lr`'s.
+    bound, 1e-7) at `hold` consecutive reports that are not rising (warm-up), before the
+    last 5 % of the announced training. When the log does not announce its length, the
+    low LR must last at least 10 reports and a quarter of the reports so far: the tail of a
+    cosine or linear decay to 0 sits below 1e-7 for its last ~2 %. Exactly 0 is `zero-lr`'s.
 
     ## Why is this bad?
     With an LR of 1e-8 the weights move by a negligible amount per step: the run is
@@ -46,11 +49,14 @@ class LRTooLow(Rule):
     def __init__(self, **options):
         super().__init__(**options)
         self.runs: dict[str, list] = {}     # group -> [first record, count, last value]
+        self.reports = 0                      # records carrying a learning rate
         self.fired = False
 
     def observe(self, rec: Record):
         if self.fired:
             return
+        if rec.by_role("lr"):
+            self.reports += 1
         for m in rec.by_role("lr"):
             group = m.group or m.name
             if not (m.finite and 0 < m.value < self.opt["tiny"]) or is_final(rec):
@@ -66,7 +72,12 @@ class LRTooLow(Rule):
                 continue
             run[1] += 1
             run[2] = m.value
-            if run[1] >= self.opt["hold"]:
+            done = progress(rec)
+            if done is not None:
+                enough = run[1] >= self.opt["hold"] and done < 0.95
+            else:     # the tail of a cosine/linear decay is < 1e-7 for its last ~2 %: need more
+                enough = run[1] >= max(self.opt["hold"], 10, self.reports // 4)
+            if enough:
                 self.fired = True
                 yield self.finding(
                     run[0], f"learning rate {m.name} is {fmt(m.value)} (< {fmt(self.opt['tiny'])}) for "

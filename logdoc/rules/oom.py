@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import re
+
 from ..model import Severity
 from . import register
 from .base import Rule
+
+
+# TensorFlow's BFC allocator says so itself when running short is only a performance hint.
+BENIGN = "The caller indicates that this is not a failure"
+# TensorFlow's stream executor reports a failed attempt and retries smaller; often survivable.
+RETRIED = re.compile(r"failed to allocate [\d.]+\w? \(\d+ bytes\) from device")
 
 
 @register
@@ -35,6 +43,8 @@ class OutOfMemory(Rule):
     None.
 
     ## False positives
+    TensorFlow's allocator warnings that say "The caller indicates that this is not a
+    failure" are not reported; its `failed to allocate … from device` retries are a warning.
     A framework that catches an OOM, skips the batch and goes on (fairseq prints
     `OOM: Ran out of memory … skipping batch`) is still reported: the batch was lost.
     """
@@ -48,6 +58,10 @@ class OutOfMemory(Rule):
         self.fired = False
 
     def observe(self, rec):
-        if rec.event == "oom" and not self.fired:
-            self.fired = True
-            yield self.finding(rec, f"out of memory at {rec.position()}: {rec.text.strip()[:160]}")
+        if rec.event != "oom" or self.fired or BENIGN in rec.text:
+            return
+        self.fired = True
+        f = self.finding(rec, f"out of memory at {rec.position()}: {rec.text.strip()[:160]}")
+        if RETRIED.search(rec.text):
+            f.severity = Severity.warning    # TensorFlow retries with a smaller allocation
+        yield f
