@@ -17,7 +17,9 @@ class ZeroLR(Rule):
 
     Fires at the first record that prints the zero, naming the param group and the
     epoch/step. When the very first learning rate a group shows is 0, the schedule starts at
-    0 and the finding fires at once (tag `schedule-start`). When a group decays to 0 after
+    0 (tag `schedule-start`): for a per-epoch log the finding fires at once (a whole epoch at
+    0); for a per-step log it waits for the next report: 0 again is the error, a positive LR
+    means only the first step was wasted (information, tag `first-step`). When a group decays to 0 after
     being positive, the finding waits until a later report shows training continuing at 0.
 
     ## Why is this bad?
@@ -59,6 +61,7 @@ class ZeroLR(Rule):
         self.pending: dict[str, tuple[Record, int]] = {}   # group -> (first zero record, reports)
         self.reported: set[str] = set()
         self.skipping = False     # fp16 loss scaling is skipping steps: a printed 0 is not the schedule
+        self.first_step_zero: dict[str, Record] = {}   # per-step logs: a 0 on the first report waits
 
     def observe(self, rec: Record):
         if rec.event in SKIP_EVENTS or any(
@@ -73,13 +76,28 @@ class ZeroLR(Rule):
                 if m.value > 0:
                     self.seen_positive.add(group)
                     self.skipping = False
+                    first_step = self.first_step_zero.pop(group, None)
+                    if first_step is not None and group not in self.reported:
+                        self.reported.add(group)
+                        f = self.finding(
+                            first_step, f"learning rate of {_name(group)} is 0 only at the first step "
+                                        f"({first_step.position()}): one wasted optimizer step, then the "
+                                        "warm-up starts", evidence=[rec], metric=m.name, tags=("first-step",))
+                        f.severity = Severity.info
+                        yield f
                 self.pending.pop(group, None)
                 continue
             if group in self.reported or self.skipping:
                 continue
             if group not in self.seen_positive:
+                first_step = self.first_step_zero.get(group)
+                if first_step is None and rec.step is not None:
+                    self.first_step_zero[group] = rec      # per-step log: wait for the next report
+                    continue
+                if first_step is not None and (rec.step, rec.epoch) == (first_step.step, first_step.epoch):
+                    continue                                 # the same step printed again
                 self.reported.add(group)
-                starts.append(m)
+                starts.append((m, first_step or rec))
                 continue
             first, reports = self.pending.get(group, (rec, 0))
             reports += 1
@@ -93,11 +111,20 @@ class ZeroLR(Rule):
             else:
                 self.pending[group] = (first, reports)
         if starts:
-            names = " and ".join(_name(m.group or m.name) for m in starts)
+            names = " and ".join(_name(m.group or m.name) for m, _ in starts)
+            where = starts[0][1]
             yield self.finding(
-                rec, f"learning rate of {names} is 0 at {rec.position()}: the schedule starts at 0, "
-                     "so the optimizer does not update the weights",
-                metric=starts[0].name, tags=("schedule-start",))
+                where, f"learning rate of {names} is 0 at {where.position()}: the schedule starts at 0, "
+                       "so the optimizer does not update the weights",
+                evidence=[rec], metric=starts[0][0].name, tags=("schedule-start",))
+
+
+    def finish(self):
+        # A per-step log that ends before showing a second LR: nothing proves it warmed up.
+        for group, rec in self.first_step_zero.items():
+            if group not in self.reported:
+                yield self.finding(rec, f"learning rate of {_name(group)} is 0 at {rec.position()}: the "
+                                        "schedule starts at 0", tags=("schedule-start",))
 
 
 def _name(group: str) -> str:
