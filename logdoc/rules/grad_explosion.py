@@ -57,20 +57,22 @@ class GradExplosion(Rule):
     def observe(self, rec: Record):
         if self.fired:
             return
-        for m in rec.by_role("grad_norm"):
-            if m.value != m.value:
-                continue                              # nan: left to `nonfinite`
-            if m.value == float("inf"):
+        norms = [m for m in rec.by_role("grad_norm") if m.value == m.value]   # nan: `nonfinite`'s
+        if not norms:
+            return
+        # One value per record: a line may print the norm before and after clipping.
+        m = max(norms, key=lambda n: n.value)
+        if m.value == float("inf"):
+            self.fired = True
+            yield self.finding(rec, f"{m.name} is inf at {rec.position()}: the gradient overflowed",
+                               metric=m.name)
+            return
+        if len(self.recent) >= self.opt["min_history"]:
+            median = sorted(self.recent)[len(self.recent) // 2]
+            if median > 0 and m.value >= self.opt["jump"] * median:
                 self.fired = True
-                yield self.finding(rec, f"{m.name} is inf at {rec.position()}: the gradient overflowed",
-                                   metric=m.name)
+                yield self.finding(
+                    rec, f"{m.name} jumped to {fmt(m.value)} at {rec.position()}, "
+                         f"{m.value / median:.0f}× its recent median {fmt(median)}", metric=m.name)
                 return
-            if len(self.recent) >= self.opt["min_history"]:
-                median = sorted(self.recent)[len(self.recent) // 2]
-                if median > 0 and m.value >= self.opt["jump"] * median:
-                    self.fired = True
-                    yield self.finding(
-                        rec, f"{m.name} jumped to {fmt(m.value)} at {rec.position()}, "
-                             f"{m.value / median:.0f}× its recent median {fmt(median)}", metric=m.name)
-                    return
-            self.recent.append(m.value)
+        self.recent.append(m.value)
