@@ -37,6 +37,8 @@ class LossFlat(Rule):
     ## Options
     - `min_repeats` (default 5): identical per-step reports before firing.
     - `min_epochs` (default 3): identical per-epoch reports before firing.
+    - `converged` (default 0.05): a loss at or below this share of the largest loss seen is
+      converged; identical values there are print rounding (`loss 0.001`) and not reported.
 
     ## False positives
     A loss printed with very few digits (`0.217`) can repeat while it moves slowly; such
@@ -46,11 +48,12 @@ class LossFlat(Rule):
     id = "loss-flat"
     category = "loss-plateau"
     severity = Severity.warning
-    options = {"min_repeats": 5, "min_epochs": 3}
+    options = {"min_repeats": 5, "min_epochs": 3, "converged": 0.05}
 
     def __init__(self, **options):
         super().__init__(**options)
         self.value: float | None = None
+        self.highest = 0.0                # largest loss seen in the series
         self.first: Record | None = None
         self.count = 0
         self.reports = Reports(one_series=True)
@@ -62,6 +65,10 @@ class LossFlat(Rule):
             return
         if not self.reports.is_new(rec):
             return                        # a redraw of the same report
+        self.highest = max(self.highest, abs(m.value))
+        if abs(m.value) <= self.opt["converged"] * self.highest:
+            self.value, self.count = None, 0    # converged near 0: repeats are print rounding
+            return
         if m.value != self.value or m.value == 0:
             self.value, self.first, self.count = m.value, rec, 1
             return
