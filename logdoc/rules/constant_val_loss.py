@@ -5,6 +5,7 @@ import re
 from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
+from .metric_zero import SCORE_NAME
 
 # Values a pattern may read as validation metrics although they measure the run, not the
 # model (sample counts, sizes, runtimes, throughput): they repeat legitimately.
@@ -17,7 +18,8 @@ class ConstantValLoss(Rule):
     """A validation loss or metric identical, at its printed precision, over several evaluations.
 
     Tracks each metric with role `val_loss` or `val_metric` separately and fires when the same
-    value is printed at `min_repeats` consecutive evaluations. Reprints of one evaluation
+    value is printed at `min_repeats` consecutive evaluations (`metric_repeats` for
+    accuracy-like scores). Reprints of one evaluation
     (same epoch/step, or the same line again) count once.
 
     ## Why is this bad?
@@ -39,6 +41,9 @@ class ConstantValLoss(Rule):
 
     ## Options
     - `min_repeats` (default 3): identical consecutive evaluations before firing.
+    - `metric_repeats` (default 5): the same for accuracy-like scores (accuracy, F1, mAP …,
+      see `metric-zero`): they are quantised (k correct out of N), so a plateau repeats them
+      more easily.
 
     ## False positives
     A metric printed with very few digits (e.g. accuracy `0.50` on a tiny set) can repeat by
@@ -50,7 +55,7 @@ class ConstantValLoss(Rule):
     id = "constant-val-loss"
     category = "constant-val-loss"
     severity = Severity.error
-    options = {"min_repeats": 3}
+    options = {"min_repeats": 3, "metric_repeats": 5}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -75,7 +80,9 @@ class ConstantValLoss(Rule):
             if not new:
                 continue                       # the same evaluation printed twice
             run[2] += 1
-            if run[2] >= self.opt["min_repeats"] and not run[4]:
+            quantised = m.role == "val_metric" and SCORE_NAME.search(m.name)
+            need = self.opt["metric_repeats"] if quantised else self.opt["min_repeats"]
+            if run[2] >= need and not run[4]:
                 run[4] = True
                 first = run[1]
                 yield self.finding(
