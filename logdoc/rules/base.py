@@ -159,3 +159,9 @@ class Reports:
 def near_start(rec: Record) -> bool:
     """The record is in the first epoch and the first 1000 steps (or does not say)."""
     return (rec.epoch is None or rec.epoch <= 1) and (rec.step is None or rec.step <= 1000)
+
+
+def significant_digits(value: float) -> int:
+    """Significant digits of the shortest repr: a proxy for the printed precision."""
+    mantissa = repr(abs(value)).lower().split("e")[0].replace(".", "").lstrip("0")
+    return len(mantissa)

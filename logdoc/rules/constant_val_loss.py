@@ -4,7 +4,7 @@ import re
 
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt
+from .base import Reports, Rule, fmt, significant_digits
 from .metric_zero import SCORE_NAME
 
 # Values a pattern may read as validation metrics although they measure the run, not the
@@ -43,7 +43,7 @@ class ConstantValLoss(Rule):
     - `min_repeats` (default 3): identical consecutive evaluations before firing.
     - `metric_repeats` (default 5): the same for accuracy-like scores (accuracy, F1, mAP …,
       see `metric-zero`): they are quantised (k correct out of N), so a plateau repeats them
-      more easily.
+      more easily; round values with at most 2 significant digits (0.9, 0.92) are not judged.
 
     ## False positives
     A metric printed with very few digits (e.g. accuracy `0.50` on a tiny set) can repeat by
@@ -81,6 +81,8 @@ class ConstantValLoss(Rule):
                 continue                       # the same evaluation printed twice
             run[2] += 1
             quantised = m.role == "val_metric" and SCORE_NAME.search(m.name)
+            if quantised and significant_digits(m.value) <= 2:
+                continue           # 0.9, 0.92: a round share of a small set repeats by itself
             need = self.opt["metric_repeats"] if quantised else self.opt["min_repeats"]
             if run[2] >= need and not run[4]:
                 run[4] = True

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, train_loss
+from .base import Reports, Rule, fmt, loss_label, significant_digits, train_loss
 
 
 @register
@@ -73,7 +73,7 @@ class LossFlat(Rule):
             self.value, self.first, self.count = m.value, rec, 1
             return
         self.count += 1
-        precise = _significant_digits(m.value) >= 4
+        precise = significant_digits(m.value) >= 4
         need = self.opt["min_epochs"] if self.reports.per_epoch and precise else self.opt["min_repeats"]
         if self.count >= need:
             self.fired = True
@@ -82,8 +82,3 @@ class LossFlat(Rule):
                             f"(lines {self.first.line}–{rec.line}): the model is not learning",
                 evidence=[rec], metric=m.name)
 
-
-def _significant_digits(value: float) -> int:
-    """Significant digits of the shortest repr, a proxy for the printed precision."""
-    mantissa = repr(abs(value)).lower().split("e")[0].replace(".", "").lstrip("0")
-    return len(mantissa)
