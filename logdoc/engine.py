@@ -42,11 +42,14 @@ class Engine:
         self.rules = list(rules)
         self.path = path
         self.severities = severities or {}
+        # A configured severity replaces a rule's default one; a finding the rule itself
+        # graded differently (e.g. benign start-up overflow as info) keeps its own grade.
+        self.defaults = {r.id: r.severity for r in self.rules}
         self.findings: list[Finding] = []
 
     def _stamp(self, finding: Finding) -> Finding:
         finding.path = self.path
-        if finding.rule in self.severities:
+        if finding.rule in self.severities and finding.severity == self.defaults.get(finding.rule):
             finding.severity = self.severities[finding.rule]
         self.findings.append(finding)
         return finding

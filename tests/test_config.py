@@ -125,3 +125,14 @@ def test_missing_config_file_is_exit_2(tmp_path, cli):
 
 def test_library_default_is_no_config():
     assert load_config(discover=False) == Config()
+
+
+def test_severity_override_keeps_a_rules_own_downgrade(tmp_path, cli):
+    # fp16-overflow grades start-up calibration as info itself; raising the rule to error
+    # must not turn that benign case into an error.
+    log = tmp_path / "ds.log"
+    log.write_text("[2023-04-28 06:51:30,648] [INFO] [loss_scaler.py:181:update_scale] [deepspeed] "
+                   "OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing to 32768\n")
+    conf = tmp_path / "logdoc.toml"
+    conf.write_text('[severity]\nfp16-overflow = "error"\n')
+    assert _severities(cli("analyze", log, "-f", "json", "--config", conf)) == {"fp16-overflow": "info"}
