@@ -117,7 +117,7 @@ _EVAL_ROLE = {"loss": "val_loss", "metric": "val_metric"}
 
 # Returned by header rules and `ignore` rules: the line is recognised but carries no record.
 RECOGNISED = object()
-HEADER = RECOGNISED
+HEADER = object()            # a table header was remembered (rows after it change meaning)
 
 
 @dataclass
@@ -496,7 +496,7 @@ class Family:
             rec = rule.apply(text, line_no, default_roles, state)
             if rec is not None:
                 hits.append((rule, rec))
-                if not rule.keep_going or rec is HEADER:
+                if not rule.keep_going or rec is HEADER or rec is RECOGNISED:
                     break
         return hits
 
@@ -688,6 +688,14 @@ def record_values(rec: Record) -> dict:
     return values
 
 
+def _str_shape(line: str) -> str:
+    """The line as PatternSet's shape memory sees it: digits 1-9 written as 7."""
+    return line.translate(_STR_DIGIT_SHAPE)
+
+
+_STR_DIGIT_SHAPE = str.maketrans("123456789", "777777777")
+
+
 def check_family(family: Family, default_roles: dict[str, str]) -> list[str]:
     """Run every sample and negative line; return one message per failure."""
     problems = []
@@ -709,7 +717,15 @@ def check_family(family: Family, default_roles: dict[str, str]) -> list[str]:
             if not mine:
                 problems.append(f"{where}: matched first by rule {hits[0][0].id!r}")
                 continue
-            if mine[0] is HEADER:
+            shaped_state: dict = {}
+            for before in sample.get("before", []):
+                family.match(_str_shape(before), 0, default_roles, shaped_state)
+            shaped = [r.id for r, _ in family.match_chain(_str_shape(line), 0, default_roles, shaped_state)]
+            if shaped != [r.id for r, _ in hits]:
+                problems.append(f"{where}: the match depends on which digits the line holds "
+                                f"(with digits 1-9 as 7 it is matched by {shaped or 'no rule'}); "
+                                "PatternSet remembers outcomes per digit shape, so a regex must not")
+            if mine[0] is HEADER or mine[0] is RECOGNISED:
                 continue
             got = record_values(mine[0])
             for key, want in sample.get("expect", {}).items():
@@ -719,7 +735,7 @@ def check_family(family: Family, default_roles: dict[str, str]) -> list[str]:
                 if key in got:
                     problems.append(f"{where}: {key} should be absent, got {got[key]!r}")
     for line in family.negatives:
-        hit = family.match(line, 0, default_roles, {})
+        hit = family.match(line, 0, default_roles, {}) or family.match(_str_shape(line), 0, default_roles, {})
         if hit is not None:
             problems.append(f"{family.path}: negative line {line!r} is matched by rule {hit[0].id!r}")
     return problems
@@ -832,6 +848,10 @@ def _char_rarity(c: str) -> int:
     return 30 if c.isdigit() else 100     # digits, then capitals, punctuation, non-ASCII
 
 
+_DIGIT_SHAPE = bytes.maketrans(b"123456789", b"777777777")
+MAX_SHAPES = 16384        # distinct line shapes remembered per log (bounded memory)
+
+
 class PatternSet:
     """All families in use, tried in priority order (specific before generic)."""
 
@@ -855,6 +875,7 @@ class PatternSet:
         for a in self._by_anchor:
             self._buckets.setdefault(max(a, key=_char_rarity), []).append(a)
         self._bucket_keys = frozenset(self._buckets)
+        self._shapes: dict[bytes, tuple[int, ...]] = {}
 
     @classmethod
     def load(cls, extra: Iterable[Path] = (), *, self_test: bool = True) -> "PatternSet":
@@ -875,30 +896,63 @@ class PatternSet:
         return self.match_all(text, line_no, state)[0]
 
     def match_all(self, text: str, line_no: int, state: dict | None = None) -> tuple[list[Record], bool]:
-        """(records, recognised): a header line is recognised without giving a record."""
-        out = []
-        roles = self.default_roles
-        recognised = False
+        """(records, recognised): a header line is recognised without giving a record.
+
+        Lines repeat their shape: only the numbers change between two loss lines, and the
+        chatter between them (dataloader, warnings) recurs too. So the outcome is remembered
+        per shape (the line with digits 1-9 written as 7; a 0 stays, so 0.0 and nan keep their shape): a shape no rule matched is skipped
+        at once, and for a known shape only the rules that matched it are tried. Pattern
+        regexes may not depend on which digit a line holds (check_family enforces it), and
+        the memory is cleared whenever a header changes what rows mean.
+        """
+        shape = text.encode("utf-8", "replace").translate(_DIGIT_SHAPE)
+        known = self._shapes.get(shape)
+        if known is not None:
+            if not known:
+                return [], False
+            out, recognised, matched, header = self._try(known, text, line_no, state)
+            if matched == known:
+                if header:
+                    self._shapes.clear()
+                return out, recognised
+            # the remembered rules did not match this time: ask every candidate again
+        candidates = self._candidates(text)
+        out, recognised, matched, header = self._try(candidates, text, line_no, state)
+        if header:
+            self._shapes.clear()
+        elif len(self._shapes) < MAX_SHAPES:
+            self._shapes[shape] = matched
+        return out, recognised
+
+    def _candidates(self, text: str) -> tuple[int, ...]:
         buckets = self._buckets
         present = [a for c in self._bucket_keys.intersection(text) for a in buckets[c] if a in text]
-        if not present and not self._always:
-            return out, recognised
+        if not present:
+            return tuple(self._always)
         candidates = set(self._always)
         for a in present:
             candidates.update(self._by_anchor[a])
+        return tuple(sorted(candidates))
+
+    def _try(self, candidates, text: str, line_no: int, state):
+        """Apply rules in priority order: (records, recognised, indexes that matched, header?)."""
+        out: list[Record] = []
+        matched: list[int] = []
+        roles = self.default_roles
         rules = self._rules
-        for i in sorted(candidates):
+        for i in candidates:
             rule = rules[i]
             rec = rule.apply_unanchored(text, line_no, roles, state)
             if rec is None:
                 continue
-            recognised = True
+            matched.append(i)
             if rec is HEADER:
-                break
-            out.append(rec)
+                return out, True, tuple(matched), True
+            if rec is not RECOGNISED:
+                out.append(rec)
             if not rule.keep_going:
                 break
-        return out, recognised
+        return out, bool(matched), tuple(matched), False
 
     def peel(self, text: str) -> tuple[str, str | None]:
         return self.prefixes.peel(text)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .diagnose import diagnose
 from .engine import Engine, build_rules
 from .model import Diagnosis, Finding, Line, Severity
-from .parse import Parser
+from .parser import Parser
 from .patterns import PatternSet, default_patterns
 from .rules import Rule
 from .tables import TableBuilder

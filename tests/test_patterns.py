@@ -95,7 +95,7 @@ import tomllib
 from pathlib import Path
 
 from logdoc.model import Line
-from logdoc.parse import Parser
+from logdoc.parser import Parser
 from logdoc.patterns import decode_json, decode_pydict, default_patterns, record_values
 
 FORMATS = Path(__file__).parent / "formats" / "lines.toml"

@@ -73,7 +73,7 @@ class Coverage:
 
 def measure(path: str, patterns=None) -> Coverage:
     """Parse a log exactly as `analyze` does and note which lines were recognised."""
-    from ..parse import Parser
+    from ..parser import Parser
     from ..patterns import default_patterns
     from ..reading import read_lines
 
