@@ -46,6 +46,7 @@ class Engine:
         # graded differently (e.g. benign start-up overflow as info) keeps its own grade.
         self.defaults = {r.id: r.severity for r in self.rules}
         self.findings: list[Finding] = []
+        self._routes: dict[frozenset, list[Rule]] = {}
 
     def _stamp(self, finding: Finding) -> Finding:
         finding.path = self.path
@@ -64,14 +65,30 @@ class Engine:
             line=rec.line if rec else 0,
             evidence=[Evidence(rec.line, rec.text)] if rec else []))
 
+    def _routed(self, rec: Record) -> list[Rule]:
+        """The rules that want this kind of record.
+
+        A rule may declare `wants`: the roles (and "event" for event lines) it reads. Most
+        records interest few rules (a loss line is nothing to an OOM rule), and rules run
+        once per record, so the engine routes by the record's kind, remembered per kind.
+        Rules without `wants` see every record.
+        """
+        kind = frozenset([m.role for m in rec.metrics] + (["event"] if rec.event else []))
+        route = self._routes.get(kind)
+        if route is None:
+            route = [r for r in self.rules if r.wants is None or not r.wants.isdisjoint(kind)]
+            self._routes[kind] = route
+        return route
+
     def feed(self, rec: Record) -> list[Finding]:
         out = []
-        for rule in list(self.rules):
+        for rule in self._routed(rec):
             try:
                 for f in rule.observe(rec):
                     out.append(self._stamp(f))
             except Exception as exc:  # a broken rule must not stop the analysis
                 out.append(self._crashed(rule, exc, rec))
+                self._routes.clear()
         return out
 
     def finish(self) -> list[Finding]:

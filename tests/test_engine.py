@@ -52,3 +52,28 @@ def test_chain_needs_the_root_first():
 
 def test_zero_lr_alone_is_not_a_diagnosis():
     assert diagnose([f("zero-lr", 1, ["schedule-start"])]) == []
+
+
+class LossOnly(Rule):
+    """Counts what it is shown."""
+    id = "loss-only"
+    category = "loss-plateau"
+    wants = frozenset({"loss"})
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def observe(self, rec):
+        self.seen.append(rec.line)
+        return ()
+
+
+def test_rules_see_only_the_records_they_want():
+    rule = LossOnly()
+    engine = Engine([rule])
+    lr_only = Record(line=1, text="lr", pattern="t/t", family="t", metrics=[Metric("lr", "lr", 0.1)])
+    event = Record(line=2, text="OOM", pattern="t/t", family="t", event="oom")
+    for r in (lr_only, event, rec(3)):
+        engine.feed(r)
+    assert rule.seen == [3]

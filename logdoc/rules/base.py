@@ -22,6 +22,9 @@ class Rule:
     category: ClassVar[str]                 # one of model.CATEGORIES
     severity: ClassVar[Severity] = Severity.warning
     options: ClassVar[dict] = {}            # name -> default value
+    # The roles (and "event" for event lines) this rule reads; the engine routes only such
+    # records to it. None: every record.
+    wants: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, **options):
         unknown = set(options) - set(self.options)
@@ -81,13 +84,20 @@ def train_loss(rec: Record):
     beside their total). The total of non-negative components is the largest of them, so the
     largest value stands for the record; a non-finite one wins, because it poisons the total.
     """
-    if rec.phase != "train":
-        return None
-    losses = [m for m in rec.metrics if m.role == "loss"]
-    if not losses:
-        return None
-    bad = [m for m in losses if not m.finite]
-    return bad[0] if bad else max(losses, key=lambda m: m.value)
+    global _last_train_loss
+    if _last_train_loss[0] is rec:        # several rules ask about the same record in a row
+        return _last_train_loss[1]
+    result = None
+    if rec.phase == "train":
+        losses = [m for m in rec.metrics if m.role == "loss"]
+        if losses:
+            bad = [m for m in losses if not m.finite]
+            result = bad[0] if bad else max(losses, key=lambda m: m.value)
+    _last_train_loss = (rec, result)
+    return result
+
+
+_last_train_loss: tuple = (None, None)
 
 
 def is_final(rec: Record) -> bool:

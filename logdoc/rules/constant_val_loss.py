@@ -55,6 +55,7 @@ class ConstantValLoss(Rule):
     id = "constant-val-loss"
     category = "constant-val-loss"
     severity = Severity.error
+    wants = frozenset({"val_loss", "val_metric"})
     options = {"min_repeats": 3, "metric_repeats": 5}
 
     def __init__(self, **options):

@@ -39,6 +39,7 @@ class FrozenParams(Rule):
     id = "frozen-params"
     category = "frozen-params"
     severity = Severity.error
+    wants = frozenset({"param_delta"})
     options = {"hold": 2, "tiny": 0.0}
 
     def __init__(self, **options):

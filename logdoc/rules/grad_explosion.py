@@ -47,6 +47,7 @@ class GradExplosion(Rule):
     id = "grad-explosion"
     category = "grad-explosion"
     severity = Severity.error
+    wants = frozenset({"grad_norm"})
     options = {"window": 10, "jump": 100.0, "min_history": 3}
 
     def __init__(self, **options):

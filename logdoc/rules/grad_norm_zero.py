@@ -38,6 +38,7 @@ class GradNormZero(Rule):
     id = "grad-norm-zero"
     category = "grad-vanishing"
     severity = Severity.error
+    wants = frozenset({"grad_norm"})
     options = {"hold": 2}
 
     def __init__(self, **options):

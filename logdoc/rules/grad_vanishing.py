@@ -45,6 +45,7 @@ class GradVanishing(Rule):
     id = "grad-vanishing"
     category = "grad-vanishing"
     severity = Severity.warning
+    wants = frozenset({"grad_norm"})
     options = {"tiny": 1e-7, "drop": 1e4, "early": 5, "hold": 3}
 
     def __init__(self, **options):

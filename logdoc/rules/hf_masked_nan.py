@@ -38,6 +38,7 @@ class MaskedNaN(Rule):
     id = "hf-masked-nan"
     category = "nonfinite"
     severity = Severity.error
+    wants = frozenset({"loss"})
 
     def __init__(self, **options):
         super().__init__(**options)

@@ -51,6 +51,7 @@ class LossChanceLevel(Rule):
     id = "loss-chance-level"
     category = "loss-plateau"
     severity = Severity.warning
+    wants = frozenset({"loss"})
     options = {"window": 10, "min_reports": 20, "rtol": 0.01}
 
     def __init__(self, **options):
@@ -72,7 +73,10 @@ class LossChanceLevel(Rule):
             return
         for c in CLASS_COUNTS:
             level = math.log(c)
-            if all(abs(v - level) <= self.opt["rtol"] * level for v, _ in self.recent):
+            band = self.opt["rtol"] * level
+            if abs(m.value - level) > band:
+                continue              # the newest value decides first: the window scan is rare
+            if all(abs(v - level) <= band for v, _ in self.recent):
                 self.fired = True
                 first = self.recent[0][1]
                 yield self.finding(

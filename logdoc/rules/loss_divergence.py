@@ -54,6 +54,7 @@ class LossDivergence(Rule):
     id = "loss-divergence"
     category = "loss-divergence"
     severity = Severity.error
+    wants = frozenset({"loss"})
     options = {"window": 10, "factor": 1.5, "patience": 3, "explode": 10.0, "sigmas": 4.0,
                "smoothing": 0.1}
 

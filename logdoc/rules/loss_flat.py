@@ -48,6 +48,7 @@ class LossFlat(Rule):
     id = "loss-flat"
     category = "loss-plateau"
     severity = Severity.warning
+    wants = frozenset({"loss"})
     options = {"min_repeats": 5, "min_epochs": 3, "converged": 0.05}
 
     def __init__(self, **options):

@@ -49,6 +49,7 @@ class LossPlateau(Rule):
     id = "loss-plateau"
     category = "loss-plateau"
     severity = Severity.warning
+    wants = frozenset({"loss"})
     options = {"window": 10, "patience": 10, "min_delta": 0.001}
 
     def __init__(self, **options):

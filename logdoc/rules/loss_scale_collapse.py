@@ -43,6 +43,7 @@ class LossScaleCollapse(Rule):
     id = "loss-scale-collapse"
     category = "fp16-overflow"
     severity = Severity.error
+    wants = frozenset({"loss_scale", "event"})
     options = {"min_scale": 1.0}
 
     def __init__(self, **options):

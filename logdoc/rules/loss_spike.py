@@ -48,6 +48,7 @@ class LossSpike(Rule):
     id = "loss-spike"
     category = "loss-divergence"
     severity = Severity.warning
+    wants = frozenset({"loss"})
     options = {"window": 10, "rtol": 2.0, "warmup": 1, "patience": 4}
 
     def __init__(self, **options):

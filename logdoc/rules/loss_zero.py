@@ -48,6 +48,7 @@ class LossZero(Rule):
     id = "loss-zero"
     category = "metric-zero"
     severity = Severity.error
+    wants = frozenset({"loss"})
     options = {"hold": 1}
 
     def __init__(self, **options):

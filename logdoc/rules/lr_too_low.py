@@ -44,6 +44,7 @@ class LRTooLow(Rule):
     id = "lr-too-low"
     category = "lr-schedule"
     severity = Severity.warning
+    wants = frozenset({"lr"})
     options = {"tiny": 1e-7, "hold": 3}
 
     def __init__(self, **options):

@@ -54,6 +54,7 @@ class LRWarmupNeverEnds(Rule):
     id = "lr-warmup-never-ends"
     category = "lr-schedule"
     severity = Severity.warning
+    wants = frozenset({"lr"})
     options = {"fraction": 0.5, "min_increases": 3}
 
     def __init__(self, **options):

@@ -49,6 +49,7 @@ class MetricZero(Rule):
     id = "metric-zero"
     category = "metric-zero"
     severity = Severity.warning
+    wants = frozenset({"metric", "val_metric"})
     options = {"hold": 3}
 
     def __init__(self, **options):

@@ -38,6 +38,7 @@ class NaNNotCounted(Rule):
     id = "nan-not-counted"
     category = "nonfinite"
     severity = Severity.warning
+    wants = frozenset({"grad_norm"})
 
     def __init__(self, **options):
         super().__init__(**options)

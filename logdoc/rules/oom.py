@@ -52,6 +52,7 @@ class OutOfMemory(Rule):
     id = "oom"
     category = "oom"
     severity = Severity.error
+    wants = frozenset({"event"})
 
     def __init__(self, **options):
         super().__init__(**options)

@@ -46,6 +46,7 @@ class Overfitting(Rule):
     id = "overfitting"
     category = "overfitting"
     severity = Severity.warning
+    wants = frozenset({"loss", "val_loss", "val_metric"})
     options = {"patience": 3, "min_rise": 0.01}
 
     def __init__(self, **options):

@@ -44,6 +44,7 @@ class ValBetterThanTrain(Rule):
     id = "val-better-than-train"
     category = "overfitting"
     severity = Severity.info
+    wants = frozenset({"loss", "val_loss"})
     options = {"ratio": 0.5, "hold": 3, "start": 3}
 
     def __init__(self, **options):

@@ -53,6 +53,7 @@ class ZeroLR(Rule):
     id = "zero-lr"
     category = "zero-lr"
     severity = Severity.error
+    wants = frozenset({"lr", "skipped_steps", "event"})
     options = {"confirm_reports": 2}
 
     def __init__(self, **options):
