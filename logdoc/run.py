@@ -6,8 +6,8 @@
     [{'epoch': 1.0, 'group': 'backbone', 'lr': 0.0}, {'epoch': 1.0, 'group': 'head', 'lr': 0.0}]
     >>> [d.title for d in logdoc.diagnose(run)]
     ['the warmup schedule starts at LR 0']
-    >>> sorted({f.category for f in run.findings})
-    ['constant-val-loss', 'frozen-params', 'nonfinite', 'zero-lr']
+    >>> [(f.rule, f.line) for f in run.findings if f.severity.name == "error"]
+    [('zero-lr', 5), ('frozen-params', 7), ('constant-val-loss', 10), ('nonfinite', 186)]
 
 One pass over the log feeds the rules and the tables alike: `run.tables` are built from
 the very records the rules saw.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .diagnose import diagnose
+from .chains import diagnose
 from .engine import Engine, build_rules
 from .model import Diagnosis, Finding, Line, Severity
 from .parser import Parser

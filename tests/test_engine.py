@@ -1,4 +1,4 @@
-from logdoc.diagnose import diagnose
+from logdoc.chains import diagnose
 from logdoc.engine import Engine
 from logdoc.model import Finding, Metric, Record, Severity
 from logdoc.rules.base import Rule

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from logdoc.diagnose import CHAINS
+from logdoc.chains import CHAINS
 from logdoc.reading import lines_from_text
 from logdoc.rules import all_rules
 from logdoc.session import Session

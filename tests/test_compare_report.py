@@ -1,0 +1,80 @@
+"""compare, HTML report, table export and the Python API (issue 8)."""
+import doctest
+import json
+import re
+
+import pandas as pd
+import pytest
+
+import logdoc
+import logdoc.run
+from conftest import SAMPLES
+
+BROKEN = SAMPLES / "warmup-zero-lr-broken.log"
+FIXED = SAMPLES / "warmup-zero-lr-fixed.log"
+
+
+def test_compare_broken_then_fixed_resolves_the_incident(cli):
+    run = cli("compare", BROKEN, FIXED, "--format", "json")
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert {f["category"] for f in doc["resolved"]} == {"zero-lr", "frozen-params", "constant-val-loss", "nonfinite"}
+    assert doc["new"] == [] and doc["persisting"] == []
+    metrics = {m["metric"]: (m["before"], m["after"]) for m in doc["metrics"]}
+    assert metrics["LR at first epoch (backbone)"] == (0.0, 0.0002)
+    assert metrics["median parameter update"][0] == 0.0 and metrics["median parameter update"][1] > 0
+    assert metrics["val loss (last)"][0] == "inf"          # strict JSON: non-finite spelled as text
+
+
+def test_compare_fixed_then_broken_exits_1_on_new_errors(cli):
+    run = cli("compare", FIXED, BROKEN)
+    assert run.code == 1
+    assert "new (4)" in run.out
+
+
+def test_compare_markdown_escapes_log_text(cli, tmp_path):
+    evil = tmp_path / "evil.log"
+    evil.write_text("Epoch 001/003: train nan  val 1.0\n<script>alert(1)</script> | x\n")
+    run = cli("compare", FIXED, evil, "--format", "markdown")
+    assert "| metric | before | after |" in run.out and "<script>" not in run.out
+
+
+def test_html_report_is_self_contained_and_escaped(cli, tmp_path):
+    evil = tmp_path / "e<v>il.log"
+    evil.write_text(BROKEN.read_text() + "<script>alert('x')</script>\n")
+    out = tmp_path / "report.html"
+    run = cli("report", BROKEN, evil, "-o", out)
+    assert run.code == 0, run.err
+    page = out.read_text()
+    assert page.count("<script>alert") == 0 and "e&lt;v&gt;il.log" in page
+    assert "Plotly.newPlot" in page                         # charts are drawn by inlined plotly.js
+    assert not re.search(r"<script[^>]+src=['\"]https?:", page)   # no network needed to open it
+    assert "Diagnosis: the warmup schedule starts at LR 0" in page
+    assert page.count("Plotly.newPlot") >= 3                # loss, LR, parameter updates
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
+def test_tables_round_trip_with_documented_columns(cli, tmp_path, fmt):
+    run = cli("tables", BROKEN, "--format", fmt, "--out", tmp_path)
+    assert run.code == 0, run.err
+    read = {"csv": pd.read_csv, "parquet": pd.read_parquet, "json": lambda p: pd.read_json(p, lines=True)}[fmt]
+    metrics = read(tmp_path / f"metrics.{fmt}")
+    assert list(metrics.columns) == ["line", "epoch", "step", "name", "role", "group", "value", "phase", "pattern"]
+    lr = read(tmp_path / f"lr.{fmt}")
+    assert list(lr.columns) == ["line", "epoch", "step", "group", "lr"]
+    assert lr.iloc[0].to_dict()["lr"] == 0.0 and lr.iloc[0]["group"] == "backbone"
+    epochs = read(tmp_path / f"epochs.{fmt}")
+    assert len(epochs) == 30 and "val_loss" in epochs.columns
+
+
+def test_python_api_doctest():
+    failures, tried = doctest.testmod(logdoc.run)
+    assert tried >= 4 and failures == 0
+
+
+def test_python_api_tables_come_from_the_same_records_as_the_rules():
+    run = logdoc.parse(str(BROKEN))
+    zero = next(f for f in run.findings if f.rule == "zero-lr")
+    lr = run.tables["lr"]
+    assert set(lr[lr.line == zero.line]["lr"]) == {0.0}
+    assert [d.id for d in logdoc.diagnose(run)] == ["warmup-starts-at-zero"]
