@@ -11,12 +11,15 @@ from .base import Rule
 # (2023-04-28 06:51:29,903), detectron2-style (02/10 22:55:41), glog (I0210 22:55:41.123).
 _ISO = re.compile(r"(?P<y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)[ T](?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)")
 _MDHMS = re.compile(r"(?<![\d/])(?P<mo>\d\d)/(?P<d>\d\d) (?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)")
+_HMS = re.compile(r"\d\d:\d\d:\d\d")
 _GLOG = re.compile(r"^[IWEF](?P<mo>\d\d)(?P<d>\d\d) (?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)")
 
 
 def timestamp(text: str) -> float | None:
     """Seconds (relative, consistent within one log) of the timestamp near the line start."""
     head = text[:80]
+    if _HMS.search(head) is None:     # every format below has hh:mm:ss; most lines have none
+        return None
     for rx in (_ISO, _GLOG, _MDHMS):
         m = rx.search(head)
         if not m:
