@@ -1,6 +1,5 @@
 """compare, HTML report, table export and the Python API (issue 8)."""
 import doctest
-import json
 import re
 
 import pandas as pd

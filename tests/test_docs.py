@@ -1,6 +1,5 @@
 """Every rule documents itself completely; the README keeps its promises."""
 import re
-import shlex
 
 import pytest
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import FailOn, UsageFailure, app, exit_code
+from .app import ConfigOption, FailOn, IgnoreOption, NoColorOption, PatternsOption, SelectOption, UsageFailure, app, exit_code
 
 
 class Format(str, Enum):
@@ -44,11 +44,11 @@ def analyze(
     gitlab: Annotated[Optional[str], typer.Option("--gitlab", help="Also write a GitLab Code Quality report here.")] = None,
     json_path: Annotated[Optional[str], typer.Option("--json", help="Also write the JSON report here.")] = None,
     github_summary: Annotated[bool, typer.Option("--github-summary", help="Append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set.")] = False,
-    patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
-    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules or categories (repeatable; replaces the config's select).")] = None,
-    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules or categories (repeatable; adds to the config's ignore).")] = None,
-    config: Annotated[Optional[str], typer.Option("--config", help="Config file (logdoc.toml or pyproject.toml); default: the nearest one from the working directory up.")] = None,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain terminal output.")] = False,
+    patterns: PatternsOption = None,
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    config: ConfigOption = None,
+    no_color: NoColorOption = False,
 ) -> None:
     """Diagnose training logs: findings, root causes and fixes; reports for CI."""
     from .. import api

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -11,6 +11,18 @@ from .. import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Forensics for machine-learning training logs.")
+
+
+# Options several commands share, declared once (the spaCy style of typer wrappers).
+PatternsOption = Annotated[Optional[list[str]], typer.Option(
+    "--patterns", help="Extra pattern file or directory (repeatable).")]
+SelectOption = Annotated[Optional[list[str]], typer.Option(
+    "--select", help="Run only these rules or categories (repeatable; replaces the config's select).")]
+IgnoreOption = Annotated[Optional[list[str]], typer.Option(
+    "--ignore", help="Skip these rules or categories (repeatable; adds to the config's ignore).")]
+ConfigOption = Annotated[Optional[str], typer.Option(
+    "--config", help="Config file (logdoc.toml or pyproject.toml); default: the nearest one from the working directory up.")]
+NoColorOption = Annotated[bool, typer.Option("--no-color", help="Plain terminal output (NO_COLOR is honoured too).")]
 
 
 class UsageFailure(Exception):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .app import app, console
+from .app import NoColorOption, app, console
 
 
 class CompareFormat(str, Enum):
@@ -22,7 +22,7 @@ def compare(
     before: Annotated[str, typer.Argument(help="Log of the run before the change.")],
     after: Annotated[str, typer.Argument(help="Log of the run after the change.")],
     format: Annotated[CompareFormat, typer.Option("--format", "-f")] = CompareFormat.terminal,
-    no_color: Annotated[bool, typer.Option("--no-color")] = False,
+    no_color: NoColorOption = False,
 ) -> None:
     """Findings resolved, new and persisting, and key metrics side by side. Exit 1 when AFTER has a new error."""
     from .. import api

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import UsageFailure, app
+from .app import PatternsOption, UsageFailure, app
 
 _NUMBER = r"[-+]?(?:\d[\d,]*(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?))"
 _DECIMAL = r"[-+]?(?:\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|(?i:nan|inf(?:inity)?))"
@@ -96,7 +96,7 @@ def measure(path: str, patterns=None) -> Coverage:
 def coverage(
     path: Annotated[str, typer.Argument(help="Log file (plain or .gz), or - for stdin.")],
     format: Annotated[str, typer.Option("--format", "-f", help="terminal or json.")] = "terminal",
-    patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
+    patterns: PatternsOption = None,
     top: Annotated[int, typer.Option(help="Shapes to list in the terminal report.")] = 20,
     fail_above: Annotated[Optional[float], typer.Option("--fail-above", help="Exit 1 when more than this % of metric-looking lines are unrecognised.")] = None,
 ) -> None:

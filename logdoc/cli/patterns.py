@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import app
+from .app import PatternsOption, app
 
 patterns_app = typer.Typer(no_args_is_help=True, help="List and test pattern files.")
 app.add_typer(patterns_app, name="patterns")
@@ -14,7 +14,7 @@ app.add_typer(patterns_app, name="patterns")
 
 @patterns_app.command("list")
 def patterns_list(
-    patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory.")] = None,
+    patterns: PatternsOption = None,
 ) -> None:
     """List the pattern families in use, in matching order."""
     from .. import api

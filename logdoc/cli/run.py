@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import FailOn, UsageFailure, app, exit_code
+from .app import ConfigOption, FailOn, IgnoreOption, NoColorOption, PatternsOption, SelectOption, UsageFailure, app, exit_code
 
 
 class StopOn(str, Enum):
@@ -109,11 +109,11 @@ def run(
     grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", help="Wait this long after SIGINT before SIGTERM (and again before SIGKILL).")] = 10.0,
     fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a finding is at or above this severity, else the command's status (default: --stop-on's level, else the config's fail-on, else the command's status).", show_default=False)] = None,
     format: Annotated[RunFormat, typer.Option("--format", "-f", help="How alerts are written to stderr.")] = RunFormat.plain,
-    patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
-    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules or categories (repeatable; replaces the config's select).")] = None,
-    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules or categories (repeatable; adds to the config's ignore).")] = None,
-    config: Annotated[Optional[str], typer.Option("--config", help="Config file (logdoc.toml or pyproject.toml); default: the nearest one from the working directory up.")] = None,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain terminal output.")] = False,
+    patterns: PatternsOption = None,
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    config: ConfigOption = None,
+    no_color: NoColorOption = False,
 ) -> None:
     """Run a training command, write its log and diagnose it live.
 

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import FailOn, UsageFailure, app, console
+from .app import FailOn, NoColorOption, UsageFailure, app, console
 
 
 class ScanFormat(str, Enum):
@@ -24,7 +24,7 @@ def scan(
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: the core count).")] = None,
     format: Annotated[ScanFormat, typer.Option("--format", "-f")] = ScanFormat.terminal,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a file's worst finding is at or above this.")] = FailOn.error,
-    no_color: Annotated[bool, typer.Option("--no-color")] = False,
+    no_color: NoColorOption = False,
 ) -> None:
     """Analyse many logs in parallel and print one row per file (format, progress, worst finding, diagnoses)."""
     from ..inputs import expand_paths

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import FailOn, UsageFailure, app, exit_code
+from .app import ConfigOption, FailOn, IgnoreOption, NoColorOption, PatternsOption, SelectOption, UsageFailure, app, exit_code
 
 
 class WatchFormat(str, Enum):
@@ -48,12 +48,12 @@ def watch(
     passthrough: Annotated[bool, typer.Option("--passthrough", help="Copy the input to stdout byte for byte; alerts go to stderr.")] = False,
     format: Annotated[WatchFormat, typer.Option("--format", "-f", help="auto: live view on a terminal, plain lines otherwise; jsonl; github (workflow commands).")] = WatchFormat.auto,
     fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a finding is at or above this severity (default: the config's fail-on, else error).", show_default=False)] = None,
-    patterns: Annotated[Optional[list[str]], typer.Option("--patterns", help="Extra pattern file or directory (repeatable).")] = None,
-    select: Annotated[Optional[list[str]], typer.Option(help="Run only these rules or categories (repeatable; replaces the config's select).")] = None,
-    ignore: Annotated[Optional[list[str]], typer.Option(help="Skip these rules or categories (repeatable; adds to the config's ignore).")] = None,
-    config: Annotated[Optional[str], typer.Option("--config", help="Config file (logdoc.toml or pyproject.toml); default: the nearest one from the working directory up.")] = None,
+    patterns: PatternsOption = None,
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    config: ConfigOption = None,
     stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", help="Name to report for stdin, e.g. the file tee writes.")] = None,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain terminal output.")] = False,
+    no_color: NoColorOption = False,
 ) -> None:
     """Diagnose a running training live: alerts as soon as a line proves a problem.
 

@@ -7,7 +7,7 @@ it reaches the page or the chart JSON, so log text can never become markup or sc
 from __future__ import annotations
 
 import html
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from .. import __version__
 from ..session import Result

@@ -1,7 +1,7 @@
 """The human report (rich). Log text is always wrapped in Text(), never parsed as markup."""
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
