@@ -48,7 +48,7 @@ def _trends(result: Result) -> Table | None:
     if not series:
         return None
     fired = [(f.line, f.metric) for f in result.findings if f.severity >= Severity.warning]
-    table = Table(title="trends (log order; × = nan/inf, ^ = finding)", title_justify="left",
+    table = Table(title="trends in log order (× nan/inf, ^ finding)", title_justify="left",
                   show_edge=False, show_header=False, box=None)
     table.add_column("metric", style="bold")
     table.add_column("curve")
