@@ -31,7 +31,10 @@ def main(argv: list[str] | None = None) -> int:
             print(exc.format_message())           # a bare `logdoc` asks for help
             return 0
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        print(f"logdoc: error: {exc.format_message()}{hint}", file=sys.stderr)
+        message = exc.format_message()
+        if len(message) > 300:          # e.g. hundreds of unexpected arguments from a shell glob
+            message = message[:300] + "…"
+        print(f"logdoc: error: {' '.join(message.split())}{hint}", file=sys.stderr)
         return 2
     except (InputError, PatternError, ConfigError, UsageFailure) as exc:
         print(f"logdoc: error: {exc}", file=sys.stderr)
