@@ -7,13 +7,13 @@ a broken file is reported with the file and the sample that failed, before any l
 """
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .decoders import _number, _parse_list, decode_json, decode_pydict, parse_number
 from .model import COUNTER_ROLES, ROLES, Metric, Record
 
 SCHEMA = "logdoc.pattern/1"
@@ -37,23 +37,6 @@ PHASES = ("train", "eval")
 
 class PatternError(Exception):
     """A pattern file is invalid or one of its samples fails. Message names file and sample."""
-
-
-def parse_number(text: str) -> float:
-    """float() that also accepts thousands separators, percentages and quotes."""
-    text = text.strip().strip("'\"")
-    if text.endswith("%"):
-        text = text[:-1]
-    if "," in text:
-        text = text.replace(",", "")
-    return float(text)
-
-
-def _parse_list(text: str) -> list[str]:
-    inner = text.strip()
-    if inner.startswith("[") and inner.endswith("]"):
-        inner = inner[1:-1]
-    return [item.strip().strip("'\"") for item in inner.split(",") if item.strip()]
 
 
 @dataclass
@@ -328,19 +311,6 @@ def _zip_columns(columns: list[tuple[str, int]], cells: list[tuple[str, int]]) -
     return out
 
 
-def _number(raw) -> float | None:
-    if isinstance(raw, bool) or raw is None:
-        return None
-    if isinstance(raw, (int, float)):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return parse_number(raw)
-        except ValueError:
-            return None
-    return None
-
-
 def _apply_field(rec: Record, spec: FieldSpec, raw: str, groups: dict, rule_agg: str | None) -> None:
     if spec.type in ("str", "strlist"):
         return    # helper fields (names, labels) are read by the fields that need them
@@ -366,107 +336,6 @@ def _apply_field(rec: Record, spec: FieldSpec, raw: str, groups: dict, rule_agg:
         setattr(rec, role, value)
     else:
         rec.metrics.append(Metric(spec.metric or spec.name, role, value, agg=agg))
-
-
-# ---------------------------------------------------------------------------- payload decoders
-
-_PY_SCALAR = r"""(?:'[^'\\]*'|"[^"\\]*"|[-+]?(?:nan|inf|NaN|Infinity)|[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|True|False|None)"""
-_PY_ITEM = re.compile(r"""\s*('[^'\\]*'|"[^"\\]*")\s*:\s*(""" + _PY_SCALAR + r""")\s*(?:,|(?=\s*\}))""")
-_NONFINITE_NAMES = {"nan": math.nan, "NaN": math.nan, "inf": math.inf, "Infinity": math.inf}
-
-
-def decode_pydict(text: str) -> list[tuple[str, object]]:
-    """The items of a Python dict literal as `str(dict)` prints it, tolerating bare nan/inf.
-
-    A flat dict of scalars (the common case) is read with one regex; anything else (nested
-    values, odd quoting) goes through a restricted `ast` walk. Never evaluates code.
-    """
-    text = text.strip()
-    if not (text.startswith("{") and text.endswith("}")):
-        return []
-    items = _exact_str_dict(text)
-    if items is not None:
-        return items
-    body_end = len(text) - 1
-    pos = 1
-    items = []
-    for m in _PY_ITEM.finditer(text, 1):
-        if m.start() != pos:
-            break
-        key, raw = m.group(1)[1:-1], m.group(2)
-        items.append((key, raw.strip("'\"") if raw[0] in "'\"" else raw))
-        pos = m.end()
-    else:
-        if text[pos:body_end].strip() == "":
-            return items
-    return _ast_dict(text)
-
-
-# What str(dict) prints exactly: "'key': value, " between items and "}" at the end.
-_STR_DICT_ITEM = re.compile(r"""'([^'\\]*)': ('[^'\\]*'|[^,{}\[\]()'"]*)(?:, |\}$)""")
-
-
-def _exact_str_dict(text: str) -> list[tuple[str, str]] | None:
-    """The fast path for `str(dict)` of scalars; None when the text is anything else."""
-    pos = 1
-    items = []
-    for m in _STR_DICT_ITEM.finditer(text, 1):
-        if m.start() != pos:
-            return None
-        raw = m.group(2)
-        items.append((m.group(1), raw[1:-1] if raw[:1] == "'" else raw))
-        pos = m.end()
-    return items if pos == len(text) and items else None
-
-
-def _ast_dict(text: str) -> list[tuple[str, object]]:
-    import ast
-
-    try:
-        node = ast.parse(text, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    if not isinstance(node, ast.Dict):
-        return []
-    items = []
-    for k, v in zip(node.keys, node.values):
-        if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
-            continue
-        value = _ast_scalar(v)
-        if value is not None:
-            items.append((k.value, value))
-    return items
-
-
-def _ast_scalar(node):
-    import ast
-
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) \
-            and not isinstance(node.value, bool):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in _NONFINITE_NAMES:
-        return _NONFINITE_NAMES[node.id]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = _ast_scalar(node.operand)
-        if isinstance(inner, (int, float)):
-            return -inner if isinstance(node.op, ast.USub) else inner
-    if isinstance(node, ast.Call) and node.args:    # tensor(0.5, device=...) -> 0.5 (never called)
-        inner = _ast_scalar(node.args[0])
-        return inner if isinstance(inner, (int, float)) else None
-    return None
-
-
-def decode_json(text: str) -> list[tuple[str, object]]:
-    """The scalar items of a JSON object (NaN/Infinity allowed, as Python's json writes them)."""
-    import json
-
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError):
-        return []
-    if not isinstance(doc, dict):
-        return []
-    return [(k, v) for k, v in doc.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
 
 
 @dataclass
@@ -653,92 +522,12 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
                     negatives=[n["line"] for n in doc.get("negative", [])],
                     description=fam.get("description", ""), urls=fam.get("urls", []))
     if self_test:
+        from .selftest import check_family   # selftest needs this module's classes
+
         problems = check_family(family, default_roles or {})
         if problems:
             raise PatternError(problems[0])
     return family
-
-
-# ---------------------------------------------------------------------------- self-tests
-
-def _same(expected, actual) -> bool:
-    if isinstance(expected, str) and expected.lower() in ("nan", "inf", "-inf", "+inf"):
-        expected = float(expected)
-    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
-        if actual is None:
-            return False
-        try:
-            actual = float(actual)
-        except (TypeError, ValueError):
-            return False
-        if math.isnan(expected):
-            return math.isnan(actual)
-        return math.isclose(expected, actual, rel_tol=1e-9, abs_tol=1e-12)
-    return expected == actual
-
-
-def record_values(rec: Record) -> dict:
-    values: dict = {m.name: m.value for m in rec.metrics}
-    for key in ("epoch", "epoch_total", "step", "step_total"):
-        if getattr(rec, key) is not None:
-            values[key] = getattr(rec, key)
-    if rec.event:
-        values["event"] = rec.event
-    values["phase"] = rec.phase
-    return values
-
-
-def _str_shape(line: str) -> str:
-    """The line as PatternSet's shape memory sees it: digits 1-9 written as 7."""
-    return line.translate(_STR_DIGIT_SHAPE)
-
-
-_STR_DIGIT_SHAPE = str.maketrans("123456789", "777777777")
-
-
-def check_family(family: Family, default_roles: dict[str, str]) -> list[str]:
-    """Run every sample and negative line; return one message per failure."""
-    problems = []
-    for rule in family.rules:
-        for n, sample in enumerate(rule.samples, 1):
-            line = sample.get("line")
-            where = f"{family.path}: rule {rule.id!r} sample {n} {line!r}"
-            if not isinstance(line, str):
-                problems.append(f"{where}: sample needs a line")
-                continue
-            state: dict = {}
-            for before in sample.get("before", []):     # e.g. the header a row needs
-                family.match(before, 0, default_roles, state)
-            hits = family.match_chain(line, 0, default_roles, state)
-            if not hits:
-                problems.append(f"{where}: no rule matches it")
-                continue
-            mine = [rec for r, rec in hits if r is rule]
-            if not mine:
-                problems.append(f"{where}: matched first by rule {hits[0][0].id!r}")
-                continue
-            shaped_state: dict = {}
-            for before in sample.get("before", []):
-                family.match(_str_shape(before), 0, default_roles, shaped_state)
-            shaped = [r.id for r, _ in family.match_chain(_str_shape(line), 0, default_roles, shaped_state)]
-            if shaped != [r.id for r, _ in hits]:
-                problems.append(f"{where}: the match depends on which digits the line holds "
-                                f"(with digits 1-9 as 7 it is matched by {shaped or 'no rule'}); "
-                                "PatternSet remembers outcomes per digit shape, so a regex must not")
-            if mine[0] is HEADER or mine[0] is RECOGNISED:
-                continue
-            got = record_values(mine[0])
-            for key, want in sample.get("expect", {}).items():
-                if not _same(want, got.get(key)):
-                    problems.append(f"{where}: {key} expected {want!r}, got {got.get(key)!r}")
-            for key in sample.get("absent", []):
-                if key in got:
-                    problems.append(f"{where}: {key} should be absent, got {got[key]!r}")
-    for line in family.negatives:
-        hit = family.match(line, 0, default_roles, {}) or family.match(_str_shape(line), 0, default_roles, {})
-        if hit is not None:
-            problems.append(f"{family.path}: negative line {line!r} is matched by rule {hit[0].id!r}")
-    return problems
 
 
 # ---------------------------------------------------------------------------- the set in use
@@ -848,7 +637,8 @@ def _char_rarity(c: str) -> int:
     return 30 if c.isdigit() else 100     # digits, then capitals, punctuation, non-ASCII
 
 
-_DIGIT_SHAPE = bytes.maketrans(b"123456789", b"777777777")
+SHAPE_DIGITS = ("123456789", "777777777")   # a line's shape: digits 1-9 written as 7
+_DIGIT_SHAPE = bytes.maketrans(SHAPE_DIGITS[0].encode(), SHAPE_DIGITS[1].encode())
 MAX_SHAPES = 16384        # distinct line shapes remembered per log (bounded memory)
 
 

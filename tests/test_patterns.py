@@ -2,7 +2,8 @@ import textwrap
 
 import pytest
 
-from logdoc.patterns import PatternError, PatternSet, builtin_dir, load_family, load_roles, pattern_files, check_family
+from logdoc.patterns import PatternError, PatternSet, builtin_dir, load_family, load_roles, pattern_files
+from logdoc.selftest import check_family
 
 ROLES = load_roles(builtin_dir() / "_roles.toml")
 
@@ -96,7 +97,9 @@ from pathlib import Path
 
 from logdoc.model import Line
 from logdoc.parser import Parser
-from logdoc.patterns import decode_json, decode_pydict, default_patterns, record_values
+from logdoc.decoders import decode_json, decode_pydict
+from logdoc.patterns import default_patterns
+from logdoc.selftest import record_values
 
 FORMATS = Path(__file__).parent / "formats" / "lines.toml"
 FORMAT_LINES = tomllib.loads(FORMATS.read_text(encoding="utf-8"))["line"]
