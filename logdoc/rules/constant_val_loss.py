@@ -4,7 +4,7 @@ import re
 
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, significant_digits
+from .base import Reports, Rule, fmt, significant_digits, train_loss
 from .metric_zero import SCORE_NAME
 
 # Values a pattern may read as validation metrics although they measure the run, not the
@@ -20,7 +20,10 @@ class ConstantValLoss(Rule):
     Tracks each metric with role `val_loss` or `val_metric` separately and fires when the same
     value is printed at `min_repeats` consecutive evaluations (`metric_repeats` for
     accuracy-like scores). Reprints of one evaluation
-    (same epoch/step, or the same line again) count once.
+    (same epoch/step, or the same line again) count once, and so do copies of the last
+    evaluation carried on per-step training lines (a train loss, a step and the same epoch as
+    the value's previous print: LitGPT's `loss train: 21.625, val_loss valid: 13.879`,
+    Lightning's `val_loss=` in a non-interactive progress bar).
 
     ## Why is this bad?
     A model that learns anything changes its validation output at least in the last printed
@@ -46,6 +49,8 @@ class ConstantValLoss(Rule):
       more easily; round values with at most 2 significant digits (0.9, 0.92) are not judged.
 
     ## False positives
+    Several evaluations within one epoch that are all carried on training-step lines count as
+    one: identical values there are reported only across epochs.
     A metric printed with very few digits (e.g. accuracy `0.50` on a tiny set) can repeat by
     chance; values of exactly 0 are left to the metric-zero rules, a perfect 1.0/100 may
     legitimately repeat, and validation values that measure the run rather than the model
@@ -60,7 +65,7 @@ class ConstantValLoss(Rule):
 
     def __init__(self, **options):
         super().__init__(**options)
-        # metric name -> (value, first record, count, last position, fired)
+        # metric name -> (value, first record, count, epoch of the last print, fired)
         self.runs: dict[str, list] = {}
         self.reports = Reports()
 
@@ -68,6 +73,7 @@ class ConstantValLoss(Rule):
         if not any(m.role in ("val_loss", "val_metric") for m in rec.metrics):
             return
         new = self.reports.is_new(rec)
+        carries_train_step = rec.step is not None and rec.epoch is not None and train_loss(rec) is not None
         for m in rec.metrics:
             if m.role not in ("val_loss", "val_metric") or not m.finite:
                 continue
@@ -76,10 +82,13 @@ class ConstantValLoss(Rule):
             run = self.runs.get(m.name)
             if run is None or run[0] != m.value:
                 if len(self.runs) < 64 or m.name in self.runs:     # bounded
-                    self.runs[m.name] = [m.value, rec, 1, None, False]
+                    self.runs[m.name] = [m.value, rec, 1, rec.epoch, False]
                 continue
             if not new:
                 continue                       # the same evaluation printed twice
+            if carries_train_step and rec.epoch == run[3]:
+                continue                       # the last evaluation carried along a training step
+            run[3] = rec.epoch
             run[2] += 1
             quantised = m.role == "val_metric" and SCORE_NAME.search(m.name)
             if quantised and significant_digits(m.value) <= 2:

@@ -17,8 +17,9 @@ CLASS_COUNTS = (2, 10, 100, 1000, 21128, 30522, 32000, 50257, 50304, 128256, 151
 class LossChanceLevel(Rule):
     """The training loss stays at the cross-entropy of a uniform guess, ln(C).
 
-    After `min_reports` training reports, fires when the last `window` reports all lie within
-    `rtol` of ln(C) for a common class count C (2 → 0.693, 10 → 2.303, 1000 → 6.908, LLM
+    After `min_reports` training reports (or as soon as the window lies wholly past the first
+    `start_epochs` epochs, e.g. a log that begins at epoch 34), fires when the last `window`
+    reports all lie within `rtol` of ln(C) for a common class count C (2 → 0.693, 10 → 2.303, 1000 → 6.908, LLM
     vocabularies such as 50257 → 10.825).
 
     ## Why is this bad?
@@ -41,6 +42,9 @@ class LossChanceLevel(Rule):
     ## Options
     - `window` (default 10): reports that must all be at chance.
     - `min_reports` (default 20): reports before judging (the start is at chance anyway).
+    - `start_epochs` (default 2): completed epochs after which the start is over: a window
+      whose reports all show a later epoch is judged without waiting for `min_reports`
+      (an excerpt or a resumed run that begins mid-training).
     - `rtol` (default 0.01): relative distance from ln(C).
 
     ## False positives
@@ -52,7 +56,7 @@ class LossChanceLevel(Rule):
     category = "loss-plateau"
     severity = Severity.warning
     wants = frozenset({"loss"})
-    options = {"window": 10, "min_reports": 20, "rtol": 0.01}
+    options = {"window": 10, "min_reports": 20, "rtol": 0.01, "start_epochs": 2}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -60,6 +64,12 @@ class LossChanceLevel(Rule):
         self.seen = 0
         self.fired = False
         self.reports = Reports(one_series=True)
+
+    def _past_start(self) -> bool:
+        """Do the window's reports that show an epoch all lie past the first `start_epochs`?"""
+        done = [r.epoch - (r.epoch_base if r.epoch_base is not None else 1)
+                for _, r in self.recent if r.epoch is not None]
+        return bool(done) and min(done) >= self.opt["start_epochs"]
 
     def observe(self, rec: Record):
         m = train_loss(rec)
@@ -69,7 +79,9 @@ class LossChanceLevel(Rule):
             return
         self.seen += 1
         self.recent.append((m.value, rec))
-        if self.seen < self.opt["min_reports"] or len(self.recent) < self.opt["window"]:
+        if len(self.recent) < self.opt["window"]:
+            return
+        if self.seen < self.opt["min_reports"] and not self._past_start():
             return
         for c in CLASS_COUNTS:
             level = math.log(c)

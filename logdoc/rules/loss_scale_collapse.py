@@ -11,8 +11,9 @@ class LossScaleCollapse(Rule):
 
     Reads metrics with role `loss_scale` and the frameworks' "minimum loss scale" errors
     (DeepSpeed `Current loss scale already at minimum`, fairseq `Minimum loss scale
-    reached`). Fires when the scale drops below `min_scale`, or falls to `min_scale` after
-    having been higher.
+    reached`). Fires when the scale drops below `min_scale`, falls to `min_scale` after
+    having been higher, or an overflow leaves it at `min_scale` (DeepSpeed's `Attempted loss
+    scale: 1, reducing to 1`: pinned at the minimum, every step skipped).
 
     ## Why is this bad?
     The loss scale halves at every overflow. Once it reaches 1 the gradients are no longer
@@ -37,7 +38,7 @@ class LossScaleCollapse(Rule):
 
     ## False positives
     bf16 runs print a constant `loss scale: 1.0`: a scale that never was higher is not
-    reported.
+    reported unless an overflow happens at it (bf16 runs have no overflows).
     """
 
     id = "loss-scale-collapse"
@@ -62,7 +63,11 @@ class LossScaleCollapse(Rule):
             if not m.finite:
                 continue
             floor = self.opt["min_scale"]
-            if m.value < floor or (m.value <= floor and self.highest > floor):
+            # An overflow that leaves the scale at the floor cannot reduce it any further
+            # (DeepSpeed: "Attempted loss scale: 1, reducing to 1"): the scaler is pinned at
+            # its minimum even when the log never showed it higher.
+            pinned = rec.event == "loss_scale_overflow" and m.value <= floor
+            if m.value < floor or pinned or (m.value <= floor and self.highest > floor):
                 self.fired = True
                 yield self.finding(
                     rec, f"{m.name} fell to {fmt(m.value)} at {rec.position()}"
