@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import deque
+
 from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt, train_loss
@@ -11,7 +13,11 @@ class LossDivergence(Rule):
 
     Averages the training loss over blocks of `window` consecutive reports (one report per
     block when the log prints one loss per epoch; redraws of a progress bar count once;
-    per-step block means are smoothed, see `smoothing`) and keeps the lowest block mean. Fires when
+    per-step block means are smoothed, see `smoothing`) and keeps the lowest block mean.
+    A per-epoch series is filtered with a running median of 3 epochs (two of the last three
+    must show a level, and judging starts at the third epoch), so one lucky-low or spiking
+    epoch is neither the reference nor a rise; a spike in the very last report (the run died
+    right after it) is still judged. Fires when
     `patience` consecutive blocks are at least `factor` times that best, or at once when one
     block is `explode` times above it.
 
@@ -72,6 +78,8 @@ class LossDivergence(Rule):
         self.level: float | None = None   # smoothed block mean (per-step series)
         self.spread_sum = 0.0             # sum of within-block spreads (per-step series)
         self.spread_blocks = 0
+        self.epoch_values: deque[float] = deque(maxlen=3)   # per-epoch series: median-of-3 filter
+        self.last_raw: tuple[float, Record] | None = None
 
     def observe(self, rec: Record):
         m = train_loss(rec)
@@ -82,9 +90,20 @@ class LossDivergence(Rule):
         size = 1 if self.reports.per_epoch else self.opt["window"]
         if size != self.size:             # the series turned out to be per-step: start over
             self.size, self.block, self.best, self.level = size, [], None, None
+            self.epoch_values.clear()
         if not self.block:
             self.block_first = rec
-        self.block.append(m.value)
+        value = m.value
+        if size == 1:
+            # Converged or noisy per-epoch losses jump by 2-10x for one epoch (a loss of 1e-5
+            # printing 1e-4 once, or 1e-5 after a run of 2e-5); a divergence is a level that
+            # holds, so the median of the last three epochs stands for the current one.
+            self.epoch_values.append(value)
+            self.last_raw = (value, rec)
+            if len(self.epoch_values) < 3:
+                return
+            value = sorted(self.epoch_values)[1]
+        self.block.append(value)
         self.last = (m.name, rec)
         if len(self.block) >= size:
             yield from self._close_block()
@@ -94,6 +113,16 @@ class LossDivergence(Rule):
         # least half a window.
         if not self.fired and self.block and len(self.block) >= max(2, self.opt["window"] // 2):
             yield from self._close_block()
+        # A per-epoch run whose last report explodes (and then ends) is not hidden by the
+        # median filter.
+        if not self.fired and self.size == 1 and self.best and self.last_raw and self.best[0] > 0 \
+                and self.last_raw[0] >= self.opt["explode"] * self.best[0]:
+            self.fired = True
+            value, rec = self.last_raw
+            yield self.finding(
+                rec, f"training loss exploded from a best average of {_show(self.best[0])} "
+                     f"(from line {self.best[1].line}) to {_show(value)} by line {rec.line}",
+                evidence=[rec, self.best[1]], metric=self.last[0])
 
     def _close_block(self):
         n = len(self.block)
@@ -131,6 +160,11 @@ class LossDivergence(Rule):
             how = "exploded" if mean >= self.opt["explode"] * best else "rose"
             start = self.risen_first or first
             yield self.finding(
-                start, f"training loss {how} from a best average of {fmt(round(best, 4))} "
-                       f"(from line {self.best[1].line}) to {fmt(round(mean, 4))} by line {rec.line}",
+                start, f"training loss {how} from a best average of {_show(best)} "
+                       f"(from line {self.best[1].line}) to {_show(mean)} by line {rec.line}",
                 evidence=[rec, self.best[1]], metric=name)
+
+
+def _show(value: float) -> str:
+    """Four significant digits: an average of 1.075e-05 must not print as 0.0."""
+    return fmt(float(f"{value:.4g}"))
