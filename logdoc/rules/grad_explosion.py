@@ -11,8 +11,10 @@ from .base import Rule, fmt
 class GradExplosion(Rule):
     """The gradient norm jumps by orders of magnitude, or becomes inf.
 
-    Keeps the last `window` finite gradient norms. Fires when a norm is inf, or when it is
-    at least `jump` times the median of that window (after `min_history` norms).
+    Keeps the last `window` finite gradient norms. Fires when a norm is inf, when it is at
+    least `jump` times the median of that window (after `min_history` norms; before that only
+    a jump of `jump`² counts), or when it exceeds `ceiling` whatever came before (a log that
+    starts after the explosion).
 
     ## Why is this bad?
     An exploding gradient makes one update huge: the weights leave the region where the loss
@@ -35,7 +37,12 @@ class GradExplosion(Rule):
     - `window` (default 10): recent norms whose median is the reference.
     - `jump` (default 100): ratio to that median that counts as an explosion (two orders of
       magnitude).
-    - `min_history` (default 3): norms needed before ratios are judged.
+    - `min_history` (default 3): norms needed before ratios of `jump` are judged; with fewer,
+      early norms can legitimately differ by one or two orders of magnitude, so only a jump of
+      `jump`² (four orders: 3.46 → 31101415) counts.
+    - `ceiling` (default 1e10): a finite norm above it is an explosion on its own. Unscaled
+      global norms of healthy runs are O(0.1-1e4); even a norm logged before unscaling the
+      fp16 loss scale (≤ 2^24 in steady state) times a norm of 100 stays below 2e9.
 
     ## False positives
     The very first steps of a run can have much larger norms than later ones; only rises
@@ -48,7 +55,7 @@ class GradExplosion(Rule):
     category = "grad-explosion"
     severity = Severity.error
     wants = frozenset({"grad_norm"})
-    options = {"window": 10, "jump": 100.0, "min_history": 3}
+    options = {"window": 10, "jump": 100.0, "min_history": 3, "ceiling": 1e10}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -68,9 +75,16 @@ class GradExplosion(Rule):
             yield self.finding(rec, f"{m.name} is inf at {rec.position()}: the gradient overflowed",
                                metric=m.name)
             return
-        if len(self.recent) >= self.opt["min_history"]:
+        if m.value > self.opt["ceiling"]:
+            self.fired = True
+            yield self.finding(rec, f"{m.name} is {fmt(m.value)} at {rec.position()}, above "
+                                    f"{fmt(self.opt['ceiling'])}: the gradients have exploded", metric=m.name)
+            return
+        if self.recent:
             median = sorted(self.recent)[len(self.recent) // 2]
-            if median > 0 and m.value >= self.opt["jump"] * median:
+            enough = len(self.recent) >= self.opt["min_history"]
+            jump = self.opt["jump"] if enough else self.opt["jump"] ** 2
+            if median > 0 and m.value >= jump * median:
                 self.fired = True
                 yield self.finding(
                     rec, f"{m.name} jumped to {fmt(m.value)} at {rec.position()}, "
