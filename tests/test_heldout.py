@@ -6,9 +6,10 @@ on them. Scored in-process like tests/test_accuracy.py (tests/scoring.py). Untou
 cases 001-040 recall 0.85 (17/20), 1 false alarm, 23/24 healthy logs clean; after fixing
 those, cases 041-054 (added later, from threads no pattern file had quoted) recall 0.67
 (4/6), 1 false alarm, 7/8 clean; after the second round, cases 055-061 recall 0.33 (2/6),
-no false alarm, 1/1 clean. After the third round all 61 reach recall 0.97 (31/32), no false
-alarm, 33/33 clean. The bars sit slightly below, so a regression fails CI without making
-every future miss fatal. Add cases rather than tuning rules to this set: it only measures
+no false alarm, 1/1 clean; after the third round, cases 062-067 (left unfixed, the final
+check) recall 0.40 (2/5), no false alarm, 2/2 clean. All 67 together: recall 0.89 (33/37),
+no false alarm, 35/35 clean. The bars sit slightly below, so a regression fails CI without
+making every future miss fatal. Add cases rather than tuning rules to this set: it only measures
 generalisation while it stays unseen.
 """
 from __future__ import annotations
@@ -43,7 +44,7 @@ def test_no_errors(scored):
 
 def test_recall(scored):
     value, lines = recall(scored)
-    assert value >= 0.90, f"recall {value:.3f}\n" + "\n".join(lines)
+    assert value >= 0.85, f"recall {value:.3f}\n" + "\n".join(lines)
 
 
 def test_false_alarms(scored):
