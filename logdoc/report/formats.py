@@ -62,7 +62,7 @@ def write_terminal(results: list[Result], path: str | Path | None, no_color: boo
     from ..cli.app import console
 
     if path is None or str(path) == "-":
-        render_terminal(results, console(no_color))
+        render_terminal(results, console(no_color, width=120))
         return
     from rich.console import Console
 
