@@ -119,6 +119,32 @@ def loss_label(name: str) -> str:
     return name if "train" in name.lower() else f"training {name}"
 
 
+class Hold:
+    """A condition that must hold for `n` consecutive reports before it counts (Prometheus'
+    `for:`): `update` returns True once per episode, on the report that completes it; a report
+    where the condition fails ends the episode. `first` is where the episode began."""
+
+    __slots__ = ("n", "first", "count", "fired")
+
+    def __init__(self, n: int):
+        self.n = n
+        self.first: Record | None = None
+        self.count = 0
+        self.fired = False
+
+    def update(self, holds: bool, rec: Record) -> bool:
+        if not holds:
+            self.first, self.count, self.fired = None, 0, False
+            return False
+        if self.first is None:
+            self.first = rec
+        self.count += 1
+        if self.count >= self.n and not self.fired:
+            self.fired = True
+            return True
+        return False
+
+
 class Reports:
     """Tells a new report of a series from a reprint of the last one, and per-epoch series
     from per-step ones.

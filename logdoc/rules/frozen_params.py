@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt
+from .base import Hold, Rule, fmt
 
 
 @register
@@ -44,25 +44,18 @@ class FrozenParams(Rule):
 
     def __init__(self, **options):
         super().__init__(**options)
-        self.first: Record | None = None
-        self.count = 0
-        self.fired = False
+        self.hold = Hold(self.opt["hold"])
 
     def observe(self, rec: Record):
         deltas = [m for m in rec.metrics if m.role == "param_delta"]
         if not deltas:
             return
         largest = max(abs(m.value) for m in deltas)
-        if largest != largest or largest > self.opt["tiny"]:     # NaN or a real update
-            self.first, self.count, self.fired = None, 0, False
-            return
-        if self.first is None:
-            self.first = rec
-        self.count += 1
-        if self.count == self.opt["hold"] and not self.fired:
-            self.fired = True
+        frozen = largest == largest and largest <= self.opt["tiny"]     # NaN is not "frozen"
+        if self.hold.update(frozen, rec):
+            first = self.hold.first
             names = ", ".join(f"{m.name}={fmt(m.value)}" for m in deltas)
             yield self.finding(
-                self.first, f"parameters are not changing: {names} in {self.count} consecutive reports "
-                            f"(lines {self.first.line}–{rec.line})",
+                first, f"parameters are not changing: {names} in {self.hold.count} consecutive reports "
+                       f"(lines {first.line}–{rec.line})",
                 evidence=[rec], metric=deltas[0].name)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule
+from .base import Hold, Rule
 
 
 @register
@@ -43,22 +43,17 @@ class GradNormZero(Rule):
 
     def __init__(self, **options):
         super().__init__(**options)
-        self.first: Record | None = None
-        self.count = 0
+        self.hold = Hold(self.opt["hold"])
         self.fired = False
 
     def observe(self, rec: Record):
         norms = rec.by_role("grad_norm")
         if not norms or self.fired:
             return
-        if any(m.value != 0.0 for m in norms):
-            self.first, self.count = None, 0
-            return
-        self.first = self.first or rec
-        self.count += 1
-        if self.count >= self.opt["hold"]:
+        if self.hold.update(all(m.value == 0.0 for m in norms), rec):
             self.fired = True
+            first = self.hold.first
             yield self.finding(
-                self.first, f"{norms[0].name} is exactly 0 in {self.count} consecutive reports (lines "
-                            f"{self.first.line}–{rec.line}): no parameter receives a gradient",
+                first, f"{norms[0].name} is exactly 0 in {self.hold.count} consecutive reports (lines "
+                       f"{first.line}–{rec.line}): no parameter receives a gradient",
                 evidence=[rec], metric=norms[0].name)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt
+from .base import Hold, Rule, fmt
 
 
 @register
@@ -52,8 +52,7 @@ class GradVanishing(Rule):
         super().__init__(**options)
         self.seen = 0
         self.early_max = 0.0
-        self.first: Record | None = None
-        self.count = 0
+        self.hold = Hold(self.opt["hold"])
         self.fired = False
 
     def observe(self, rec: Record):
@@ -67,13 +66,8 @@ class GradVanishing(Rule):
             return
         vanished = 0 < m.value and (m.value < self.opt["tiny"]
                                     or (self.early_max > 0 and m.value * self.opt["drop"] <= self.early_max))
-        if not vanished:
-            self.first, self.count = None, 0
-            return
-        self.first = self.first or rec
-        self.count += 1
-        if self.count >= self.opt["hold"]:
+        if self.hold.update(vanished, rec):
             self.fired = True
             yield self.finding(
-                self.first, f"{m.name} fell to {fmt(m.value)} (early maximum {fmt(self.early_max)}) "
-                            f"and stayed there for {self.count} reports", evidence=[rec], metric=m.name)
+                self.hold.first, f"{m.name} fell to {fmt(m.value)} (early maximum {fmt(self.early_max)}) "
+                                 f"and stayed there for {self.hold.count} reports", evidence=[rec], metric=m.name)
