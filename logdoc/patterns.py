@@ -637,7 +637,7 @@ def _char_rarity(c: str) -> int:
     return 30 if c.isdigit() else 100     # digits, then capitals, punctuation, non-ASCII
 
 
-SHAPE_DIGITS = ("123456789", "777777777")   # a line's shape: digits 1-9 written as 7
+SHAPE_DIGITS = ("0123456789", "7777777777")   # a line's shape: every digit written as 7
 _DIGIT_SHAPE = bytes.maketrans(SHAPE_DIGITS[0].encode(), SHAPE_DIGITS[1].encode())
 MAX_SHAPES = 16384        # distinct line shapes remembered per log (bounded memory)
 
@@ -690,7 +690,7 @@ class PatternSet:
 
         Lines repeat their shape: only the numbers change between two loss lines, and the
         chatter between them (dataloader, warnings) recurs too. So the outcome is remembered
-        per shape (the line with digits 1-9 written as 7; a 0 stays, so 0.0 and nan keep their shape): a shape no rule matched is skipped
+        per shape (the line with every digit written as 7, so chatter with changing numbers is one shape): a shape no rule matched is skipped
         at once, and for a known shape only the rules that matched it are tried. Pattern
         regexes may not depend on which digit a line holds (check_family enforces it), and
         the memory is cleared whenever a header changes what rows mean.

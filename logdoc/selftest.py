@@ -38,7 +38,7 @@ def record_values(rec: Record) -> dict:
 
 
 def _str_shape(line: str) -> str:
-    """The line as PatternSet's shape memory sees it: digits 1-9 written as 7."""
+    """The line as PatternSet's shape memory sees it: every digit written as 7."""
     return line.translate(_STR_DIGIT_SHAPE)
 
 
@@ -72,7 +72,7 @@ def check_family(family: Family, default_roles: dict[str, str]) -> list[str]:
             shaped = [r.id for r, _ in family.match_chain(_str_shape(line), 0, default_roles, shaped_state)]
             if shaped != [r.id for r, _ in hits]:
                 problems.append(f"{where}: the match depends on which digits the line holds "
-                                f"(with digits 1-9 as 7 it is matched by {shaped or 'no rule'}); "
+                                f"(with every digit as 7 it is matched by {shaped or 'no rule'}); "
                                 "PatternSet remembers outcomes per digit shape, so a regex must not")
             if mine[0] is HEADER or mine[0] is RECOGNISED:
                 continue
