@@ -9,6 +9,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterable
 
+from .batch import Batch
 from .model import Evidence, Finding, Record, Severity
 from .rules import Rule, all_rules
 
@@ -46,7 +47,6 @@ class Engine:
         # graded differently (e.g. benign start-up overflow as info) keeps its own grade.
         self.defaults = {r.id: r.severity for r in self.rules}
         self.findings: list[Finding] = []
-        self._routes: dict[frozenset, list[Rule]] = {}
 
     def _stamp(self, finding: Finding) -> Finding:
         finding.path = self.path
@@ -65,30 +65,26 @@ class Engine:
             line=rec.line if rec else 0,
             evidence=[Evidence(rec.line, rec.text)] if rec else []))
 
-    def _routed(self, rec: Record) -> list[Rule]:
-        """The rules that want this kind of record.
+    def feed(self, rec: Record) -> list[Finding]:
+        return self.feed_batch(Batch.from_records([rec]))
+
+    def feed_batch(self, batch: Batch) -> list[Finding]:
+        """Run every rule that wants something in the batch; findings in line order.
 
         A rule may declare `wants`: the roles (and "event" for event lines) it reads. Most
-        records interest few rules (a loss line is nothing to an OOM rule), and rules run
-        once per record, so the engine routes by the record's kind, remembered per kind.
-        Rules without `wants` see every record.
-        """
-        kind = frozenset([m.role for m in rec.metrics] + (["event"] if rec.event else []))
-        route = self._routes.get(kind)
-        if route is None:
-            route = [r for r in self.rules if r.wants is None or not r.wants.isdisjoint(kind)]
-            self._routes[kind] = route
-        return route
-
-    def feed(self, rec: Record) -> list[Finding]:
-        out = []
-        for rule in self._routed(rec):
+        batches of a live stream interest few rules (a loss line is nothing to an OOM rule),
+        so a rule is only called when the batch holds something it wants."""
+        out: list[Finding] = []
+        roles = batch.roles
+        for rule in list(self.rules):
+            if rule.wants is not None and rule.wants.isdisjoint(roles):
+                continue
             try:
-                for f in rule.observe(rec):
+                for f in rule.observe_batch(batch):
                     out.append(self._stamp(f))
             except Exception as exc:  # a broken rule must not stop the analysis
-                out.append(self._crashed(rule, exc, rec))
-                self._routes.clear()
+                out.append(self._crashed(rule, exc, _crash_site(exc, batch)))
+        out.sort(key=finding_order)
         return out
 
     def finish(self) -> list[Finding]:
@@ -100,3 +96,23 @@ class Engine:
             except Exception as exc:
                 out.append(self._crashed(rule, exc, None))
         return out
+
+
+def _crash_site(exc: Exception, batch: Batch) -> Record | None:
+    """The record a crashed rule was reading, when its frame names a row (`i`) or a record."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    local = tb.tb_frame.f_locals if tb is not None else {}
+    if isinstance(local.get("rec"), Record):
+        return local["rec"]
+    i = local.get("i")
+    if isinstance(i, int) and 0 <= i < len(batch):
+        return batch.record(i)
+    return batch.record(0) if len(batch) else None
+
+
+def finding_order(f: Finding) -> tuple:
+    """Line order; at one line the most severe first, then by rule id (never by which rule
+    happened to run first, so batch boundaries cannot reorder a report)."""
+    return (f.line, -f.severity, f.rule)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .batch import Batch
 from .chains import diagnose
-from .engine import Engine, build_rules
+from .engine import Engine, build_rules, finding_order
 from .model import Diagnosis, Finding, Line, Severity
 from .parser import Parser
 from .patterns import PatternSet, default_patterns
@@ -58,26 +59,44 @@ class Session:
         self.max_step: float | None = None
 
     def feed(self, line: Line) -> list[Finding]:
-        self.lines = line.no
-        out: list[Finding] = []
-        for rec in self.parser.feed(line):
-            if self.tables is not None:
-                self.tables.add(rec)
-            if rec.epoch is not None and (self.max_epoch is None or rec.epoch > self.max_epoch):
-                self.max_epoch = rec.epoch
-            if rec.step is not None and (self.max_step is None or rec.step > self.max_step):
-                self.max_step = rec.step
-            out.extend(self.engine.feed(rec))
-        return out
+        """Findings proved by this line (a batch of one line)."""
+        return self.feed_lines([line])
 
-    def feed_all(self, lines: Iterable[Line]) -> "Result":
+    def feed_lines(self, lines: list[Line]) -> list[Finding]:
+        """Findings proved by these consecutive lines, parsed and judged as one batch."""
+        if not lines:
+            return []
+        self.lines = lines[-1].no
+        records = []
+        feed = self.parser.feed
         for line in lines:
-            self.feed(line)
+            records.extend(feed(line))
+        return self.feed_batch(Batch.from_records(records))
+
+    def feed_batch(self, batch: Batch) -> list[Finding]:
+        if not len(batch):
+            return []
+        if self.tables is not None:
+            for rec in batch.records():
+                self.tables.add(rec)
+        self.max_epoch = _max(self.max_epoch, batch.epoch)
+        self.max_step = _max(self.max_step, batch.step)
+        return self.engine.feed_batch(batch)
+
+    def feed_all(self, lines: Iterable[Line], batch_lines: int = 4096) -> "Result":
+        """Replay lines in batches of `batch_lines` (results do not depend on the size)."""
+        pending: list[Line] = []
+        for line in lines:
+            pending.append(line)
+            if len(pending) >= batch_lines:
+                self.feed_lines(pending)
+                pending = []
+        self.feed_lines(pending)
         return self.finish()
 
     def finish(self) -> Result:
         self.engine.finish()
-        findings = sorted(self.engine.findings, key=lambda f: (f.line, -f.severity))
+        findings = sorted(self.engine.findings, key=finding_order)
         if self.parser.records == 0:
             findings.append(Finding(
                 rule="unrecognized-log", category="unrecognized", severity=Severity.info,
@@ -88,3 +107,11 @@ class Session:
                       formats=dict(self.parser.formats.most_common()), findings=findings,
                       diagnoses=diagnose(findings), tables=self.tables,
                       max_epoch=self.max_epoch, max_step=self.max_step)
+
+
+def _max(current: float | None, values: list) -> float | None:
+    present = [v for v in values if v is not None]
+    if not present:
+        return current
+    top = max(present)
+    return top if current is None or top > current else current

@@ -1,7 +1,11 @@
 """What a rule is: a small stateful observer of the record stream.
 
-A rule sees records one at a time (`observe`) and may emit findings; at end of input the
-engine calls `finish` for verdicts that need the whole run. State lives on the instance and
+A rule sees the records in batches (`observe_batch`, see logdoc.batch) and may emit
+findings; at end of input the engine calls `finish` for verdicts that need the whole run.
+A rule may instead implement `observe(rec)`, one record at a time: the default
+`observe_batch` then calls it for each record the rule wants. Rules on frequent roles (loss,
+grad_norm, lr) implement `observe_batch` and loop over plain columns, because per-record
+objects cost more than the rule itself on a long log. State lives on the instance and
 must stay bounded (counters, short windows), because `watch` feeds a live stream of any
 length through the same rules. The class docstring is the rule's documentation: a summary
 line, then the sections in DOC_SECTIONS (rendered by `logdoc explain`, checked by tests).
@@ -10,9 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ..model import Evidence, Finding, Record, Severity
+
+if TYPE_CHECKING:
+    from ..batch import Batch
 
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Fix", "Options", "False positives")
 
@@ -32,8 +39,18 @@ class Rule:
             raise ValueError(f"rule {self.id}: unknown option(s) {', '.join(sorted(unknown))}")
         self.opt = {**self.options, **options}
 
+    def observe_batch(self, batch: "Batch") -> Iterable[Finding]:
+        """Default: `observe` for each record of the batch this rule wants."""
+        if type(self).observe is Rule.observe:
+            raise NotImplementedError(f"rule {self.id} implements neither observe nor observe_batch")
+        for i in batch.rows_for(self.wants):
+            yield from self.observe(batch.record(i))
+
     def observe(self, rec: Record) -> Iterable[Finding]:
-        return ()
+        """Default: a batch of this one record."""
+        from ..batch import Batch
+
+        return self.observe_batch(Batch.from_records([rec]))
 
     def finish(self) -> Iterable[Finding]:
         return ()

@@ -36,11 +36,14 @@ def test_every_rule_has_cases():
     assert not missing, f"rules without a case file: {sorted(missing)}"
 
 
+# Rules see the log in batches; a case must give the same findings one line at a time (a live
+# stream) and in one batch (a file), so state carried between batches is tested everywhere.
+@pytest.mark.parametrize("batch_lines", [1, 4096], ids=["line-by-line", "one-batch"])
 @pytest.mark.parametrize("rule_id, case", list(_cases()))
-def test_case(rule_id, case):
+def test_case(rule_id, case, batch_lines):
     rules = build_rules([rule_id], options={rule_id: case.get("options", {})})
     session = Session("case.log", patterns=_patterns(), rules=rules)
-    result = session.feed_all(lines_from_text(case["log"].lstrip("\n")))
+    result = session.feed_all(lines_from_text(case["log"].lstrip("\n")), batch_lines=batch_lines)
     got = [f for f in result.findings if f.rule == rule_id]
     want = case["expect"]
     assert [(f.rule, f.line) for f in got] == [(w["rule"], w["line"]) for w in want], \

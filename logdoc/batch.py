@@ -1,0 +1,162 @@
+"""Records of consecutive lines, held column by column.
+
+Rules see the log one batch at a time (`Rule.observe_batch`): a live stream gives small
+batches (whatever arrived), a file gives large ones. Columns are plain Python lists, the
+fastest thing to loop over in Python; metrics are one long table (one entry per metric, in
+record order) with per-role views. `record(i)` rebuilds the Record of row i when a rule needs
+one (for a finding's evidence), so a rule never pays for objects it does not quote.
+
+A batch is built from Records (`from_records`: the line-by-line parser) or directly by the
+bulk parser (logdoc.bulk). Results never depend on where batches are cut: rules carry their
+state from one batch to the next, and tests replay every log in batches of one record.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from .model import Metric, Record
+
+_RECORD_FIELDS = ("line", "text", "pattern", "family", "event", "epoch", "epoch_total", "step",
+                  "step_total", "phase", "agg", "epoch_base", "step_base")
+
+
+class Batch:
+    __slots__ = (*_RECORD_FIELDS, "m_row", "m_name", "m_role", "m_value", "m_group", "m_agg",
+                 "_records", "_series", "_rows_for", "_train_loss", "_roles")
+
+    def __init__(self):
+        for name in _RECORD_FIELDS:
+            setattr(self, name, [])
+        # metrics, one entry each, grouped by record row in record order
+        self.m_row: list[int] = []
+        self.m_name: list[str] = []
+        self.m_role: list[str] = []
+        self.m_value: list[float] = []
+        self.m_group: list[str | None] = []
+        self.m_agg: list[str | None] = []
+        self._records: dict[int, Record] = {}
+        self._series: dict[str, tuple] = {}
+        self._rows_for: dict[frozenset, list[int]] = {}
+        self._train_loss: tuple | None = None
+        self._roles: frozenset | None = None
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    @classmethod
+    def from_records(cls, records: Iterable[Record]) -> "Batch":
+        b = cls()
+        for i, rec in enumerate(records):
+            b.line.append(rec.line)
+            b.text.append(rec.text)
+            b.pattern.append(rec.pattern)
+            b.family.append(rec.family)
+            b.event.append(rec.event)
+            b.epoch.append(rec.epoch)
+            b.epoch_total.append(rec.epoch_total)
+            b.step.append(rec.step)
+            b.step_total.append(rec.step_total)
+            b.phase.append(rec.phase)
+            b.agg.append(rec.agg)
+            b.epoch_base.append(rec.epoch_base)
+            b.step_base.append(rec.step_base)
+            for m in rec.metrics:
+                b.m_row.append(i)
+                b.m_name.append(m.name)
+                b.m_role.append(m.role)
+                b.m_value.append(m.value)
+                b.m_group.append(m.group)
+                b.m_agg.append(m.agg)
+            b._records[i] = rec
+        return b
+
+    # ---- rows as Records (for findings and for rules that read records one by one)
+
+    def record(self, i: int) -> Record:
+        rec = self._records.get(i)
+        if rec is None:
+            rec = Record(line=self.line[i], text=self.text[i], pattern=self.pattern[i],
+                         family=self.family[i], event=self.event[i], epoch=self.epoch[i],
+                         epoch_total=self.epoch_total[i], step=self.step[i],
+                         step_total=self.step_total[i], phase=self.phase[i], agg=self.agg[i],
+                         epoch_base=self.epoch_base[i], step_base=self.step_base[i])
+            rec.metrics = [Metric(self.m_name[j], self.m_role[j], self.m_value[j], self.m_group[j],
+                                  self.m_agg[j]) for j in self._metric_span(i)]
+            self._records[i] = rec
+        return rec
+
+    def _metric_span(self, i: int) -> range:
+        from bisect import bisect_left, bisect_right
+
+        return range(bisect_left(self.m_row, i), bisect_right(self.m_row, i))
+
+    def records(self) -> list[Record]:
+        return [self.record(i) for i in range(len(self))]
+
+    # ---- what the batch holds
+
+    @property
+    def roles(self) -> frozenset:
+        """Roles of its metrics, plus "event" when a record is an event line."""
+        if self._roles is None:
+            roles = set(self.m_role)
+            if any(e is not None for e in self.event):
+                roles.add("event")
+            self._roles = frozenset(roles)
+        return self._roles
+
+    def rows_for(self, wants: frozenset | None) -> list[int]:
+        """Rows a rule with these `wants` reads (all rows for None), in order."""
+        if wants is None:
+            return list(range(len(self)))
+        rows = self._rows_for.get(wants)
+        if rows is None:
+            picked = {r for r, role in zip(self.m_row, self.m_role) if role in wants}
+            if "event" in wants:
+                picked.update(i for i, e in enumerate(self.event) if e is not None)
+            rows = sorted(picked)
+            self._rows_for[wants] = rows
+        return rows
+
+    def series(self, role: str) -> tuple[list[int], list[str], list[float], list]:
+        """(rows, names, values, groups) of every metric with this role, in record order."""
+        got = self._series.get(role)
+        if got is None:
+            idx = [j for j, r in enumerate(self.m_role) if r == role]
+            got = ([self.m_row[j] for j in idx], [self.m_name[j] for j in idx],
+                   [self.m_value[j] for j in idx], [self.m_group[j] for j in idx])
+            self._series[role] = got
+        return got
+
+    def train_loss(self) -> tuple[list[int], list[str], list[float]]:
+        """(rows, names, values): the training loss each training record reports.
+
+        A record may carry several loss-role metrics (components such as `loss_cls` beside
+        their total). The total of non-negative components is the largest, so the largest
+        value stands for the record; a non-finite one wins, because it poisons the total.
+        """
+        if self._train_loss is None:
+            rows: list[int] = []
+            names: list[str] = []
+            values: list[float] = []
+            phase = self.phase
+            isfinite = math.isfinite
+            for r, name, value in zip(*self.series("loss")[:3]):
+                if phase[r] != "train":
+                    continue
+                if rows and rows[-1] == r:           # a second loss of the same record
+                    prev = values[-1]
+                    if not isfinite(prev):
+                        continue
+                    if not isfinite(value) or value > prev:
+                        names[-1], values[-1] = name, value
+                    continue
+                rows.append(r)
+                names.append(name)
+                values.append(value)
+            self._train_loss = (rows, names, values)
+        return self._train_loss
+
+    def position(self, i: int) -> str:
+        return self.record(i).position()

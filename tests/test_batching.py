@@ -1,0 +1,34 @@
+"""Results never depend on where the log is cut into batches.
+
+Rules see records in batches (logdoc.batch): a live stream gives whatever arrived, a file
+large blocks. Every real log we keep is replayed line by line, in small odd-sized batches and
+in one batch; the JSON reports must be identical.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from logdoc.reading import read_lines
+from logdoc.session import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGS = sorted([*ROOT.glob("tests/corpus/*.log"), *ROOT.glob("tests/heldout/*.log"),
+               *ROOT.glob("sample_logs/*.log")])
+
+
+def _report(path: Path, batch_lines: int) -> dict:
+    result = Session(str(path)).feed_all(read_lines(str(path)), batch_lines=batch_lines)
+    return result.to_json()
+
+
+def test_there_are_logs_to_replay():
+    assert len(LOGS) > 50
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+def test_batch_size_does_not_change_the_report(path):
+    whole = _report(path, 1 << 20)
+    assert _report(path, 1) == whole
+    assert _report(path, 7) == whole
