@@ -139,22 +139,39 @@ def loss_label(name: str) -> str:
 class Hold:
     """A condition that must hold for `n` consecutive reports before it counts (Prometheus'
     `for:`): `update` returns True once per episode, on the report that completes it; a report
-    where the condition fails ends the episode. `first` is where the episode began."""
+    where the condition fails ends the episode. `first` is the record where the episode began.
 
-    __slots__ = ("n", "first", "count", "fired")
+    `update_at(holds, batch, i)` is the same for row i of a batch: the first row is kept as
+    (batch, row) and only turned into a Record when `first` is read (for a finding)."""
+
+    __slots__ = ("n", "_first", "count", "fired")
 
     def __init__(self, n: int):
         self.n = n
-        self.first: Record | None = None
+        self._first = None
         self.count = 0
         self.fired = False
 
+    @property
+    def first(self) -> Record | None:
+        first = self._first
+        if first is None or isinstance(first, Record):
+            return first
+        batch, i = first
+        return batch.record(i)
+
     def update(self, holds: bool, rec: Record) -> bool:
+        return self._update(holds, rec)
+
+    def update_at(self, holds: bool, batch: "Batch", i: int) -> bool:
+        return self._update(holds, (batch, i)) if holds or self._first is not None else False
+
+    def _update(self, holds: bool, where) -> bool:
         if not holds:
-            self.first, self.count, self.fired = None, 0, False
+            self._first, self.count, self.fired = None, 0, False
             return False
-        if self.first is None:
-            self.first = rec
+        if self._first is None:
+            self._first = where
         self.count += 1
         if self.count >= self.n and not self.fired:
             self.fired = True
@@ -188,24 +205,28 @@ class Reports:
         self.pattern: str | None = None
 
     def is_new(self, rec: Record) -> bool:
+        return self.is_new_at(rec.pattern, rec.epoch, rec.step, rec.text)
+
+    def is_new_at(self, pattern: str, epoch, step, text: str) -> bool:
+        """`is_new` from a batch's columns (no Record needed)."""
         if self.one_series:
             if self.pattern is None:
-                self.pattern = rec.pattern
-            elif rec.pattern != self.pattern:
+                self.pattern = pattern
+            elif pattern != self.pattern:
                 return False
-        pos = (rec.epoch, rec.step)
-        if pos == (None, None):
+        pos = (epoch, step)
+        if epoch is None and step is None:
             new = True
-        elif rec.step is not None:
+        elif step is not None:
             new = pos != self.pos
         else:
-            new = pos != self.pos or rec.text != self.text
+            new = pos != self.pos or text != self.text
         if new:
-            if (rec.step is not None or rec.epoch is None or not float(rec.epoch).is_integer()
-                    or (self.pos is not None and rec.epoch == self.pos[0])):
+            if (step is not None or epoch is None or not float(epoch).is_integer()
+                    or (self.pos is not None and epoch == self.pos[0])):
                 self.per_epoch = False     # fractional epochs (HF's 2.47) are per-step reports
             self.count += 1
-        self.pos, self.text = pos, rec.text
+        self.pos, self.text = pos, text
         return new
 
 

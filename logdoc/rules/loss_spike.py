@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import math
 from collections import deque
 
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, train_loss
+from .base import Reports, Rule, fmt
 
 
 @register
@@ -61,34 +63,38 @@ class LossSpike(Rule):
         self.reported_warning = False
         self.reports = Reports(one_series=True)
 
-    def observe(self, rec: Record):
-        m = train_loss(rec)
-        if m is None or not m.finite:
-            return
-        if not self.reports.is_new(rec):
-            return
-        value = m.value
-        spike = False
-        if self.seen >= self.opt["warmup"] and self.recent:
-            mean = sum(self.recent) / len(self.recent)
-            improved = value < self.recent[-1]
-            spike = not improved and mean > 0 and value - mean >= self.opt["rtol"] * mean
-        self.seen += 1
-        if spike:
+    def observe_batch(self, b: Batch):
+        rows, names, values = b.train_loss()
+        recent, opt, reports = self.recent, self.opt, self.reports
+        warmup, rtol, patience = opt["warmup"], opt["rtol"], opt["patience"]
+        isfinite = math.isfinite
+        for i, name, value in zip(rows, names, values):
+            if not isfinite(value):
+                continue
+            if not reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]):
+                continue
+            spike = False
+            if self.seen >= warmup and recent:
+                mean = sum(recent) / len(recent)
+                improved = value < recent[-1]
+                spike = not improved and mean > 0 and value - mean >= rtol * mean
+            self.seen += 1
+            if not spike:
+                self.run, self.run_first = 0, None
+                recent.append(value)
+                continue
+            # spikes do not enter the mean, so a sustained spike stays visible
             self.run += 1
-            self.run_first = self.run_first or rec
-            if self.run >= self.opt["patience"] and not self.reported_warning:
+            self.run_first = self.run_first or b.record(i)
+            if self.run >= patience and not self.reported_warning:
                 self.reported_warning = True
                 yield self.finding(
-                    self.run_first, f"training loss stayed above {1 + self.opt['rtol']:g}× its running mean "
-                                    f"for {self.run} reports (lines {self.run_first.line}–{rec.line})",
-                    evidence=[rec], metric=m.name)
+                    self.run_first, f"training loss stayed above {1 + rtol:g}× its running mean "
+                                    f"for {self.run} reports (lines {self.run_first.line}–{b.line[i]})",
+                    evidence=[b.record(i)], metric=name)
             elif self.run == 1 and not self.reported_info:
                 self.reported_info = True
-                f = self.finding(rec, f"training loss spiked to {fmt(value)} at {rec.position()}, "
-                                      f"{value / mean:.1f}× its running mean", metric=m.name)
+                f = self.finding(b.record(i), f"training loss spiked to {fmt(value)} at {b.position(i)}, "
+                                              f"{value / mean:.1f}× its running mean", metric=name)
                 f.severity = Severity.info
                 yield f
-            return      # spikes do not enter the mean, so a sustained spike stays visible
-        self.run, self.run_first = 0, None
-        self.recent.append(value)
