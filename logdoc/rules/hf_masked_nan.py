@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from ..model import Record, Severity
+from math import isfinite
+
+from ..batch import Batch
+from ..model import Severity
 from . import register
 from .base import Rule, fmt
 
@@ -44,14 +47,26 @@ class MaskedNaN(Rule):
         super().__init__(**options)
         self.fired = False
 
-    def observe(self, rec: Record):
-        if self.fired or rec.phase != "train":
+    def observe_batch(self, b: Batch):
+        if self.fired or 0.0 not in b.m_value:       # no zero anywhere: nothing to unmask
             return
-        zero = [m for m in rec.by_role("loss") if m.value == 0.0]
-        bad = [m for m in rec.by_role("grad_norm") if not m.finite]
-        if zero and bad:
-            self.fired = True
-            yield self.finding(
-                rec, f"{zero[0].name} is printed as 0.0 while {bad[0].name} is {fmt(bad[0].value)} at "
-                     f"{rec.position()}: the nan loss was filtered out of the logged average",
-                metric=zero[0].name)
+        rows, names, values, _ = b.series("loss")
+        if 0.0 not in values:
+            return
+        gn_rows, gn_names, gn_values, _ = b.series("grad_norm")
+        if all(map(isfinite, gn_values)):
+            return
+        bad: dict[int, int] = {}                    # row -> its first non-finite grad norm
+        for j, (r, value) in enumerate(zip(gn_rows, gn_values)):
+            if not isfinite(value) and r not in bad:
+                bad[r] = j
+        phase = b.phase
+        for i, name, value in zip(rows, names, values):
+            if value == 0.0 and i in bad and phase[i] == "train":
+                self.fired = True
+                j = bad[i]
+                yield self.finding(
+                    b.record(i), f"{name} is printed as 0.0 while {gn_names[j]} is {fmt(gn_values[j])} at "
+                                 f"{b.position(i)}: the nan loss was filtered out of the logged average",
+                    metric=name)
+                return
