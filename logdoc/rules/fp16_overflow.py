@@ -1,17 +1,14 @@
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
+from functools import partial
+from operator import is_not, lt
 
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Rule, train_loss
-
-
-def overflow_count(rec: Record) -> int:
-    """Optimizer steps this record says were skipped for overflow."""
-    if rec.event == "loss_scale_overflow":
-        return 1
-    return int(sum(m.value for m in rec.by_role("skipped_steps") if m.finite and m.value > 0))
+from .base import Rule
 
 
 @register
@@ -72,42 +69,99 @@ class Fp16Overflow(Rule):
         # (report index, record) for each later overflow; bounded by max_overflows
         self.later: deque[tuple[int, Record]] = deque(maxlen=max(1, self.opt["max_overflows"]))
 
-    def _calibrating(self, rec: Record) -> bool:
-        """Is this overflow part of the scaler's start-up calibration?"""
-        if rec.epoch is not None and rec.epoch > 1:
-            return False
-        step = rec.step if rec.step is not None else self.last_step
-        if step is not None:
-            return step <= self.opt["startup_steps"]
-        return self.reports < self.opt["startup_reports"]
+    def observe_batch(self, b: Batch):
+        if self.fired and self.startup_reported:
+            return                         # nothing left to report, ever
+        steps = b.step
+        n_rows = len(steps)
+        overflows = _overflow_rows(b)
+        tl_rows = b.train_loss()[0]
+        if not overflows:                  # the usual batch: count reports, keep the last step
+            self.reports += len(tl_rows)
+            self.last_step = _last_step(steps, 0, n_rows, self.last_step)
+            return
+        opt = self.opt
+        startup_steps, startup_reports = opt["startup_steps"], opt["startup_reports"]
+        later, epochs, events = self.later, b.epoch, b.event
+        done = 0                           # rows before this are accounted for
+        for i, n in overflows:
+            # training reports and steps of the rows in between
+            self.reports += bisect_left(tl_rows, i) - bisect_left(tl_rows, done)
+            self.last_step = _last_step(steps, done, i + 1, self.last_step)
+            done = i + 1
+            # calibrating?
+            epoch = epochs[i]
+            if epoch is not None and epoch > 1:
+                calibrating = False
+            elif self.last_step is not None:   # the row's own step, else the last one shown
+                calibrating = self.last_step <= startup_steps
+            else:
+                calibrating = self.reports < startup_reports
+            if calibrating:
+                if not self.startup_reported:
+                    self.startup_reported = True
+                    f = self.finding(b.record(i), "fp16 loss-scale overflow at start-up: the dynamic loss "
+                                                  "scaler is calibrating (benign if it stops)")
+                    f.severity = Severity.info
+                    yield f
+                continue
+            if self.fired:
+                continue
+            rec = b.record(i)
+            for _ in range(min(n, later.maxlen)):
+                later.append((self.reports, rec))
+            if events[i] is None:
+                self.reports += 1          # a counter line is also a training report
+            span = self.reports - later[0][0]
+            if len(later) >= opt["max_overflows"] and span <= opt["window"]:
+                self.fired = True
+                first = later[0][1]
+                yield self.finding(
+                    first, f"{len(later)} fp16 overflows within {max(span, 1)} training reports after "
+                           f"start-up (lines {first.line}–{rec.line}): optimizer steps keep being skipped",
+                    evidence=[rec])
+        self.reports += len(tl_rows) - bisect_left(tl_rows, done)
+        self.last_step = _last_step(steps, done, n_rows, self.last_step)
 
-    def observe(self, rec: Record):
-        if rec.step is not None:
-            self.last_step = rec.step
-        n = overflow_count(rec)
-        if n == 0:
-            if train_loss(rec) is not None:
-                self.reports += 1
-            return
-        if self._calibrating(rec):
-            if not self.startup_reported:
-                self.startup_reported = True
-                f = self.finding(rec, "fp16 loss-scale overflow at start-up: the dynamic loss scaler is "
-                                      "calibrating (benign if it stops)")
-                f.severity = Severity.info
-                yield f
-            return
-        if self.fired:
-            return
-        for _ in range(min(n, self.later.maxlen)):
-            self.later.append((self.reports, rec))
-        if rec.event is None:
-            self.reports += 1              # a counter line is also a training report
-        span = self.reports - self.later[0][0]
-        if len(self.later) >= self.opt["max_overflows"] and span <= self.opt["window"]:
-            self.fired = True
-            first = self.later[0][1]
-            yield self.finding(
-                first, f"{len(self.later)} fp16 overflows within {max(span, 1)} training reports after "
-                       f"start-up (lines {first.line}–{rec.line}): optimizer steps keep being skipped",
-                evidence=[rec])
+
+_is_not_none = partial(is_not, None)
+
+
+def _last_step(steps: list, start: int, stop: int, default):
+    """The last step shown in rows start..stop-1, else `default`."""
+    if start >= stop:
+        return default
+    last = steps[stop - 1]
+    if last is not None:
+        return last
+    return next(filter(_is_not_none, reversed(steps[start:stop - 1])), default)
+
+
+def _overflow_rows(b: Batch) -> list[tuple[int, int]]:
+    """(row, n) for each row that says n > 0 optimizer steps were skipped for overflow, in row
+    order: an overflow event counts 1, else the finite positive skipped-step counters add up."""
+    found: dict[int, int] = {}
+    events = b.event
+    if "loss_scale_overflow" in events:
+        i = -1
+        try:
+            while True:
+                i = events.index("loss_scale_overflow", i + 1)
+                found[i] = 1
+        except ValueError:
+            pass
+    if "skipped_steps" in b.roles:
+        rows, _, values, _ = b.series("skipped_steps")
+        if any(map(_POSITIVE, values)):
+            sums: dict[int, float] = {}
+            for r, v in zip(rows, values):
+                if 0 < v < _INF:           # finite and positive
+                    sums[r] = sums.get(r, 0) + v
+            for r, total in sums.items():
+                if r not in found and int(total) > 0:
+                    found[r] = int(total)
+    return sorted(found.items())
+
+
+_INF = float("inf")
+_POSITIVE = partial(lt, 0)             # 0 < value (False for nan)
