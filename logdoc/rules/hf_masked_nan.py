@@ -48,7 +48,7 @@ class MaskedNaN(Rule):
         self.fired = False
 
     def observe_batch(self, b: Batch):
-        if self.fired or 0.0 not in b.m_value:       # no zero anywhere: nothing to unmask
+        if self.fired or "grad_norm" not in b.roles or 0.0 not in b.m_value:   # nothing to unmask
             return
         rows, names, values, _ = b.series("loss")
         if 0.0 not in values:
