@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from bisect import bisect_right
+from math import isfinite
+
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
@@ -56,32 +60,64 @@ class ValBetterThanTrain(Rule):
         self.reports = Reports()
         self.fired = False
 
-    def observe(self, rec: Record):
-        for m in rec.by_role("loss"):
-            if m.finite:
-                self.train = m.value
-        vals = [m for m in rec.by_role("val_loss") if m.finite]
-        if not vals or self.fired:
+    def observe_batch(self, b: Batch):
+        if self.fired:
             return
-        if not self.reports.is_new(rec):
-            return
-        self.evals += 1
-        val = vals[0].value
-        if val == 0.0 and self.evals > 1:
-            self.fired = True
-            yield self.finding(rec, f"{vals[0].name} is exactly 0 at {rec.position()}: suspiciously perfect",
-                               metric=vals[0].name)
-            return
-        if self.evals < self.opt["start"] or self.train is None or self.train <= 0:
-            return
-        if val < self.opt["ratio"] * self.train:
-            self.count += 1
-            self.first = self.first or rec
-        else:
-            self.count, self.first = 0, None
-        if self.count >= self.opt["hold"]:
-            self.fired = True
-            yield self.finding(
-                self.first, f"{vals[0].name} ({fmt(val)}) is below half the training loss "
-                            f"({fmt(self.train)}) at {self.count} consecutive evaluations: check for "
-                            "leakage or a different loss in evaluation", evidence=[rec], metric=vals[0].name)
+        l_rows, _, l_values, _ = b.series("loss") if "loss" in b.roles else ((), (), (), ())
+        li = 0                            # losses before li are already in self.train
+        evals = _first_finite(*b.series("val_loss")[:3]) if "val_loss" in b.roles else ()
+        for i, name, val in evals:
+            # the latest finite training loss up to this row (a loss on the row itself counts)
+            end = bisect_right(l_rows, i, li)
+            train = _last_finite(l_values, li, end)
+            if train is not None:
+                self.train = train
+            li = end
+            if not self.reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]):
+                continue
+            self.evals += 1
+            if val == 0.0 and self.evals > 1:
+                self.fired = True
+                yield self.finding(b.record(i), f"{name} is exactly 0 at {b.position(i)}: suspiciously perfect",
+                                   metric=name)
+                return
+            train = self.train
+            if self.evals < self.opt["start"] or train is None or train <= 0:
+                continue
+            if val < self.opt["ratio"] * train:
+                self.count += 1
+                self.first = self.first or b.record(i)
+            else:
+                self.count, self.first = 0, None
+            if self.count >= self.opt["hold"]:
+                self.fired = True
+                yield self.finding(
+                    self.first, f"{name} ({fmt(val)}) is below half the training loss "
+                                f"({fmt(train)}) at {self.count} consecutive evaluations: check for "
+                                "leakage or a different loss in evaluation", evidence=[b.record(i)], metric=name)
+                return
+        train = _last_finite(l_values, li, len(l_values))
+        if train is not None:
+            self.train = train
+
+
+def _first_finite(rows: list[int], names: list[str], values: list[float]):
+    """(row, name, value) of the first finite entry of each row of a metric series."""
+    if all(map(isfinite, values)):
+        if len(set(rows)) == len(rows):          # one entry per row: every entry
+            return zip(rows, names, values)
+    out = []
+    last = -1
+    for r, name, value in zip(rows, names, values):
+        if r != last and isfinite(value):
+            out.append((r, name, value))
+            last = r
+    return out
+
+
+def _last_finite(values: list[float], start: int, end: int) -> float | None:
+    """The last finite value of values[start:end], or None."""
+    for k in range(end - 1, start - 1, -1):
+        if isfinite(values[k]):
+            return values[k]
+    return None
