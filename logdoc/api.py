@@ -7,7 +7,7 @@ from pathlib import Path
 from .config import Config
 from .engine import build_rules
 from .patterns import PatternSet, default_patterns
-from .reading import read_lines
+from .reading import read_blocks
 from .session import Result, Session
 
 
@@ -26,7 +26,7 @@ def analyze(path: str, *, patterns: PatternSet | None = None, select: Iterable[s
     session = Session(path if path != "-" else "<stdin>", patterns=patterns,
                       rules=rules_for(config, select, ignore), keep_tables=keep_tables,
                       severities=config.severities if config else None)
-    return session.feed_all(read_lines(path))
+    return session.feed_blocks(read_blocks(path))
 
 
 def rules_for(config: Config | None = None, select: Iterable[str] | None = None,

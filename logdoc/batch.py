@@ -47,29 +47,33 @@ class Batch:
     @classmethod
     def from_records(cls, records: Iterable[Record]) -> "Batch":
         b = cls()
-        for i, rec in enumerate(records):
-            b.line.append(rec.line)
-            b.text.append(rec.text)
-            b.pattern.append(rec.pattern)
-            b.family.append(rec.family)
-            b.event.append(rec.event)
-            b.epoch.append(rec.epoch)
-            b.epoch_total.append(rec.epoch_total)
-            b.step.append(rec.step)
-            b.step_total.append(rec.step_total)
-            b.phase.append(rec.phase)
-            b.agg.append(rec.agg)
-            b.epoch_base.append(rec.epoch_base)
-            b.step_base.append(rec.step_base)
-            for m in rec.metrics:
-                b.m_row.append(i)
-                b.m_name.append(m.name)
-                b.m_role.append(m.role)
-                b.m_value.append(m.value)
-                b.m_group.append(m.group)
-                b.m_agg.append(m.agg)
-            b._records[i] = rec
+        for rec in records:
+            b.add_record(rec)
         return b
+
+    def add_record(self, rec: Record) -> None:
+        i = len(self.line)
+        self.line.append(rec.line)
+        self.text.append(rec.text)
+        self.pattern.append(rec.pattern)
+        self.family.append(rec.family)
+        self.event.append(rec.event)
+        self.epoch.append(rec.epoch)
+        self.epoch_total.append(rec.epoch_total)
+        self.step.append(rec.step)
+        self.step_total.append(rec.step_total)
+        self.phase.append(rec.phase)
+        self.agg.append(rec.agg)
+        self.epoch_base.append(rec.epoch_base)
+        self.step_base.append(rec.step_base)
+        for m in rec.metrics:
+            self.m_row.append(i)
+            self.m_name.append(m.name)
+            self.m_role.append(m.role)
+            self.m_value.append(m.value)
+            self.m_group.append(m.group)
+            self.m_agg.append(m.agg)
+        self._records[i] = rec
 
     # ---- rows as Records (for findings and for rules that read records one by one)
 

@@ -68,6 +68,13 @@ class Parser:
         self._dedup = RankDedup()
 
     def feed(self, line: Line) -> list[Record]:
+        recs = self.parse(line)
+        for rec in recs:
+            self.carry(rec)
+        return recs
+
+    def parse(self, line: Line) -> list[Record]:
+        """The records of one line as its pattern gives them, before `carry`."""
         self.recognised = False
         if not line.text:
             return []
@@ -79,18 +86,21 @@ class Parser:
         recs, self.recognised = self.patterns.match_all(body, line.no, self.state)
         for rec in recs:
             rec.text = line.text          # evidence quotes the line as the log shows it
-            self.records += 1
-            self.formats[rec.family] += 1
-            if rec.epoch is None:
-                rec.epoch = self.epoch
-            else:
-                self.epoch = rec.epoch
-            if rec.epoch_total is None:
-                rec.epoch_total = self.epoch_total
-            else:
-                self.epoch_total = rec.epoch_total
-            if rec.step_total is None:
-                rec.step_total = self.step_total
-            else:
-                self.step_total = rec.step_total
         return recs
+
+    def carry(self, rec: Record) -> None:
+        """Count the record and give it the position earlier lines announced."""
+        self.records += 1
+        self.formats[rec.family] += 1
+        if rec.epoch is None:
+            rec.epoch = self.epoch
+        else:
+            self.epoch = rec.epoch
+        if rec.epoch_total is None:
+            rec.epoch_total = self.epoch_total
+        else:
+            self.epoch_total = rec.epoch_total
+        if rec.step_total is None:
+            rec.step_total = self.step_total
+        else:
+            self.step_total = rec.step_total

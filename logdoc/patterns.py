@@ -666,6 +666,7 @@ class PatternSet:
             self._buckets.setdefault(max(a, key=_char_rarity), []).append(a)
         self._bucket_keys = frozenset(self._buckets)
         self._shapes: dict[bytes, tuple[int, ...]] = {}
+        self.headers_seen = 0     # bumped when a header line changes what later rows mean
 
     @classmethod
     def load(cls, extra: Iterable[Path] = (), *, self_test: bool = True) -> "PatternSet":
@@ -704,12 +705,14 @@ class PatternSet:
             if matched == known:
                 if header:
                     self._shapes.clear()
+                    self.headers_seen += 1
                 return out, recognised
             # the remembered rules did not match this time: ask every candidate again
         candidates = self._candidates(text)
         out, recognised, matched, header = self._try(candidates, text, line_no, state)
         if header:
             self._shapes.clear()
+            self.headers_seen += 1
         elif len(self._shapes) < MAX_SHAPES:
             self._shapes[shape] = matched
         return out, recognised

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .batch import Batch
+from .bulk import BulkParser
 from .chains import diagnose
 from .engine import Engine, build_rules, finding_order
 from .model import Diagnosis, Finding, Line, Severity
@@ -55,6 +56,7 @@ class Session:
         self.engine = Engine(rules if rules is not None else build_rules(), path, severities)
         self.tables = TableBuilder() if keep_tables else None
         self.lines = 0
+        self._bulk: BulkParser | None = None
         self.max_epoch: float | None = None
         self.max_step: float | None = None
 
@@ -72,6 +74,20 @@ class Session:
         for line in lines:
             records.extend(feed(line))
         return self.feed_batch(Batch.from_records(records))
+
+    def feed_block(self, first_no: int, data: bytes) -> list[Finding]:
+        """Findings proved by a block of raw lines (see reading.iter_blocks), parsed in bulk:
+        the same records as line by line, much faster on long logs (see logdoc.bulk)."""
+        if self._bulk is None:
+            self._bulk = BulkParser(self.parser)
+        batch, n = self._bulk.parse_block(data, first_no)
+        self.lines = first_no + n - 1
+        return self.feed_batch(batch)
+
+    def feed_blocks(self, blocks: Iterable[tuple[int, bytes]]) -> "Result":
+        for first_no, data in blocks:
+            self.feed_block(first_no, data)
+        return self.finish()
 
     def feed_batch(self, batch: Batch) -> list[Finding]:
         if not len(batch):

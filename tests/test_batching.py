@@ -6,11 +6,13 @@ in one batch; the JSON reports must be identical.
 """
 from __future__ import annotations
 
+import gzip
+import io
 from pathlib import Path
 
 import pytest
 
-from logdoc.reading import read_lines
+from logdoc.reading import iter_blocks, read_lines
 from logdoc.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,3 +34,27 @@ def test_batch_size_does_not_change_the_report(path):
     whole = _report(path, 1 << 20)
     assert _report(path, 1) == whole
     assert _report(path, 7) == whole
+
+
+class Trickle(io.BytesIO):
+    """A stream that hands out at most `size` bytes per read, like a pipe does."""
+
+    def __init__(self, data: bytes, size: int):
+        super().__init__(data)
+        self.size = size
+
+    def read1(self, n: int = -1) -> bytes:
+        return self.read(self.size)
+
+
+def _bulk_report(path: Path, chunk: int) -> dict:
+    """Bulk-parse the log (logdoc.bulk) in the blocks reading.iter_blocks cuts from chunks."""
+    stream = Trickle(gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes(), chunk)
+    return Session(str(path)).feed_blocks(iter_blocks(stream, str(path))).to_json()
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+def test_bulk_parsing_gives_the_line_by_line_report(path):
+    lines = _report(path, 1 << 20)
+    assert _bulk_report(path, 1 << 20) == lines
+    assert _bulk_report(path, 300) == lines

@@ -1,0 +1,286 @@
+"""Bulk parsing: a block of lines into a Batch, deciding once per line shape.
+
+A long log repeats a few hundred line shapes (the line with every digit written as 7)
+millions of times. The line-by-line parser (parser.py) runs prefix peeling, the anchor index,
+a regex and payload decoding for every line. The bulk parser runs that parser on the first
+lines of each shape only, and learns a template from them: which pattern matched, and at
+which character span of the line each value sits. Later lines of the shape are read by
+slicing those spans.
+
+Exactness comes first: a template is trusted only after it reproduced the line-by-line
+parser's records on two lines of its shape, and every value must be explained by exactly one
+number of the line. Shapes that cannot be templated stay on the line-by-line path: table rows
+that depend on a header, rank-prefixed lines (deduplicated against other ranks), names that
+contain digits (two names, one shape), values no single number explains. Tests replay every
+kept log both ways and compare the reports.
+"""
+from __future__ import annotations
+
+import re
+
+from .batch import Batch
+from .decoders import parse_number
+from .model import Line, Record
+from .parser import Parser
+from .patterns import MACROS
+from .reading import clean_line
+
+_SHAPE = bytes.maketrans(b"0123456789", b"7777777777")     # as PatternSet's shape memory
+_STR_SHAPE = str.maketrans("0123456789", "7777777777")
+_NUMBER = re.compile(MACROS["FLOAT"])
+# a line the fast text path cannot take: any byte but printable ASCII (escapes, \r, \t, UTF-8)
+_DIRTY_LINE = re.compile(rb"[^\n\x20-\x7e][^\n]*")
+_HAS_DIGIT = re.compile(r"\d")
+
+_NOTHING = "nothing"      # plans: the shape gives no record
+_SLOW = "slow"            # the shape always takes the line-by-line parser
+_COUNTERS = ("epoch", "epoch_total", "step", "step_total")
+MAX_PLANS = 65536         # shapes remembered per log (bounded memory on odd logs)
+MAX_TRIES = 8             # lines of a shape tried before it stays on the line-by-line path
+
+
+def _number(text: str) -> float:
+    return parse_number(text)
+
+
+class RecordTemplate:
+    """How to read one record off any line of a shape."""
+
+    __slots__ = ("pattern", "family", "event", "phase", "agg", "epoch_base", "step_base",
+                 "spans", "metrics", "counters", "names", "roles", "groups", "aggs", "value_index")
+
+    def __init__(self, *, pattern, family, event, phase, agg, epoch_base, step_base, spans,
+                 metrics, counters):
+        self.pattern, self.family, self.event, self.phase, self.agg = pattern, family, event, phase, agg
+        self.epoch_base, self.step_base = epoch_base, step_base
+        self.spans = spans              # (start, end, convert) per value read from the line
+        self.metrics = metrics          # (value index, name, role, group, agg) per metric
+        self.counters = counters        # value index or None: epoch, epoch_total, step, step_total
+        # the metric columns, ready to extend a batch with
+        self.value_index = [m[0] for m in metrics]
+        self.names = [m[1] for m in metrics]
+        self.roles = [m[2] for m in metrics]
+        self.groups = [m[3] for m in metrics]
+        self.aggs = [m[4] for m in metrics]
+
+
+class _Tentative:
+    """A template seen to fit one line; it must fit a second line of its shape to be used."""
+    __slots__ = ("templates",)
+
+    def __init__(self, templates):
+        self.templates = templates
+
+
+def split_block(data: bytes) -> tuple[list[str], list[bytes]]:
+    """(cleaned texts, shapes) of the lines of `data` (complete lines joined by \\n).
+
+    Printable-ASCII lines are decoded in one go; the others (escapes, carriage-return
+    redraws, tabs, UTF-8) go through reading.clean_line one by one."""
+    texts = data.decode("latin-1").split("\n")
+    shapes = data.translate(_SHAPE).split(b"\n")
+    if _DIRTY_LINE.search(data):
+        raws = data.split(b"\n")
+        idx, pos = 0, 0
+        for m in _DIRTY_LINE.finditer(data):
+            idx += data.count(b"\n", pos, m.start())
+            pos = m.start()
+            text = clean_line(raws[idx])
+            texts[idx] = text
+            shapes[idx] = text.encode("utf-8", "replace").translate(_SHAPE)
+    return texts, shapes
+
+
+class BulkParser:
+    """Wraps a Parser (sharing its state: epoch carried between lines, totals, counts)."""
+
+    def __init__(self, parser: Parser):
+        self.parser = parser
+        self.plans: dict[bytes, object] = {}
+        self.templated = 0        # lines read by a template (for benchmarks and tests)
+        self._tries: dict[bytes, int] = {}
+
+    def parse_block(self, data: bytes, first_no: int) -> tuple[Batch, int]:
+        """(batch of the block's records, number of lines in the block)."""
+        texts, shapes = split_block(data)
+        batch = Batch()
+        plans = self.plans
+        get = plans.get
+        apply = self._apply
+        no = first_no - 1
+        for text, shape in zip(texts, shapes):
+            no += 1
+            plan = get(shape)
+            if plan is _NOTHING:
+                continue
+            if plan.__class__ is tuple:
+                if apply(plan, text, no, batch):
+                    continue
+                plans[shape] = _SLOW
+                plan = _SLOW
+            self._slow(plan, shape, text, no, batch)
+        return batch, len(texts)
+
+    # ---- the line-by-line path, learning as it goes
+
+    def _slow(self, plan, shape: bytes, text: str, no: int, batch: Batch) -> None:
+        parser = self.parser
+        text = text.rstrip()
+        headers = parser.patterns.headers_seen
+        recs = parser.parse(Line(no, text))
+        if parser.patterns.headers_seen != headers:
+            self.plans.clear()            # rows after a header mean something else now
+        elif plan is None:
+            if len(self.plans) < MAX_PLANS:
+                learnt = self._learn(text, recs)
+                if learnt is not None:
+                    self.plans[shape] = learnt
+                else:                     # no template from this line; maybe from the next
+                    tries = self._tries.get(shape, 0) + 1
+                    self._tries[shape] = tries
+                    if tries >= MAX_TRIES:
+                        self.plans[shape] = _SLOW
+        elif plan.__class__ is _Tentative:
+            try:
+                ok = [self._read(t, text) for t in plan.templates] == [_raw_view(r) for r in recs]
+            except ValueError:
+                ok = False
+            self.plans[shape] = plan.templates if ok else _SLOW
+        for rec in recs:
+            parser.carry(rec)
+            batch.add_record(rec)
+
+    def _learn(self, text: str, recs: list[Record]):
+        """The plan for this line's shape, or None when this line cannot teach one."""
+        body, rank = self.parser.patterns.peel(text)
+        if rank is not None:
+            return _SLOW                  # another rank's copy is dropped: depends on history
+        if not recs:
+            return _NOTHING
+        offset = len(text) - len(body)
+        templates = []
+        for rec in recs:
+            if any(_HAS_DIGIT.search(m.name) or (m.group and _HAS_DIGIT.search(m.group))
+                   for m in rec.metrics):
+                return _SLOW              # "top1"/"top5" share a shape: names must not vary
+            t = _template(rec, text, offset)
+            if t is None:
+                return None               # a value no single number explains (yet)
+            templates.append(t)
+        return _Tentative(tuple(templates))
+
+    # ---- the template path
+
+    @staticmethod
+    def _read(t: RecordTemplate, text: str):
+        """What the template reads off a line, in the form _raw_view gives a Record."""
+        values = [convert(text[s:e]) for s, e, convert in t.spans]
+        return (t.pattern, t.event, t.phase, t.agg,
+                tuple(None if k is None else values[k] for k in t.counters),
+                tuple((name, role, values[k], group, agg) for k, name, role, group, agg in t.metrics))
+
+    def _apply(self, templates: tuple, text: str, no: int, b: Batch) -> bool:
+        """Append the records the templates read off `text` to the batch (False: a value did
+        not parse, the caller re-reads the line slowly)."""
+        parser = self.parser
+        try:
+            rows = [[convert(text[s:e]) for s, e, convert in t.spans] for t in templates]
+        except ValueError:
+            return False
+        text = text.rstrip()
+        for t, values in zip(templates, rows):
+            row = len(b.line)
+            b.line.append(no)
+            b.text.append(text)
+            b.pattern.append(t.pattern)
+            b.family.append(t.family)
+            b.event.append(t.event)
+            b.phase.append(t.phase)
+            b.agg.append(t.agg)
+            b.epoch_base.append(t.epoch_base)
+            b.step_base.append(t.step_base)
+            ke, ket, ks, kst = t.counters
+            # the position rules of Parser.carry
+            if ke is not None:
+                parser.epoch = values[ke]
+            b.epoch.append(parser.epoch)
+            if ket is not None:
+                parser.epoch_total = values[ket]
+            b.epoch_total.append(parser.epoch_total)
+            b.step.append(None if ks is None else values[ks])
+            if kst is not None:
+                parser.step_total = values[kst]
+            b.step_total.append(parser.step_total)
+            n = len(t.metrics)
+            b.m_row.extend([row] * n)
+            b.m_name.extend(t.names)
+            b.m_role.extend(t.roles)
+            b.m_value.extend([values[k] for k in t.value_index])
+            b.m_group.extend(t.groups)
+            b.m_agg.extend(t.aggs)
+            parser.records += 1
+            parser.formats[t.family] += 1
+        self.templated += 1
+        return True
+
+
+def _raw_view(rec: Record):
+    return (rec.pattern, rec.event, rec.phase, rec.agg,
+            tuple(getattr(rec, c) for c in _COUNTERS),
+            tuple((m.name, m.role, m.value, m.group, m.agg) for m in rec.metrics))
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (a != a and b != b)
+
+
+def _template(rec: Record, text: str, offset: int) -> RecordTemplate | None:
+    """A template reading `rec` off lines shaped like `text`, or None when some value is not
+    explained by exactly one number of the line (after its prefixes, at `offset`)."""
+    shape = text.translate(_STR_SHAPE)
+    spans = []            # (start, end, convert, value)
+    for m in _NUMBER.finditer(shape, offset):
+        starts = [m.start()]
+        if shape[m.start()] in "+-":
+            starts.append(m.start() + 1)         # "epoch-3": the unsigned number too
+        for s in starts:
+            raw = text[s:m.end()]
+            for convert in (float, _number):
+                try:
+                    spans.append((s, m.end(), convert, convert(raw)))
+                    break
+                except ValueError:
+                    continue
+
+    def locate(value: float) -> int | None:
+        hits = [i for i, sp in enumerate(spans) if _same(sp[3], value)]
+        return hits[0] if len(hits) == 1 else None
+
+    metrics = []
+    for m in rec.metrics:
+        k = locate(m.value)
+        if k is None:
+            return None
+        metrics.append((k, m.name, m.role, m.group, m.agg))
+    counters = []
+    for c in _COUNTERS:
+        value = getattr(rec, c)
+        if value is None:
+            counters.append(None)
+            continue
+        k = locate(value)
+        if k is None:
+            return None
+        counters.append(k)
+    used = sorted({k for k, *_ in metrics} | {k for k in counters if k is not None})
+    remap = {k: i for i, k in enumerate(used)}
+    t = RecordTemplate(
+        pattern=rec.pattern, family=rec.family, event=rec.event, phase=rec.phase, agg=rec.agg,
+        epoch_base=rec.epoch_base, step_base=rec.step_base,
+        spans=tuple((spans[k][0], spans[k][1], spans[k][2]) for k in used),
+        metrics=tuple((remap[k], *rest) for k, *rest in metrics),
+        counters=tuple(None if k is None else remap[k] for k in counters))
+    if BulkParser._read(t, text) != _raw_view(rec):
+        return None
+    return t
+

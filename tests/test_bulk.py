@@ -1,0 +1,81 @@
+"""The bulk parser (logdoc.bulk) reads the same records as the line-by-line parser.
+
+It learns a template per line shape and then slices values out of later lines of that shape;
+these tests feed it the cases that could fool a template and compare record by record.
+"""
+from __future__ import annotations
+
+import math
+
+from logdoc.bulk import BulkParser
+from logdoc.parser import Parser
+from logdoc.patterns import default_patterns
+from logdoc.reading import lines_from_text
+
+
+def _view(rec):
+    return (rec.line, rec.text, rec.pattern, rec.event, rec.phase, rec.epoch, rec.epoch_total,
+            rec.step, rec.step_total,
+            [(m.name, m.role, "nan" if math.isnan(m.value) else m.value, m.group, m.agg) for m in rec.metrics])
+
+
+def _both(text: str, block_bytes: int = 1 << 20):
+    """(bulk records, line-by-line records, lines the bulk parser read by template)."""
+    data = text.encode()
+    bulk = BulkParser(Parser(default_patterns()))
+    got, no, start = [], 1, 0
+    while start < len(data):
+        cut = data.find(b"\n", start + block_bytes)
+        end = len(data) if cut < 0 else cut
+        batch, n = bulk.parse_block(data[start:end], no)
+        got.extend(batch.records())
+        no, start = no + n, end + 1
+    slow = Parser(default_patterns())
+    want = [r for line in lines_from_text(text) for r in slow.feed(line)]
+    return [_view(r) for r in got], [_view(r) for r in want], bulk.templated
+
+
+def test_repeated_shapes_are_read_by_template_with_the_same_records():
+    text = "".join(f"{{'loss': {0.5 + i / 1000:.4f}, 'grad_norm': {1 + i % 7:.3f}, "
+                   f"'learning_rate': 1.0e-04, 'epoch': {i / 100:.2f}}}\n"
+                   f"INFO worker {i % 8} prefetched shard {i * 37 % 9999}\n" for i in range(300))
+    got, want, templated = _both(text, block_bytes=500)
+    assert got == want and len(want) == 300
+    assert templated >= 290            # all but the lines that taught and confirmed the template
+
+
+def test_names_with_digits_are_never_templated():
+    # "top1" and "top5" have one shape; a template learnt on one would misname the other
+    text = "".join(f"[probe] step={i} top{1 if i % 2 else 5}={i / 10:.1f}\n" for i in range(1, 40))
+    got, want, _ = _both(text)
+    assert got == want
+
+
+def test_equal_values_do_not_fool_the_template():
+    # the first line cannot tell which 0.5 is the loss; later lines differ
+    text = "step 1 | loss 0.5000 | acc 0.5000\n" + "".join(
+        f"step {i} | loss {1 / i:.4f} | acc {i / 100:.4f}\n" for i in range(2, 60))
+    got, want, _ = _both(text)
+    assert got == want
+
+
+def test_nan_and_numbers_have_different_shapes():
+    text = "".join(f"Epoch {i:03d}/030: train {'nan' if i % 3 == 0 else f'{i / 7:.3f}'}  val {i / 3:.6f}\n"
+                   for i in range(1, 30))
+    got, want, templated = _both(text)
+    assert got == want and templated > 0
+
+
+def test_epoch_carried_to_template_lines():
+    text = "".join(f"[LR] epoch={e} groups=['backbone', 'head'] lr=[0.0, 0.0]\n"
+                   + "".join(f"train step {s}/100 | loss 0.{s:04d} | batch 32\n" for s in range(20))
+                   for e in range(1, 5))
+    got, want, templated = _both(text, block_bytes=700)
+    assert got == want and templated > 40
+
+
+def test_carriage_return_redraws_and_escapes_are_cleaned_first():
+    frames = "".join(f"\r{p:3d}%|###| {p}/100 [00:01<00:02, 7.00it/s, loss=0.{p:03d}]" for p in range(0, 100, 10))
+    text = (frames + "\n" + "\x1b[32mEpoch 001/030: train 0.217  val 1.921642\x1b[0m\n") * 5
+    got, want, _ = _both(text)
+    assert got == want and want
