@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from ..model import Record, Severity
+from ..batch import Batch
+from ..model import Severity
 from . import register
-from .base import Reports, Rule, fmt, train_loss
+from .base import Rule, fmt
 
 
 @register
@@ -52,41 +53,117 @@ class EpochReplay(Rule):
 
     def __init__(self, **options):
         super().__init__(**options)
-        self.epoch = object()              # the epoch being collected (None is a real key)
-        self.current: list[tuple[float, Record]] = []
-        self.previous: list[tuple[float, Record]] = []
-        self.reports = Reports(one_series=True)
+        self.epoch = _UNSET                # the epoch being collected (None is a real key)
+        # the losses of the epoch being collected and of the previous one, with the
+        # (batch, row) of their first report (a Record is only built for a finding)
+        self.current: list[float] = []
+        self.current_first: tuple | None = None
+        self.previous: list[float] = []
+        self.previous_first: tuple | None = None
+        # Reports(one_series=True).is_new_at, inlined: the followed pattern and the last
+        # report's position and text
+        self.pattern: str | None = None
+        self.pos: tuple | None = None
+        self.text: str | None = None
+        self.replay: tuple | None = None   # what the closing epoch compared, for the finding
         self.fired = False
 
-    def observe(self, rec: Record):
+    def observe_batch(self, b: Batch):
         if self.fired:
             return
-        m = train_loss(rec)
-        if rec.epoch != self.epoch and (m is not None or rec.epoch is not None):
-            yield from self._close()
-            self.epoch = rec.epoch
-        if m is None or not m.finite or not self.reports.is_new(rec):
-            return
-        if len(self.current) < self.opt["max_reports"]:
-            self.current.append((m.value, rec))
+        rows, _, values = b.train_loss()
+        epochs, steps, patterns, texts = b.epoch, b.step, b.pattern, b.text
+        max_reports, min_reports = self.opt["max_reports"], self.opt["min_reports"]
+        tracked, pattern, pos, text = self.epoch, self.pattern, self.pos, self.text
+        cur, cur_first = self.current, self.current_first
+        done = 0                           # rows before this one are done
+        for i, value in zip(rows, values):
+            if i > done:                   # rows without a training loss change the epoch too
+                gap = epochs[done:i]
+                if gap.count(None) != len(gap):
+                    for e in gap:
+                        if e is not None and e != tracked:
+                            self.current, self.current_first = cur, cur_first
+                            if self._closes(False):
+                                self.epoch = e
+                                yield self._finding()
+                                return
+                            cur, cur_first, tracked = [], None, e
+            done = i + 1
+            e = epochs[i]
+            if e != tracked:
+                if cur and self.previous and len(cur) >= min_reports:
+                    self.current, self.current_first = cur, cur_first
+                    if self._closes(False):
+                        self.epoch = e
+                        yield self._finding()
+                        return
+                else:
+                    self.previous, self.previous_first = cur, cur_first
+                cur, cur_first, tracked = [], None, e
+            if value - value != 0.0:       # not finite
+                continue
+            p = patterns[i]
+            if pattern is None:
+                pattern = p
+            elif p != pattern:
+                continue
+            s = steps[i]
+            here = (e, s)
+            if e is None and s is None:
+                new = True
+            elif s is not None:
+                new = here != pos
+            else:
+                new = here != pos or texts[i] != text
+            pos, text = here, texts[i]
+            if new and len(cur) < max_reports:
+                if not cur:
+                    cur_first = (b, i)
+                cur.append(value)
+        n = len(epochs)
+        if n > done:
+            gap = epochs[done:n]
+            if gap.count(None) != len(gap):
+                for e in gap:
+                    if e is not None and e != tracked:
+                        self.current, self.current_first = cur, cur_first
+                        if self._closes(False):
+                            self.epoch = e
+                            yield self._finding()
+                            return
+                        cur, cur_first, tracked = [], None, e
+        self.epoch, self.pattern, self.pos, self.text = tracked, pattern, pos, text
+        self.current, self.current_first = cur, cur_first
 
     def finish(self):
-        if not self.fired:
-            yield from self._close(partial=True)
+        if not self.fired and self._closes(True):
+            yield self._finding()
 
-    def _close(self, partial: bool = False):
+    def _closes(self, partial: bool) -> bool:
+        """Close the current epoch (it becomes the previous one): does it replay the previous?"""
         cur, prev = self.current, self.previous
-        self.previous, self.current = cur, []
-        if self.fired or not cur or not prev:
-            return
+        self.replay = (cur, self.current_first, prev, self.previous_first)
+        self.previous, self.previous_first = cur, self.current_first
+        self.current, self.current_first = [], None
+        if not cur or not prev:
+            return False
         n = len(cur)
         if n < self.opt["min_reports"] or (n != len(prev) and not (partial and n < len(prev))):
-            return
-        values = [v for v, _ in cur]
-        if values != [v for v, _ in prev[:n]] or len(set(values)) == 1:
-            return
+            return False
+        if cur != prev[:n] or len(set(cur)) == 1:
+            return False
         self.fired = True
-        yield self.finding(
-            cur[0][1], f"the training losses of this epoch repeat the previous epoch's exactly "
-                       f"({n} reports, {fmt(values[0])} … {fmt(values[-1])}; previous epoch from line "
-                       f"{prev[0][1].line}): the weights are not being updated", evidence=[prev[0][1]])
+        return True
+
+    def _finding(self):
+        values, (cb, ci), _, (pb, pi) = self.replay
+        first, prev_first = cb.record(ci), pb.record(pi)
+        self.replay = self.current_first = self.previous_first = None
+        return self.finding(
+            first, f"the training losses of this epoch repeat the previous epoch's exactly "
+                   f"({len(values)} reports, {fmt(values[0])} … {fmt(values[-1])}; previous epoch from line "
+                   f"{prev_first.line}): the weights are not being updated", evidence=[prev_first])
+
+
+_UNSET = object()
