@@ -57,6 +57,7 @@ class Session:
         self.tables = TableBuilder() if keep_tables else None
         self.lines = 0
         self._bulk: BulkParser | None = None
+        self.last_batch = Batch()          # the records of the last block or lines fed
         self.max_epoch: float | None = None
         self.max_step: float | None = None
 
@@ -90,6 +91,7 @@ class Session:
         return self.finish()
 
     def feed_batch(self, batch: Batch) -> list[Finding]:
+        self.last_batch = batch
         if not len(batch):
             return []
         if self.tables is not None:

@@ -1,6 +1,6 @@
 """Live diagnosis of a running training, without ever breaking it.
 
-`watch_stream` feeds bytes, as they arrive, through `reading.iter_lines` and the very same
+`watch_stream` feeds bytes, as they arrive, through `reading.iter_blocks` and the very same
 `Session` as `analyze` (same parser, same rules, same diagnoses). Each finding is handed to an
 alert sink the moment the line proving it is read; at end of input the sink prints the same
 report as `analyze`.
@@ -28,8 +28,9 @@ from collections.abc import Callable
 from typing import BinaryIO, TextIO
 
 from . import __version__
-from .model import JSON_SCHEMA_VERSION, Finding, Line, Severity
-from .reading import iter_lines
+from .batch import Batch
+from .model import JSON_SCHEMA_VERSION, Finding, Severity
+from .reading import iter_blocks
 from .report import github, jsonl
 from .session import Result, Session
 
@@ -162,7 +163,8 @@ class Sink:
 
     def alert(self, finding: Finding) -> None: ...
 
-    def line(self, line: Line) -> None: ...
+    def batch(self, batch: Batch) -> None:
+        """The records a block of input gave (possibly none)."""
 
     def tick(self) -> None: ...
 
@@ -260,6 +262,7 @@ class LiveSink(Sink):
 
     MAX_METRICS = 12
     MAX_RECENT = 5
+    TAIL = 256                # records of each batch the view looks at
     ROLE_ORDER = ("loss", "val_loss", "lr", "param_delta", "grad_norm", "val_metric", "metric")
     tick_interval = 0.25
 
@@ -275,7 +278,6 @@ class LiveSink(Sink):
         self.started = time.monotonic()
         self._dirty = True
         self._last_paint = 0.0
-        session.parser = RecordTap(session.parser, self.record)
         self.live = Live(self._render(), console=console, auto_refresh=False, transient=True,
                          redirect_stdout=False, redirect_stderr=False)
         self.live.start()
@@ -308,7 +310,10 @@ class LiveSink(Sink):
         guarded(self.live.console, text, soft_wrap=True)
         self._paint(force=True)
 
-    def line(self, line: Line) -> None:
+    def batch(self, batch: Batch) -> None:
+        # the latest position and values: the tail of a replayed block is enough
+        for i in range(max(0, len(batch) - self.TAIL), len(batch)):
+            self.record(batch.record(i))
         self._dirty = True
         self._paint()
 
@@ -385,24 +390,6 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-class RecordTap:
-    """Wraps the session's Parser to show the live view each record, without a second code
-    path: parsing and rules stay in Session.feed."""
-
-    def __init__(self, parser, on_record: Callable):
-        self._parser = parser
-        self._on_record = on_record
-
-    def feed(self, line: Line):
-        recs = self._parser.feed(line)
-        for rec in recs:
-            self._on_record(rec)
-        return recs
-
-    def __getattr__(self, name):
-        return getattr(self._parser, name)
-
-
 # --------------------------------------------------------------------------- the loop
 
 class Interrupted(KeyboardInterrupt):
@@ -430,13 +417,13 @@ def watch_stream(stream, session: Session, sink: Sink, on_finding: Callable[[Fin
     alerted: set[int] = set()
     signum = None
     try:
-        for line in iter_lines(stream, session.path):
-            for f in session.feed(line):
+        for first_no, data in iter_blocks(stream, session.path):
+            for f in session.feed_block(first_no, data):
                 alerted.add(id(f))
                 sink.alert(f)
                 if on_finding is not None:
                     on_finding(f)
-            sink.line(line)
+            sink.batch(session.last_batch)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
     except BaseException:
