@@ -47,7 +47,8 @@ class RecordTemplate:
     """How to read one record off any line of a shape."""
 
     __slots__ = ("pattern", "family", "event", "phase", "agg", "epoch_base", "step_base",
-                 "spans", "metrics", "counters", "names", "roles", "groups", "aggs", "value_index")
+                 "spans", "metrics", "counters", "names", "roles", "groups", "aggs", "value_index",
+                 "read", "n_metrics")
 
     def __init__(self, *, pattern, family, event, phase, agg, epoch_base, step_base, spans,
                  metrics, counters):
@@ -58,10 +59,23 @@ class RecordTemplate:
         self.counters = counters        # value index or None: epoch, epoch_total, step, step_total
         # the metric columns, ready to extend a batch with
         self.value_index = [m[0] for m in metrics]
+        self.read = _reader(spans)
         self.names = [m[1] for m in metrics]
         self.roles = [m[2] for m in metrics]
         self.groups = [m[3] for m in metrics]
         self.aggs = [m[4] for m in metrics]
+        self.n_metrics = len(metrics)
+
+
+def _reader(spans: tuple):
+    """A function returning the values at `spans` of a line, generated once per template:
+    the slices and conversions written out, with no loop to run per line (the same trick
+    as collections.namedtuple)."""
+    names = {float: "_float", _number: "_number"}
+    body = ", ".join(f"{names[convert]}(text[{int(s)}:{int(e)}])" for s, e, convert in spans)
+    namespace = {"_float": float, "_number": _number}
+    exec(f"def read(text):\n    return ({body}{',' if spans else ''})\n", namespace)
+    return namespace["read"]
 
 
 class _Tentative:
@@ -103,23 +117,73 @@ class BulkParser:
     def parse_block(self, data: bytes, first_no: int) -> tuple[Batch, int]:
         """(batch of the block's records, number of lines in the block)."""
         texts, shapes = split_block(data)
-        batch = Batch()
+        b = Batch()
         plans = self.plans
         get = plans.get
-        apply = self._apply
+        parser = self.parser
+        formats = parser.formats
+        # one record per template line is the common case: its appends are written out here
+        # with bound methods, because this loop runs for most lines of a long log
+        line_, text_, pattern_, family_, event_ = (b.line.append, b.text.append, b.pattern.append,
+                                                   b.family.append, b.event.append)
+        phase_, agg_, ebase_, sbase_ = b.phase.append, b.agg.append, b.epoch_base.append, b.step_base.append
+        epoch_, etotal_, step_, stotal_ = (b.epoch.append, b.epoch_total.append, b.step.append,
+                                           b.step_total.append)
+        mrow_, mname_, mrole_, mvalue_, mgroup_, magg_ = (b.m_row.extend, b.m_name.extend, b.m_role.extend,
+                                                          b.m_value.extend, b.m_group.extend, b.m_agg.extend)
         no = first_no - 1
+        templated = 0
         for text, shape in zip(texts, shapes):
             no += 1
             plan = get(shape)
             if plan is _NOTHING:
                 continue
-            if plan.__class__ is tuple:
-                if apply(plan, text, no, batch):
+            if plan.__class__ is RecordTemplate:
+                t = plan
+                try:
+                    values = t.read(text)
+                except ValueError:        # not the number the shape promised: re-read slowly
+                    plans[shape] = _SLOW
+                    self._slow(_SLOW, shape, text, no, b)
                     continue
-                plans[shape] = _SLOW
-                plan = _SLOW
-            self._slow(plan, shape, text, no, batch)
-        return batch, len(texts)
+                row = len(b.line)
+                line_(no)
+                text_(text.rstrip())
+                pattern_(t.pattern)
+                family_(t.family)
+                event_(t.event)
+                phase_(t.phase)
+                agg_(t.agg)
+                ebase_(t.epoch_base)
+                sbase_(t.step_base)
+                ke, ket, ks, kst = t.counters      # the position rules of Parser.carry
+                if ke is not None:
+                    parser.epoch = values[ke]
+                epoch_(parser.epoch)
+                if ket is not None:
+                    parser.epoch_total = values[ket]
+                etotal_(parser.epoch_total)
+                step_(None if ks is None else values[ks])
+                if kst is not None:
+                    parser.step_total = values[kst]
+                stotal_(parser.step_total)
+                mrow_([row] * t.n_metrics)
+                mname_(t.names)
+                mrole_(t.roles)
+                mvalue_([values[k] for k in t.value_index])
+                mgroup_(t.groups)
+                magg_(t.aggs)
+                formats[t.family] += 1
+                templated += 1
+                continue
+            if plan.__class__ is tuple and self._apply(plan, text, no, b):
+                continue
+            if plan.__class__ is tuple:
+                plans[shape] = plan = _SLOW
+            self._slow(plan, shape, text, no, b)
+        parser.records += templated
+        self.templated += templated
+        return b, len(texts)
 
     # ---- the line-by-line path, learning as it goes
 
@@ -145,7 +209,10 @@ class BulkParser:
                 ok = [self._read(t, text) for t in plan.templates] == [_raw_view(r) for r in recs]
             except ValueError:
                 ok = False
-            self.plans[shape] = plan.templates if ok else _SLOW
+            if not ok:
+                self.plans[shape] = _SLOW
+            else:                         # a lone template is stored bare: the fast case
+                self.plans[shape] = plan.templates[0] if len(plan.templates) == 1 else plan.templates
         for rec in recs:
             parser.carry(rec)
             batch.add_record(rec)
@@ -174,7 +241,7 @@ class BulkParser:
     @staticmethod
     def _read(t: RecordTemplate, text: str):
         """What the template reads off a line, in the form _raw_view gives a Record."""
-        values = [convert(text[s:e]) for s, e, convert in t.spans]
+        values = t.read(text)
         return (t.pattern, t.event, t.phase, t.agg,
                 tuple(None if k is None else values[k] for k in t.counters),
                 tuple((name, role, values[k], group, agg) for k, name, role, group, agg in t.metrics))
@@ -184,7 +251,7 @@ class BulkParser:
         not parse, the caller re-reads the line slowly)."""
         parser = self.parser
         try:
-            rows = [[convert(text[s:e]) for s, e, convert in t.spans] for t in templates]
+            rows = [t.read(text) for t in templates]
         except ValueError:
             return False
         text = text.rstrip()
