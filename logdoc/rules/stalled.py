@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from itertools import compress, repeat
+from operator import eq
 
-from ..model import Record, Severity
+from ..batch import Batch
+from ..model import Severity
 from . import register
 from .base import Rule
 
@@ -24,14 +27,21 @@ def timestamp(text: str) -> float | None:
         m = rx.search(head)
         if not m:
             continue
-        g = m.groupdict()
-        try:
-            t = datetime(int(g.get("y") or 2000), int(g["mo"]), int(g["d"]),
-                         int(g["h"]), int(g["mi"]), int(g["s"]))
-        except ValueError:
-            continue
-        return t.timestamp()
+        t = _seconds(m)
+        if t is not None:
+            return t
     return None
+
+
+def _seconds(m: re.Match) -> float | None:
+    """The seconds of a timestamp match, or None when it is no valid date."""
+    g = m.groupdict()
+    try:
+        t = datetime(int(g.get("y") or 2000), int(g["mo"]), int(g["d"]),
+                     int(g["h"]), int(g["mi"]), int(g["s"]))
+    except ValueError:
+        return None
+    return t.timestamp()
 
 
 @register
@@ -82,33 +92,99 @@ class Stalled(Rule):
         super().__init__(**options)
         self.fired_event = False
         self.fired_silence = False
-        self.last: tuple[float, Record] | None = None
+        # (seconds, batch, row) of the last timestamped training record
+        self.last: tuple | None = None
+        self.clock: dict = {}              # timestamp text (and format) -> seconds or None
 
-    def observe(self, rec: Record):
-        if rec.event == "stall":
-            if not self.fired_event:
-                self.fired_event = True
-                yield self.finding(rec, f"distributed timeout at {rec.position()}: the job hung in a "
-                                        f"collective operation ({rec.text.strip()[:120]})")
+    def observe_batch(self, b: Batch):
+        if self.fired_event and self.fired_silence:
             return
-        if self.fired_silence or (rec.event is None and not rec.metrics):
+        events, texts = b.event, b.text
+        n = len(texts)
+        stalls = not self.fired_event and "stall" in events
+        # rows whose first 80 characters may hold a timestamp (every format has hh:mm:ss)
+        timed = [] if self.fired_silence else list(compress(range(n), map(_HMS_TAIL.search, texts,
+                                                                          repeat(0, n), repeat(80, n))))
+        if not timed:
+            if stalls:
+                yield self._stall(b, events.index("stall"))
             return
-        t = timestamp(rec.text)
-        if t is None:
-            return
-        if self.last is not None:
-            gap = t - self.last[0]
-            if gap >= self.opt["max_silence"]:
+        if stalls:                         # stall rows in order among the timestamped ones
+            timed = sorted({*timed, *compress(range(n), map(eq, events, repeat("stall", n)))})
+        training = set(b.m_row)            # rows with metrics, or with an event, count
+        if events.count(None) == n:
+            timed = [i for i in timed if i in training]
+        else:
+            timed = [i for i in timed if i in training or events[i] is not None]
+        max_silence = self.opt["max_silence"]
+        stamp = self._timestamp
+        for i in timed:
+            event = events[i]
+            if event == "stall":
+                if not self.fired_event:
+                    yield self._stall(b, i)
+                continue
+            if self.fired_silence:
+                continue
+            t = stamp(texts[i])
+            if t is None:
+                continue
+            last = self.last
+            if last is not None and t - last[0] >= max_silence:
                 self.fired_silence = True
-                prev = self.last[1]
-                resumed = rec.event is None
+                gap = t - last[0]
+                prev = last[1].record(last[2])
+                resumed = event is None
                 f = self.finding(
                     prev, f"no training output for {gap / 60:.0f} minutes between line {prev.line} and "
-                          f"line {rec.line}" + (": a long pause, then training resumed" if resumed else
-                                                ", which reports an error: the run hung"),
-                    evidence=[rec])
+                          f"line {b.line[i]}" + (": a long pause, then training resumed" if resumed else
+                                                 ", which reports an error: the run hung"),
+                    evidence=[b.record(i)])
                 if resumed:
                     f.severity = Severity.info
                 yield f
-        if rec.event is None:
-            self.last = (t, rec)
+            if event is None:
+                self.last = (t, b, i)
+
+    def _stall(self, b: Batch, i: int):
+        self.fired_event = True
+        rec = b.record(i)
+        return self.finding(rec, f"distributed timeout at {rec.position()}: the job hung in a "
+                                 f"collective operation ({rec.text.strip()[:120]})")
+
+    def _timestamp(self, text: str) -> float | None:
+        """`timestamp(text)`, remembering what each timestamp's text converts to."""
+        clock = self.clock
+        m = _ISO_AT_START(text)            # the common case: python logging's asctime first
+        if m is not None:
+            key = m.group()
+            t = clock.get(key, _MISSING)
+            if t is _MISSING:
+                if len(clock) >= 4096:     # bounded: a long log has a new second every line
+                    clock.clear()
+                t = clock[key] = _seconds(m)
+            if t is not None:
+                return t                   # what searching the first 80 characters finds first
+        head = text[:80]
+        if _HMS.search(head) is None:
+            return None
+        for rx in _FORMATS:
+            m = rx.search(head)
+            if not m:
+                continue
+            key = (rx, m.group())
+            t = clock.get(key, _MISSING)
+            if t is _MISSING:
+                if len(clock) >= 4096:     # bounded: a long log has a new second every line
+                    clock.clear()
+                t = clock[key] = _seconds(m)
+            if t is None:
+                continue
+            return t
+        return None
+
+
+_FORMATS = (_ISO, _GLOG, _MDHMS)
+_ISO_AT_START = _ISO.match
+_HMS_TAIL = re.compile(r":\d\d:\d\d")    # found wherever _HMS is (a fast literal-led scan)
+_MISSING = object()
