@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import math
 from collections import deque
+from itertools import chain
+from math import isfinite, isnan
+from operator import eq
 
-from ..model import Record, Severity
+from ..batch import Batch
+from ..model import Severity
 from . import register
 from .base import Rule, fmt
 
@@ -62,32 +67,81 @@ class GradExplosion(Rule):
         self.recent: deque[float] = deque(maxlen=self.opt["window"])
         self.fired = False
 
-    def observe(self, rec: Record):
+    def observe_batch(self, b: Batch):
         if self.fired:
             return
-        norms = [m for m in rec.by_role("grad_norm") if m.value == m.value]   # nan: `nonfinite`'s
-        if not norms:
+        rows, names, values, _ = b.series("grad_norm")
+        if not rows:
             return
         # One value per record: a line may print the norm before and after clipping.
-        m = max(norms, key=lambda n: n.value)
-        if m.value == float("inf"):
-            self.fired = True
-            yield self.finding(rec, f"{m.name} is inf at {rec.position()}: the gradient overflowed",
-                               metric=m.name)
-            return
-        if m.value > self.opt["ceiling"]:
-            self.fired = True
-            yield self.finding(rec, f"{m.name} is {fmt(m.value)} at {rec.position()}, above "
-                                    f"{fmt(self.opt['ceiling'])}: the gradients have exploded", metric=m.name)
-            return
-        if self.recent:
-            median = sorted(self.recent)[len(self.recent) // 2]
-            enough = len(self.recent) >= self.opt["min_history"]
-            jump = self.opt["jump"] if enough else self.opt["jump"] ** 2
-            if median > 0 and m.value >= jump * median:
-                self.fired = True
-                yield self.finding(
-                    rec, f"{m.name} jumped to {fmt(m.value)} at {rec.position()}, "
-                         f"{m.value / median:.0f}× its recent median {fmt(median)}", metric=m.name)
-                return
-        self.recent.append(m.value)
+        rows, names, values = per_record_max(rows, names, values, finite_only=False)
+        recent, opt = self.recent, self.opt
+        ceiling, jump, min_history = opt["ceiling"], opt["jump"], opt["min_history"]
+        inf = math.inf
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start:start + _CHUNK]
+            # Bulk proof that no norm of the chunk fires: none is inf or above the ceiling, and
+            # the largest is below `jump` times the smallest positive norm of the window and the
+            # chunk (a positive median is one of them; before min_history the ratio is jump²).
+            if jump >= 1:
+                hi = max(chunk)
+                if hi != inf and hi <= ceiling:
+                    lo = min(chunk)
+                    if recent:
+                        lo = min(lo, min(recent))
+                    if not lo > 0:
+                        lo = min(filter(_positive, chain(recent, chunk)), default=inf)
+                    if hi < jump * lo:
+                        recent.extend(chunk)
+                        continue
+            for i, name, value in zip(rows[start:start + _CHUNK], names[start:start + _CHUNK], chunk):
+                if value == inf:
+                    self.fired = True
+                    yield self.finding(b.record(i), f"{name} is inf at {b.position(i)}: the gradient overflowed",
+                                       metric=name)
+                    return
+                if value > ceiling:
+                    self.fired = True
+                    yield self.finding(b.record(i), f"{name} is {fmt(value)} at {b.position(i)}, above "
+                                                    f"{fmt(ceiling)}: the gradients have exploded", metric=name)
+                    return
+                if recent:
+                    median = sorted(recent)[len(recent) // 2]
+                    factor = jump if len(recent) >= min_history else jump ** 2
+                    if median > 0 and value >= factor * median:
+                        self.fired = True
+                        yield self.finding(
+                            b.record(i), f"{name} jumped to {fmt(value)} at {b.position(i)}, "
+                                         f"{value / median:.0f}× its recent median {fmt(median)}", metric=name)
+                        return
+                recent.append(value)
+
+
+_CHUNK = 256
+_positive = (0.0).__lt__
+
+
+def per_record_max(rows: list[int], names: list[str], values: list[float], *, finite_only: bool):
+    """(rows, names, values) of a metric series with one entry per record: its largest value
+    (the first of equal ones, like `max`), leaving out nan (and +-inf with `finite_only`);
+    a record with no value left is left out. The lists come back as they are when every
+    record has one value and none is left out (the usual case)."""
+    dropped = not all(map(isfinite, values)) if finite_only else any(map(isnan, values))
+    if not dropped and not any(map(eq, rows, rows[1:])):
+        return rows, names, values
+    out_rows: list[int] = []
+    out_names: list[str] = []
+    out_values: list[float] = []
+    last = -1
+    for r, name, value in zip(rows, names, values):
+        if value != value or (finite_only and not isfinite(value)):
+            continue
+        if r == last:
+            if value > out_values[-1]:
+                out_names[-1], out_values[-1] = name, value
+            continue
+        last = r
+        out_rows.append(r)
+        out_names.append(name)
+        out_values.append(value)
+    return out_rows, out_names, out_values
