@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from ..model import Record, Severity
+import math
+
+from ..batch import Batch
+from ..model import Severity
 from . import register
 from .base import Hold, Rule, fmt
+from .grad_explosion import _CHUNK, _positive, per_record_max
 
 
 @register
@@ -55,19 +59,39 @@ class GradVanishing(Rule):
         self.hold = Hold(self.opt["hold"])
         self.fired = False
 
-    def observe(self, rec: Record):
-        norms = [m for m in rec.by_role("grad_norm") if m.finite]
-        if not norms or self.fired:
+    def observe_batch(self, b: Batch):
+        if self.fired:
             return
-        m = max(norms, key=lambda n: n.value)
-        self.seen += 1
-        if self.seen <= self.opt["early"]:
-            self.early_max = max(self.early_max, m.value)
+        rows, names, values, _ = b.series("grad_norm")
+        if not rows:
             return
-        vanished = 0 < m.value and (m.value < self.opt["tiny"]
-                                    or (self.early_max > 0 and m.value * self.opt["drop"] <= self.early_max))
-        if self.hold.update(vanished, rec):
-            self.fired = True
-            yield self.finding(
-                self.hold.first, f"{m.name} fell to {fmt(m.value)} (early maximum {fmt(self.early_max)}) "
-                                 f"and stayed there for {self.hold.count} reports", evidence=[rec], metric=m.name)
+        rows, names, values = per_record_max(rows, names, values, finite_only=True)
+        opt, hold = self.opt, self.hold
+        tiny, drop, early = opt["tiny"], opt["drop"], opt["early"]
+        n, k = len(values), 0
+        while k < n and self.seen < early:          # the first reports set the starting level
+            self.seen += 1
+            self.early_max = max(self.early_max, values[k])
+            k += 1
+        early_max = self.early_max
+        for start in range(k, n, _CHUNK):
+            chunk = values[start:start + _CHUNK]
+            self.seen += len(chunk)
+            # Bulk proof that no report of the chunk has vanished: its smallest positive norm
+            # is neither below `tiny` nor `drop` times below the early maximum.
+            if drop > 0:
+                lo = min(chunk)
+                if not lo > 0:
+                    lo = min(filter(_positive, chunk), default=math.inf)
+                if lo >= tiny and not (early_max > 0 and lo * drop <= early_max):
+                    hold.update_at(False, b, rows[start])     # an episode in progress ends
+                    continue
+            for i, name, value in zip(rows[start:start + _CHUNK], names[start:start + _CHUNK], chunk):
+                vanished = 0 < value and (value < tiny or (early_max > 0 and value * drop <= early_max))
+                if hold.update_at(vanished, b, i):
+                    self.fired = True
+                    yield self.finding(
+                        hold.first, f"{name} fell to {fmt(value)} (early maximum {fmt(early_max)}) "
+                                    f"and stayed there for {hold.count} reports", evidence=[b.record(i)],
+                        metric=name)
+                    return
