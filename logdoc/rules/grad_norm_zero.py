@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from ..model import Record, Severity
+from operator import eq
+
+from ..batch import Batch
+from ..model import Severity
 from . import register
 from .base import Hold, Rule
+from .grad_explosion import _CHUNK
 
 
 @register
@@ -46,14 +50,33 @@ class GradNormZero(Rule):
         self.hold = Hold(self.opt["hold"])
         self.fired = False
 
-    def observe(self, rec: Record):
-        norms = rec.by_role("grad_norm")
-        if not norms or self.fired:
+    def observe_batch(self, b: Batch):
+        if self.fired:
             return
-        if self.hold.update(all(m.value == 0.0 for m in norms), rec):
-            self.fired = True
-            first = self.hold.first
-            yield self.finding(
-                first, f"{norms[0].name} is exactly 0 in {self.hold.count} consecutive reports (lines "
-                       f"{first.line}–{rec.line}): no parameter receives a gradient",
-                evidence=[rec], metric=norms[0].name)
+        rows, names, values, _ = b.series("grad_norm")
+        if not rows:
+            return
+        hold = self.hold
+        if 0.0 not in values:               # no report is all zeros: an episode in progress ends
+            hold.update_at(False, b, rows[0])
+            return
+        one_each = not any(map(eq, rows, rows[1:]))     # one norm per record (the usual case)
+        n, j = len(rows), 0
+        while j < n:
+            if one_each and j % _CHUNK == 0 and 0.0 not in values[j:j + _CHUNK]:
+                hold.update_at(False, b, rows[j])
+                j += _CHUNK
+                continue
+            i, name, zero = rows[j], names[j], values[j] == 0.0
+            j += 1
+            while j < n and rows[j] == i:           # every norm of the record must be 0
+                zero = zero and values[j] == 0.0
+                j += 1
+            if hold.update_at(zero, b, i):
+                self.fired = True
+                first = hold.first
+                yield self.finding(
+                    first, f"{name} is exactly 0 in {hold.count} consecutive reports (lines "
+                           f"{first.line}–{b.line[i]}): no parameter receives a gradient",
+                    evidence=[b.record(i)], metric=name)
+                return
