@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from ..model import Record, Severity
+from math import isfinite
+
+from ..batch import Batch
+from ..model import Severity
 from . import register
 from .base import Rule, fmt
 
@@ -44,14 +47,33 @@ class NaNNotCounted(Rule):
         super().__init__(**options)
         self.fired = False
 
-    def observe(self, rec: Record):
+    def observe_batch(self, b: Batch):
         if self.fired:
             return
-        bad = [m for m in rec.by_role("grad_norm") if not m.finite]
-        counters = rec.by_role("nan_steps")
-        skipped = [m for m in rec.by_role("skipped_steps") if m.value > 0]
-        if bad and counters and all(c.value == 0 for c in counters) and not skipped:
-            self.fired = True
-            yield self.finding(
-                rec, f"{bad[0].name} is {fmt(bad[0].value)} at {rec.position()} but {counters[0].name} "
-                     "is 0: the nan was not counted or skipped", metric=bad[0].name)
+        rows, names, values, _ = b.series("grad_norm")
+        if all(map(isfinite, values)):
+            return
+        c_rows, c_names, c_values, _ = b.series("nan_steps")
+        if not c_rows:
+            return
+        counters: dict[int, list] = {}          # row -> [name of its first counter, all 0]
+        for r, name, value in zip(c_rows, c_names, c_values):
+            counter = counters.get(r)
+            if counter is None:
+                counters[r] = [name, value == 0]
+            elif value != 0:
+                counter[1] = False
+        s_rows, _, s_values, _ = b.series("skipped_steps")
+        skipped = {r for r, value in zip(s_rows, s_values) if value > 0}
+        last = -1
+        for i, name, value in zip(rows, names, values):
+            if i == last or isfinite(value):
+                continue
+            last = i                          # the record's first non-finite norm speaks for it
+            counter = counters.get(i)
+            if counter is not None and counter[1] and i not in skipped:
+                self.fired = True
+                yield self.finding(
+                    b.record(i), f"{name} is {fmt(value)} at {b.position(i)} but {counter[0]} "
+                                 "is 0: the nan was not counted or skipped", metric=name)
+                return
