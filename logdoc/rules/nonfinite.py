@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from ..model import Record, Severity
+from itertools import compress
+from math import isfinite
+from operator import not_
+
+from ..batch import Batch
+from ..model import Severity
 from . import register
 from .base import Rule, fmt
 
@@ -49,13 +54,31 @@ class NonFinite(Rule):
         super().__init__(**options)
         self.reported: set[str] = set()
 
-    def observe(self, rec: Record):
-        if rec.event == "nonfinite_loss" and "event" not in self.reported:
+    def observe_batch(self, b: Batch):
+        reported = self.reported
+        events, values = b.event, b.m_value
+        event_row = events.index("nonfinite_loss") if "nonfinite_loss" in events else -1
+        if isfinite(sum(values)):          # a sum is finite only when every value is
+            bad = ()
+        else:
+            bad = compress(range(len(values)), map(not_, map(isfinite, values)))
+        rows, names, roles = b.m_row, b.m_name, b.m_role
+        for j in bad:
+            i = rows[j]
+            if 0 <= event_row <= i:
+                yield from self._event(b, event_row)
+                event_row = -1
+            name = names[j]
+            if roles[j] in IGNORED_ROLES or name in reported:
+                continue
+            reported.add(name)
+            yield self.finding(b.record(i), f"{name} is {fmt(values[j])} at {b.position(i)}", metric=name)
+        if event_row >= 0:
+            yield from self._event(b, event_row)
+
+    def _event(self, b: Batch, i: int):
+        if "event" not in self.reported:
             self.reported.add("event")
+            rec = b.record(i)
             yield self.finding(rec, f"the framework reports a non-finite loss or gradient at {rec.position()}: "
                                     f"{rec.text.strip()[:140]}")
-        for m in rec.metrics:
-            if m.finite or m.role in IGNORED_ROLES or m.name in self.reported:
-                continue
-            self.reported.add(m.name)
-            yield self.finding(rec, f"{m.name} is {fmt(m.value)} at {rec.position()}", metric=m.name)
