@@ -241,7 +241,7 @@ class BulkParser:
     @staticmethod
     def _read(t: RecordTemplate, text: str):
         """What the template reads off a line, in the form _raw_view gives a Record."""
-        values = t.read(text)
+        values = [_comparable(v) for v in t.read(text)]
         return (t.pattern, t.event, t.phase, t.agg,
                 tuple(None if k is None else values[k] for k in t.counters),
                 tuple((name, role, values[k], group, agg) for k, name, role, group, agg in t.metrics))
@@ -292,9 +292,15 @@ class BulkParser:
 
 
 def _raw_view(rec: Record):
+    """A record as comparable data (what a template must reproduce)."""
     return (rec.pattern, rec.event, rec.phase, rec.agg,
-            tuple(getattr(rec, c) for c in _COUNTERS),
-            tuple((m.name, m.role, m.value, m.group, m.agg) for m in rec.metrics))
+            tuple(_comparable(getattr(rec, c)) for c in _COUNTERS),
+            tuple((m.name, m.role, _comparable(m.value), m.group, m.agg) for m in rec.metrics))
+
+
+def _comparable(value):
+    """NaN is not equal to itself; as data, two NaNs are the same value."""
+    return "nan" if value != value else value
 
 
 def _same(a: float, b: float) -> bool:

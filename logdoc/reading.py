@@ -48,6 +48,9 @@ def render_cursor(text: str) -> str:
     """Apply \\r and \\b the way a terminal does: later text overwrites earlier columns."""
     if "\b" not in text:
         segments = text.split("\r")
+        last = segments[-1]
+        if len(last) >= max(map(len, segments)):
+            return last           # tqdm's usual redraw: the last frame covers every earlier one
         shown = segments[0]
         for seg in segments[1:]:
             shown = seg + shown[len(seg):]

@@ -79,3 +79,11 @@ def test_carriage_return_redraws_and_escapes_are_cleaned_first():
     text = (frames + "\n" + "\x1b[32mEpoch 001/030: train 0.217  val 1.921642\x1b[0m\n") * 5
     got, want, _ = _both(text)
     assert got == want and want
+
+
+def test_nan_lines_are_templated_too():
+    # a diverged run prints nan for thousands of lines: they must not all go the slow way
+    text = "".join(f"{{'loss': nan, 'grad_norm': {1 + i / 1000:.4f}, 'learning_rate': 4.000e-04, "
+                   f"'epoch': {i / 100:.2f}}}\n" for i in range(100, 200))
+    got, want, templated = _both(text)
+    assert got == want and templated >= 90
