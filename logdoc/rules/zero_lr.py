@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from math import isnan
+
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Rule, is_final
+from .base import Rule
 
 
 # Events saying fp16 loss scaling skips optimizer steps, or that the printed LR is a placeholder
@@ -64,61 +67,88 @@ class ZeroLR(Rule):
         self.skipping = False     # fp16 loss scaling is skipping steps: a printed 0 is not the schedule
         self.first_step_zero: dict[str, Record] = {}   # per-step logs: a 0 on the first report waits
 
-    def observe(self, rec: Record):
-        if rec.event in SKIP_EVENTS or any(
-                m.value > 0 for m in rec.by_role("skipped_steps")):
-            self.skipping = True
-        starts = []
-        for m in rec.metrics:
-            if m.role != "lr":
-                continue
-            group = m.group or m.name
-            if m.value != 0.0:
-                if m.value > 0:
-                    self.seen_positive.add(group)
-                    self.skipping = False
-                    first_step = self.first_step_zero.pop(group, None)
-                    if first_step is not None and group not in self.reported:
-                        self.reported.add(group)
-                        f = self.finding(
-                            first_step, f"learning rate of {_name(group)} is 0 only at the first step "
-                                        f"({first_step.position()}): one wasted optimizer step, then the "
-                                        "warm-up starts", evidence=[rec], metric=m.name, tags=("first-step",))
-                        f.severity = Severity.info
-                        yield f
-                self.pending.pop(group, None)
-                continue
-            if group in self.reported or self.skipping:
-                continue
-            if group not in self.seen_positive:
-                first_step = self.first_step_zero.get(group)
-                if first_step is None and rec.step is not None:
-                    self.first_step_zero[group] = rec      # per-step log: wait for the next report
-                    continue
-                if first_step is not None and (rec.step, rec.epoch) == (first_step.step, first_step.epoch):
-                    continue                                 # the same step printed again
-                self.reported.add(group)
-                starts.append((m, first_step or rec))
-                continue
-            first, reports = self.pending.get(group, (rec, 0))
-            reports += 1
-            if reports >= self.opt["confirm_reports"] and not is_final(rec):
-                self.reported.add(group)
-                self.pending.pop(group, None)
-                yield self.finding(
-                    first, f"learning rate of {_name(group)} decayed to 0 at {first.position()} "
-                           f"and training continued (still 0 at line {rec.line})",
-                    evidence=[rec], metric=m.name, tags=("decayed",))
-            else:
-                self.pending[group] = (first, reports)
-        if starts:
-            names = " and ".join(_name(m.group or m.name) for m, _ in starts)
-            where = starts[0][1]
-            yield self.finding(
-                where, f"learning rate of {names} is 0 at {where.position()}: the schedule starts at 0, "
-                       "so the optimizer does not update the weights",
-                evidence=[rec], metric=starts[0][0].name, tags=("schedule-start",))
+    def observe_batch(self, b: Batch):
+        rows, names, values, groups = b.series("lr")
+        skips = _skip_rows(b)
+        if not self.first_step_zero and (not values or (min(values) > 0 and not isnan(sum(values)))):
+            # Every LR of the batch is positive (the usual case): no 0 to judge, only state to
+            # carry. Each group has now been positive and ends any decay episode; skipping
+            # stops at a positive LR and starts again at a later skip record.
+            if skips and (not rows or skips[-1] > rows[-1]):
+                self.skipping = True
+            elif rows:
+                self.skipping = False
+            if rows:
+                seen = {group or name for group, name in set(zip(groups, names))}
+                self.seen_positive |= seen
+                if self.pending:
+                    for group in seen:
+                        self.pending.pop(group, None)
+            return
+        yield from self._observe_rows(b, rows, names, values, groups, skips)
 
+    def _observe_rows(self, b: Batch, rows, names, values, groups, skips):
+        """The batch record by record (a 0, a negative or nan LR, or a first-step 0 pending)."""
+        seen_positive, pending, reported = self.seen_positive, self.pending, self.reported
+        first_step_zero, confirm = self.first_step_zero, self.opt["confirm_reports"]
+        n, j, k = len(rows), 0, 0
+        while j < n:
+            i = rows[j]
+            while k < len(skips) and skips[k] <= i:     # records up to this one that skip steps
+                self.skipping = True
+                k += 1
+            starts = []
+            while j < n and rows[j] == i:
+                name, value, group = names[j], values[j], groups[j] or names[j]
+                j += 1
+                if value != 0.0:
+                    if value > 0:
+                        seen_positive.add(group)
+                        self.skipping = False
+                        first_step = first_step_zero.pop(group, None)
+                        if first_step is not None and group not in reported:
+                            reported.add(group)
+                            f = self.finding(
+                                first_step, f"learning rate of {_name(group)} is 0 only at the first step "
+                                            f"({first_step.position()}): one wasted optimizer step, then the "
+                                            "warm-up starts", evidence=[b.record(i)], metric=name,
+                                tags=("first-step",))
+                            f.severity = Severity.info
+                            yield f
+                    pending.pop(group, None)
+                    continue
+                if group in reported or self.skipping:
+                    continue
+                if group not in seen_positive:
+                    first_step = first_step_zero.get(group)
+                    if first_step is None and b.step[i] is not None:
+                        first_step_zero[group] = b.record(i)    # per-step log: wait for the next report
+                        continue
+                    if first_step is not None and (b.step[i], b.epoch[i]) == (first_step.step, first_step.epoch):
+                        continue                                 # the same step printed again
+                    reported.add(group)
+                    starts.append((name, group, first_step or b.record(i)))
+                    continue
+                first, reports = pending.get(group) or (b.record(i), 0)
+                reports += 1
+                if reports >= confirm and not _is_final_at(b, i):
+                    reported.add(group)
+                    pending.pop(group, None)
+                    yield self.finding(
+                        first, f"learning rate of {_name(group)} decayed to 0 at {first.position()} "
+                               f"and training continued (still 0 at line {b.line[i]})",
+                        evidence=[b.record(i)], metric=name, tags=("decayed",))
+                else:
+                    pending[group] = (first, reports)
+            if starts:
+                where = starts[0][2]
+                yield self.finding(
+                    where, f"learning rate of {' and '.join(_name(group) for _, group, _ in starts)} is 0 "
+                           f"at {where.position()}: the schedule starts at 0, "
+                           "so the optimizer does not update the weights",
+                    evidence=[b.record(i)], metric=starts[0][0], tags=("schedule-start",))
+        if k < len(skips):
+            self.skipping = True
 
     def finish(self):
         # A per-step log that ends before showing a second LR: nothing proves it warmed up.
@@ -130,3 +160,29 @@ class ZeroLR(Rule):
 
 def _name(group: str) -> str:
     return f"param group '{group}'" if not group.startswith(("lr", "learning")) else group
+
+
+def _skip_rows(b: Batch) -> list[int]:
+    """Rows (in order) saying that fp16 loss scaling skips steps: a skip event, or a
+    skipped-steps counter above 0."""
+    rows: list[int] = []
+    roles = b.roles
+    if "event" in roles and not SKIP_EVENTS.isdisjoint(b.event):
+        rows = [i for i, event in enumerate(b.event) if event in SKIP_EVENTS]
+    if "skipped_steps" in roles:
+        s_rows, _, s_values, _ = b.series("skipped_steps")
+        counted = [r for r, value in zip(s_rows, s_values) if value > 0]
+        if counted:
+            rows = sorted({*rows, *counted})
+    return rows
+
+
+def _is_final_at(b: Batch, i: int) -> bool:
+    """`is_final` of row i, from the batch's columns."""
+    step, step_total = b.step[i], b.step_total[i]
+    if step is not None and step_total:
+        return step >= step_total
+    epoch, epoch_total = b.epoch[i], b.epoch_total[i]
+    if epoch is not None and epoch_total:
+        return epoch >= epoch_total
+    return False
