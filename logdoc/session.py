@@ -95,8 +95,7 @@ class Session:
         if not len(batch):
             return []
         if self.tables is not None:
-            for rec in batch.records():
-                self.tables.add(rec)
+            self.tables.add_batch(batch)
         self.max_epoch = _max(self.max_epoch, batch.epoch)
         self.max_step = _max(self.max_step, batch.step)
         return self.engine.feed_batch(batch)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .model import Record
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .batch import Batch
 
 METRIC_COLUMNS = ["line", "epoch", "step", "name", "role", "group", "value", "phase", "pattern"]
 EVENT_COLUMNS = ["line", "epoch", "step", "event", "pattern"]
@@ -23,12 +24,15 @@ class TableBuilder:
         self.rows: list[tuple] = []
         self.events: list[tuple] = []
 
-    def add(self, rec: Record) -> None:
-        for m in rec.metrics:
-            self.rows.append((rec.line, rec.epoch, rec.step, m.name, m.role, m.group, m.value,
-                              rec.phase, rec.pattern))
-        if rec.event:
-            self.events.append((rec.line, rec.epoch, rec.step, rec.event, rec.pattern))
+    def add_batch(self, b: "Batch") -> None:
+        """`add` for every record of a batch, straight from its columns (no Records built)."""
+        rows = b.m_row
+        self.rows.extend(zip([b.line[r] for r in rows], [b.epoch[r] for r in rows],
+                             [b.step[r] for r in rows], b.m_name, b.m_role, b.m_group, b.m_value,
+                             [b.phase[r] for r in rows], [b.pattern[r] for r in rows]))
+        if "event" in b.roles:
+            self.events.extend((b.line[i], b.epoch[i], b.step[i], e, b.pattern[i])
+                               for i, e in enumerate(b.event) if e)
 
     def metrics(self) -> "pd.DataFrame":
         import pandas as pd
