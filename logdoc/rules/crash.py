@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from itertools import compress, repeat
+from operator import is_not
 
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
 from .base import Rule
@@ -66,36 +70,57 @@ class Crash(Rule):
         self.exception: Record | None = None
         self.resumed = 0
 
-    def observe(self, rec: Record):
-        if rec.event == "exception_ignored":
+    def observe_batch(self, b: Batch):
+        events = b.event
+        n = len(events)
+        if events.count(None) == n:        # the usual batch: training records or chatter
+            if b.m_row and (self.swallowed or self.start is not None):
+                self._training(len(set(b.m_row)))
+            return ()
+        trained = list(dict.fromkeys(b.m_row))    # rows with metrics, in order
+        done = 0                           # rows before this one are done
+        for i in compress(range(n), map(is_not, events, repeat(None, n))):
+            self._training(bisect_left(trained, i) - bisect_left(trained, done))
+            self._event(events[i], b, i)
+            done = i + 1
+        self._training(len(trained) - bisect_left(trained, done))
+        return ()
+
+    def _training(self, k: int):
+        """`k` training records (metrics, no event) in a row."""
+        if k <= 0:
+            return
+        if self.swallowed:
+            self.swallowed = False            # training went on after the swallowed traceback
+        elif self.start is not None:
+            if self.resumed + k >= self.opt["resume_records"]:
+                self._reset()
+            else:
+                self.resumed += k
+
+    def _event(self, event: str, b: Batch, i: int):
+        if event == "exception_ignored":
             self._reset()
             self.swallowed = True
-            return ()
+            return
         if self.swallowed:
-            if rec.event == "exception" or (rec.metrics and rec.event is None):
-                self.swallowed = False        # the swallowed traceback ended (or training went on)
-            return ()
-        if rec.event == "traceback":
+            if event == "exception":
+                self.swallowed = False        # the swallowed traceback ended
+            return
+        if event == "traceback":
             if self.start is None or (self.exception is not None and self.exception.event == "exception"):
                 self._reset()          # a new traceback; one after a C++ abort belongs to it
-                self.start = rec
-            return ()
-        if rec.event == "traceback_frame":
+                self.start = b.record(i)
+        elif event == "traceback_frame":
             if self.start is not None:
-                self.last_frame = rec
-            return ()
-        if rec.event in ("exception", "fatal"):
+                self.last_frame = b.record(i)
+        elif event in ("exception", "fatal"):
+            rec = b.record(i)
             if self.start is None:
                 self.start = rec
-            if rec.event == "exception" or self.exception is None:
+            if event == "exception" or self.exception is None:
                 self.exception = rec
             self.resumed = 0
-            return ()
-        if self.start is not None and rec.metrics and rec.event is None:
-            self.resumed += 1
-            if self.resumed >= self.opt["resume_records"]:
-                self._reset()
-        return ()
 
     def finish(self):
         if self.start is None:
