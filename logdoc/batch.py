@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from operator import itemgetter
 
 from .model import Metric, Record
 
@@ -23,7 +24,7 @@ _RECORD_FIELDS = ("line", "text", "pattern", "family", "event", "epoch", "epoch_
 
 class Batch:
     __slots__ = (*_RECORD_FIELDS, "m_row", "m_name", "m_role", "m_value", "m_group", "m_agg",
-                 "_records", "_series", "_rows_for", "_train_loss", "_roles")
+                 "_records", "_series", "_by_role", "_rows_for", "_train_loss", "_roles")
 
     def __init__(self):
         for name in _RECORD_FIELDS:
@@ -37,6 +38,7 @@ class Batch:
         self.m_agg: list[str | None] = []
         self._records: dict[int, Record] = {}
         self._series: dict[str, tuple] = {}
+        self._by_role: dict[str, list[int]] | None = None
         self._rows_for: dict[frozenset, list[int]] = {}
         self._train_loss: tuple | None = None
         self._roles: frozenset | None = None
@@ -127,9 +129,23 @@ class Batch:
         """(rows, names, values, groups) of every metric with this role, in record order."""
         got = self._series.get(role)
         if got is None:
-            idx = [j for j, r in enumerate(self.m_role) if r == role]
-            got = ([self.m_row[j] for j in idx], [self.m_name[j] for j in idx],
-                   [self.m_value[j] for j in idx], [self.m_group[j] for j in idx])
+            if self._by_role is None:
+                by_role: dict[str, list[int]] = {}
+                for j, r in enumerate(self.m_role):    # one pass for every role
+                    idx = by_role.get(r)
+                    if idx is None:
+                        by_role[r] = [j]
+                    else:
+                        idx.append(j)
+                self._by_role = by_role
+            idx = self._by_role.get(role, [])
+            if len(idx) > 1:
+                take = itemgetter(*idx)                # gathers in C
+                got = (list(take(self.m_row)), list(take(self.m_name)),
+                       list(take(self.m_value)), list(take(self.m_group)))
+            else:
+                got = ([self.m_row[j] for j in idx], [self.m_name[j] for j in idx],
+                       [self.m_value[j] for j in idx], [self.m_group[j] for j in idx])
             self._series[role] = got
         return got
 
