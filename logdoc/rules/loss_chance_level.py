@@ -1,16 +1,109 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import deque
+from itertools import chain, compress, repeat
+from math import isnan
+from operator import eq, ne, or_
 
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, train_loss
+from .base import Reports, Rule, fmt, loss_label
 
 # Cross-entropy of a uniform guess, ln(C), for common class counts and LLM vocabularies.
 # Benchmarks' class counts (binary, CIFAR-10/MNIST, CIFAR-100, ImageNet-1k) and the
 # vocabularies of common tokenizers (BERT, LLaMA, GPT-2, GPT-NeoX, LLaMA-3, Qwen).
 CLASS_COUNTS = (2, 10, 100, 1000, 21128, 30522, 32000, 50257, 50304, 128256, 151936)
+_LEVELS = tuple((c, math.log(c)) for c in CLASS_COUNTS)
+
+_NEVER = object()      # a report key equal to no other
+
+
+def _new_reports(reports: Reports, b: Batch, rows: list[int], values: list[float]):
+    """`reports.is_new_at` for every row of `rows` (batch rows, in order), in bulk.
+
+    Returns (rows, values) of the new reports (`values` runs parallel to `rows`) and how many
+    of the first new ones still saw `reports.per_epoch` True; `reports` is left as the
+    row-by-row calls leave it. A report is new when its position differs from the previous
+    row's, or, without a step, its text does; a row with neither epoch nor step is always
+    new. (Shared by the loss-* rules; a candidate for base.Reports.)
+    """
+    if len(rows) <= _FEW:               # a live stream's batch: the plain calls cost less
+        return _new_reports_few(reports, b, rows, values)
+    if reports.one_series:
+        if reports.pattern is None:
+            reports.pattern = b.pattern[rows[0]]
+        same = list(map(eq, map(b.pattern.__getitem__, rows), repeat(reports.pattern)))
+        if False in same:
+            rows, values = list(compress(rows, same)), list(compress(values, same))
+            if not rows:
+                return [], [], 0
+    eps = list(map(b.epoch.__getitem__, rows))
+    sts = list(map(b.step.__getitem__, rows))
+    text = b.text
+    pos = reports.pos
+    # Positions compared field by field, no tuple per row. The tuple path takes what that
+    # cannot: missing epochs, steps on some rows only, nan (a tuple finds the same nan object
+    # equal to itself).
+    steps = sts[0] is not None
+    try:
+        simple = not isnan(sum(eps)) and (not isnan(sum(sts)) if steps else sts.count(None) == len(sts))
+    except (TypeError, OverflowError):   # a None among numbers
+        simple = False
+    if simple:
+        fresh = pos is None or (pos[0] is None and pos[1] is None)
+        if steps:
+            pe, ps = (_NEVER, _NEVER) if fresh else pos
+            flags = list(map(or_, map(ne, eps, chain((pe,), eps)), map(ne, sts, chain((ps,), sts))))
+        else:                            # no steps: a new text is a new report too
+            pe = _NEVER if fresh or pos[1] is not None else pos[0]
+            get = text.__getitem__
+            flags = list(map(or_, map(ne, eps, chain((pe,), eps)),
+                             map(ne, map(get, rows), chain((reports.text,), map(get, rows)))))
+    else:
+        keys = [(e, s) if s is not None else ((e, None, text[i]) if e is not None else j)
+                for j, (i, e, s) in enumerate(zip(rows, eps, sts))]
+        if pos is None or (pos[0] is None and pos[1] is None):
+            prev = _NEVER
+        else:
+            prev = pos if pos[1] is not None else (pos[0], None, reports.text)
+        flags = list(map(ne, keys, chain((prev,), keys)))
+    n_epoch = 0
+    if reports.per_epoch:
+        last_epoch = pos[0] if pos is not None else _NEVER
+        for e, s, is_new in zip(eps, sts, flags):
+            if is_new:
+                if (s is not None or e is None or not float(e).is_integer()
+                        or (last_epoch is not _NEVER and e == last_epoch)):
+                    reports.per_epoch = False
+                    break
+                n_epoch += 1
+            last_epoch = e
+    reports.pos, reports.text = (eps[-1], sts[-1]), text[rows[-1]]
+    if False in flags:
+        rows, values = list(compress(rows, flags)), list(compress(values, flags))
+    reports.count += len(rows)
+    return rows, values, n_epoch
+
+
+_FEW = 4
+
+
+def _new_reports_few(reports: Reports, b: Batch, rows: list[int], values: list[float]):
+    """`_new_reports` for a few rows, one `is_new_at` call each."""
+    is_new_at, pattern, epoch, step, text = reports.is_new_at, b.pattern, b.epoch, b.step, b.text
+    keep, kept_values, n_epoch, counting = [], [], 0, reports.per_epoch
+    for i, v in zip(rows, values):
+        if is_new_at(pattern[i], epoch[i], step[i], text[i]):
+            keep.append(i)
+            kept_values.append(v)
+            if counting and reports.per_epoch:
+                n_epoch += 1
+            else:
+                counting = False
+    return keep, kept_values, n_epoch
 
 
 @register
@@ -64,35 +157,92 @@ class LossChanceLevel(Rule):
         self.seen = 0
         self.fired = False
         self.reports = Reports(one_series=True)
+        self.run = 0                      # latest reports in a row that lie in some band
+        # The bands around every ln(C), widened a little (rounding must not hide a value) and
+        # merged: a value lies in one when bisect_right(edges, value) is odd.
+        rtol, spans = self.opt["rtol"], []
+        for _, level in _LEVELS:
+            band = rtol * level
+            slack = 1e-9 * (abs(level) + abs(band))
+            if band >= 0:
+                spans.append([level - band - slack, level + band + slack])
+        spans.sort()
+        merged: list[list[float]] = []
+        for lo, hi in spans:
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        self.edges = [x for span in merged for x in span]
 
-    def _past_start(self) -> bool:
-        """Do the window's reports that show an epoch all lie past the first `start_epochs`?"""
-        done = [r.epoch - (r.epoch_base if r.epoch_base is not None else 1)
-                for _, r in self.recent if r.epoch is not None]
-        return bool(done) and min(done) >= self.opt["start_epochs"]
+    def observe_batch(self, b: Batch):
+        if self.fired:
+            return
+        rows, _, values = b.train_loss()
+        if not rows:
+            return
+        if not all(map(math.isfinite, values)):
+            fin = list(map(math.isfinite, values))
+            rows, values = list(compress(rows, fin)), list(compress(values, fin))
+        rows, vals, _ = _new_reports(self.reports, b, rows, values)
+        if not rows:
+            return
+        window, edges, seen0, n = self.opt["window"], self.edges, self.seen, len(vals)
+        # Firing needs `window` reports in a row inside a band around some ln(C): only where
+        # such a run is long enough is the window judged exactly.
+        if n <= 16:
+            inside = [k for k, v in enumerate(vals) if bisect_right(edges, v) & 1]
+        else:                             # sorted once, each band bisected
+            ranked = sorted(vals)
+            near: set[float] = set()
+            for lo, hi in zip(edges[::2], edges[1::2]):
+                near.update(ranked[bisect_left(ranked, lo):bisect_right(ranked, hi)])
+            inside = list(compress(range(n), map(near.__contains__, vals))) if near else []
+        run, last = self.run, -1
+        for k in inside:
+            run = run + 1 if k == last + 1 else 1
+            last = k
+            if run >= window:
+                f = self._judge(b, rows, vals, k, seen0 + k + 1)
+                if f is not None:
+                    self.fired = True
+                    yield f
+                    return
+        self.run = run if last == n - 1 else 0
+        self.seen = seen0 + n
+        self.recent.extend((vals[k], b.record(rows[k])) for k in range(max(0, n - window), n))
 
-    def observe(self, rec: Record):
-        m = train_loss(rec)
-        if m is None or not m.finite or self.fired:
-            return
-        if not self.reports.is_new(rec):
-            return
-        self.seen += 1
-        self.recent.append((m.value, rec))
-        if len(self.recent) < self.opt["window"]:
-            return
-        if self.seen < self.opt["min_reports"] and not self._past_start():
-            return
-        for c in CLASS_COUNTS:
-            level = math.log(c)
-            band = self.opt["rtol"] * level
-            if abs(m.value - level) > band:
+    def _judge(self, b: Batch, rows: list[int], vals: list[float], k: int, seen: int):
+        """The finding at new report k of this batch (`rows`, `vals`) if the window of
+        reports ending there is at chance."""
+        opt = self.opt
+        window = opt["window"]
+        if min(window, seen) < window:
+            return None
+        recent = list(self.recent)
+        old = len(recent)
+        start = old + k - window + 1      # in recent + this batch's reports
+        if seen < opt["min_reports"]:
+            # past the start when the window's reports that show an epoch all lie past the
+            # first `start_epochs` epochs
+            at = [(r.epoch, r.epoch_base) for _, r in recent[start:]] if start < old else []
+            at += [(b.epoch[i], b.epoch_base[i]) for i in rows[max(0, start - old):k + 1]]
+            done = [e - (base if base is not None else 1) for e, base in at if e is not None]
+            if not (done and min(done) >= opt["start_epochs"]):
+                return None
+        value = vals[k]
+        span = [v for v, _ in recent[start:]] + vals[max(0, start - old):k + 1]
+        for c, level in _LEVELS:
+            band = opt["rtol"] * level
+            if abs(value - level) > band:
                 continue              # the newest value decides first: the window scan is rare
-            if all(abs(v - level) <= band for v, _ in self.recent):
-                self.fired = True
-                first = self.recent[0][1]
-                yield self.finding(
-                    first, f"{loss_label(m.name)} stays at {fmt(m.value)} ≈ ln({c}) = {level:.4f}, the loss of "
-                           f"a uniform guess over {c} classes, for {len(self.recent)} reports "
-                           f"(lines {first.line}–{rec.line})", evidence=[rec], metric=m.name)
-                return
+            if all(abs(v - level) <= band for v in span):
+                first = recent[start][1] if start < old else b.record(rows[start - old])
+                rec = b.record(rows[k])
+                tl_rows, names, _ = b.train_loss()
+                name = names[bisect_left(tl_rows, rows[k])]
+                return self.finding(
+                    first, f"{loss_label(name)} stays at {fmt(value)} ≈ ln({c}) = {level:.4f}, the loss of "
+                           f"a uniform guess over {c} classes, for {min(window, seen)} reports "
+                           f"(lines {first.line}–{rec.line})", evidence=[rec], metric=name)
+        return None
