@@ -13,6 +13,7 @@ from .batch import Batch
 from .bulk import BulkParser
 from .chains import diagnose
 from .engine import Engine, build_rules, finding_order
+from .overview import Overview
 from .model import Diagnosis, Finding, Line, Severity
 from .parser import Parser
 from .patterns import PatternSet, default_patterns
@@ -29,6 +30,7 @@ class Result:
     findings: list[Finding]
     diagnoses: list[Diagnosis]
     tables: TableBuilder | None = field(default=None, repr=False)
+    overview: Overview | None = field(default=None, repr=False)
     max_epoch: float | None = None        # how far the run got, for one-line summaries
     max_step: float | None = None
 
@@ -50,11 +52,12 @@ class Result:
 class Session:
     def __init__(self, path: str = "<stdin>", *, patterns: PatternSet | None = None,
                  rules: list[Rule] | None = None, severities: dict[str, Severity] | None = None,
-                 keep_tables: bool = False):
+                 keep_tables: bool = False, keep_overview: bool = False):
         self.path = path
         self.parser = Parser(patterns or default_patterns())
         self.engine = Engine(rules if rules is not None else build_rules(), path, severities)
         self.tables = TableBuilder() if keep_tables else None
+        self.overview = Overview() if keep_overview else None   # bounded, for the terminal
         self.lines = 0
         self._bulk: BulkParser | None = None
         self.last_batch = Batch()          # the records of the last block or lines fed
@@ -96,6 +99,8 @@ class Session:
             return []
         if self.tables is not None:
             self.tables.add_batch(batch)
+        if self.overview is not None:
+            self.overview.add_batch(batch)
         self.max_epoch = _max(self.max_epoch, batch.epoch)
         self.max_step = _max(self.max_step, batch.step)
         return self.engine.feed_batch(batch)
@@ -122,7 +127,7 @@ class Session:
                 line=1, evidence=[], path=self.path))
         return Result(path=self.path, lines=self.lines, records=self.parser.records,
                       formats=dict(self.parser.formats.most_common()), findings=findings,
-                      diagnoses=diagnose(findings), tables=self.tables,
+                      diagnoses=diagnose(findings), tables=self.tables, overview=self.overview,
                       max_epoch=self.max_epoch, max_step=self.max_step)
 
 

@@ -1,27 +1,16 @@
 """Small pure-Python views of a run used by human reports (no pandas on the hot path)."""
 from __future__ import annotations
 
+from ..overview import Overview
 from ..session import Result
 
-# Which metrics a per-epoch overview shows first, by role.
-ROLE_ORDER = ("loss", "val_loss", "lr", "param_delta", "grad_norm", "val_metric", "metric")
-MAX_COLUMNS = 7
-
-
-def epoch_rows(result: Result) -> tuple[list[str], list[tuple]]:
-    """(column names, rows): the last value of each key metric per epoch."""
-    if result.tables is None:
-        return [], []
-    per_epoch: dict[float, dict[str, float]] = {}
-    role_of: dict[str, str] = {}
-    for line, epoch, step, name, role, group, value, phase, pattern in result.tables.rows:
-        if epoch is None or role not in ROLE_ORDER:
-            continue
-        per_epoch.setdefault(epoch, {})[name] = value
-        role_of.setdefault(name, role)
-    cols = sorted(role_of, key=lambda n: ROLE_ORDER.index(role_of[n]))[:MAX_COLUMNS]
-    rows = [(epoch, *[vals.get(c) for c in cols]) for epoch, vals in per_epoch.items()]
-    return cols, rows
+def overview_of(result: Result) -> Overview | None:
+    """The bounded overview the session kept, or one built from full tables."""
+    if result.overview is not None:
+        return result.overview
+    if result.tables is not None:
+        return Overview().add_rows(result.tables.rows)
+    return None
 
 
 def short(value: float | None) -> str:

@@ -9,23 +9,26 @@ from rich.text import Text
 from ..model import Severity
 from ..session import Result
 from .sparkline import marker_row, sparkline
-from .summary import epoch_rows, short
+from ..overview import TREND_ROLES
+from .summary import overview_of, short
 
 STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
 MAX_EPOCH_ROWS = 12
-TREND_ROLES = ("loss", "val_loss", "lr", "param_delta", "grad_norm")
 MAX_TRENDS = 8
 
 
 def _epoch_table(result: Result) -> Table | None:
-    cols, rows = epoch_rows(result)
+    overview = overview_of(result)
+    if overview is None:
+        return None
+    cols, rows, skipped = overview.epoch_rows()
     if not rows:
         return None
     table = Table(title="per epoch (last value printed)", title_justify="left", show_edge=False)
     table.add_column("epoch", justify="right")
     for c in cols:
         table.add_column(Text(c), justify="right")
-    shown = rows if len(rows) <= MAX_EPOCH_ROWS else [*rows[:6], None, *rows[-5:]]
+    shown = [*rows[:6], None, *rows[-5:]] if skipped or len(rows) > MAX_EPOCH_ROWS else rows
     for row in shown:
         if row is None:
             table.add_row("…", *["" for _ in cols])
@@ -37,35 +40,29 @@ def _epoch_table(result: Result) -> Table | None:
 def _trends(result: Result) -> Table | None:
     """Sparklines of the key series (loss, val loss, LR per group, update size), with '^'
     under the points where a finding fired."""
-    if result.tables is None:
+    overview = overview_of(result)
+    if overview is None or not overview.series:
         return None
-    series: dict[str, list[tuple[int, float]]] = {}
-    roles: dict[str, str] = {}
-    for line, epoch, step, name, role, group, value, phase, pattern in result.tables.rows:
-        if role in TREND_ROLES:
-            series.setdefault(name, []).append((line, value))
-            roles.setdefault(name, role)
-    if not series:
-        return None
+    series = overview.series
     fired = [(f.line, f.metric) for f in result.findings if f.severity >= Severity.warning]
     table = Table(title="trends in log order (× nan/inf, ^ finding)", title_justify="left",
                   show_edge=False, show_header=False, box=None)
     table.add_column("metric", style="bold")
     table.add_column("curve")
     table.add_column("range", style="dim")
-    names = sorted(series, key=lambda n: TREND_ROLES.index(roles[n]))[:MAX_TRENDS]
+    names = sorted(series, key=lambda n: TREND_ROLES.index(series[n].role))[:MAX_TRENDS]
     for name in names:
-        points = series[name]
-        values = [v for _, v in points]
-        curve = Text(sparkline(values, log=roles[name] in ("lr", "param_delta", "grad_norm")))
+        s = series[name]
+        values = s.values()
+        curve = Text(sparkline(values, log=s.role in ("lr", "param_delta", "grad_norm")))
         # a finding marks the series it is about (same role), at the line it fired on
         lines = {line for line, metric in fired
-                 if metric is None or roles.get(metric, roles[name]) == roles[name]}
-        marks = marker_row([i for i, (line, _) in enumerate(points) if line in lines], len(points))
+                 if metric is None or (series[metric].role if metric in series else s.role) == s.role}
+        marks = marker_row(s.points_at(lines), len(values))
         if marks:
             curve.append("\n" + marks, style="red")
-        finite = [v for v in values if v == v and abs(v) != float("inf")]
-        rng = f"{short(min(finite))}…{short(max(finite))}" if finite else "no finite value"
+        bounds = s.finite_range
+        rng = f"{short(bounds[0])}…{short(bounds[1])}" if bounds else "no finite value"
         table.add_row(Text(name), curve, rng)
     return table
 
