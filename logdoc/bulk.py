@@ -9,10 +9,12 @@ slicing those spans.
 
 Exactness comes first: a template is trusted only after it reproduced the line-by-line
 parser's records on two lines of its shape, and every value must be explained by exactly one
-number of the line. Shapes that cannot be templated stay on the line-by-line path: table rows
-that depend on a header, rank-prefixed lines (deduplicated against other ranks), names that
-contain digits (two names, one shape), values no single number explains. Tests replay every
-kept log both ways and compare the reports.
+number of the line. Rank-prefixed lines keep going through the rank deduplication (another
+rank's copy is dropped), with the rank and body read at the spans the prefixes gave. Shapes
+that cannot be templated stay on the line-by-line path: table rows that depend on a header
+(the plans are forgotten when a header changes), names that contain digits (two names, one
+shape), values no single number explains. Tests replay every kept log both ways and compare
+the reports.
 """
 from __future__ import annotations
 
@@ -79,11 +81,25 @@ def _reader(spans: tuple):
 
 
 class _Tentative:
-    """A template seen to fit one line; it must fit a second line of its shape to be used."""
-    __slots__ = ("templates",)
+    """A plan seen to fit one line; it must fit a second line of its shape to be used."""
+    __slots__ = ("inner", "ranked")
 
-    def __init__(self, templates):
-        self.templates = templates
+    def __init__(self, inner, ranked):
+        self.inner = inner          # _NOTHING, a RecordTemplate or a tuple of them
+        self.ranked = ranked        # None or (body offset, rank span, weak rank?)
+
+
+class _Ranked:
+    """The plan of a rank-prefixed shape: rank deduplication, then the inner plan."""
+    __slots__ = ("inner", "offset", "rank_span", "weak")
+
+    def __init__(self, inner, offset: int, rank_span: tuple[int, int], weak: bool):
+        self.inner, self.offset, self.rank_span, self.weak = inner, offset, rank_span, weak
+
+
+def _rank_at(text: str, span: tuple[int, int], weak: bool) -> str:
+    rank = text[span[0]:span[1]]
+    return "~" + rank if weak else rank
 
 
 def split_block(data: bytes) -> tuple[list[str], list[bytes]]:
@@ -176,6 +192,9 @@ class BulkParser:
                 formats[t.family] += 1
                 templated += 1
                 continue
+            if plan.__class__ is _Ranked:
+                self._apply_ranked(plan, shape, text, no, b)
+                continue
             if plan.__class__ is tuple and self._apply(plan, text, no, b):
                 continue
             if plan.__class__ is tuple:
@@ -191,40 +210,32 @@ class BulkParser:
         parser = self.parser
         text = text.rstrip()
         headers = parser.patterns.headers_seen
+        copies = parser.duplicates
         recs = parser.parse(Line(no, text))
         if parser.patterns.headers_seen != headers:
             self.plans.clear()            # rows after a header mean something else now
-        elif plan is None:
-            if len(self.plans) < MAX_PLANS:
-                learnt = self._learn(text, recs)
-                if learnt is not None:
-                    self.plans[shape] = learnt
-                else:                     # no template from this line; maybe from the next
-                    tries = self._tries.get(shape, 0) + 1
-                    self._tries[shape] = tries
-                    if tries >= MAX_TRIES:
-                        self.plans[shape] = _SLOW
-        elif plan.__class__ is _Tentative:
-            try:
-                ok = [self._read(t, text) for t in plan.templates] == [_raw_view(r) for r in recs]
-            except ValueError:
-                ok = False
-            if not ok:
-                self.plans[shape] = _SLOW
-            else:                         # a lone template is stored bare: the fast case
-                self.plans[shape] = plan.templates[0] if len(plan.templates) == 1 else plan.templates
+        elif (plan is None or plan.__class__ is _Tentative) and len(self.plans) < MAX_PLANS:
+            learnt = None
+            if parser.duplicates == copies:   # another rank's copy teaches nothing
+                learnt = self._learn(text, recs) if plan is None else self._confirm(plan, text, recs)
+            if learnt is not None:
+                self.plans[shape] = learnt
+            else:                         # no plan from this line; maybe from the next
+                tries = self._tries.get(shape, 0) + 1
+                self._tries[shape] = tries
+                if tries >= MAX_TRIES:
+                    self.plans[shape] = _SLOW
         for rec in recs:
             parser.carry(rec)
             batch.add_record(rec)
 
     def _learn(self, text: str, recs: list[Record]):
         """The plan for this line's shape, or None when this line cannot teach one."""
-        body, rank = self.parser.patterns.peel(text)
-        if rank is not None:
-            return _SLOW                  # another rank's copy is dropped: depends on history
+        offset, rank, rank_span = self.parser.patterns.prefixes.peel_at(text)
+        ranked = None if rank is None else (offset, rank_span, rank.startswith("~"))
         if not recs:
-            return _NOTHING
-        offset = len(text) - len(body)
+            # nothing to read; a ranked line still goes through the rank deduplication
+            return _NOTHING if ranked is None else _Tentative(_NOTHING, ranked)
         templates = []
         for rec in recs:
             if any(_HAS_DIGIT.search(m.name) or (m.group and _HAS_DIGIT.search(m.group))
@@ -234,7 +245,41 @@ class BulkParser:
             if t is None:
                 return None               # a value no single number explains (yet)
             templates.append(t)
-        return _Tentative(tuple(templates))
+        inner = templates[0] if len(templates) == 1 else tuple(templates)
+        return _Tentative(inner, ranked)
+
+    def _confirm(self, plan: "_Tentative", text: str, recs: list[Record]):
+        """The tentative plan, checked on a second line of its shape: the plan to use, or _SLOW."""
+        inner = plan.inner
+        if inner is _NOTHING:
+            ok = not recs
+        else:
+            templates = (inner,) if inner.__class__ is RecordTemplate else inner
+            try:
+                ok = [self._read(t, text) for t in templates] == [_raw_view(r) for r in recs]
+            except ValueError:
+                ok = False
+        if ok and plan.ranked is not None:
+            offset, span, weak = plan.ranked
+            ok = self.parser.patterns.prefixes.peel_at(text) == (offset, _rank_at(text, span, weak), span)
+            if ok:
+                return _Ranked(inner, offset, span, weak)
+        return inner if ok else _SLOW
+
+    def _apply_ranked(self, plan: "_Ranked", shape: bytes, text: str, no: int, b: Batch) -> None:
+        """A rank-prefixed line: dropped if another rank just printed it, else read by template."""
+        parser = self.parser
+        stripped = text.rstrip()
+        if parser.is_rank_copy(stripped[plan.offset:], _rank_at(text, plan.rank_span, plan.weak), no):
+            return
+        inner = plan.inner
+        if inner is _NOTHING:
+            return
+        if not self._apply((inner,) if inner.__class__ is RecordTemplate else inner, text, no, b):
+            # a value did not parse: read the line slowly (its rank check repeats harmlessly:
+            # the same rank and content are remembered again)
+            self.plans[shape] = _SLOW
+            self._slow(_SLOW, shape, text, no, b)
 
     # ---- the template path
 

@@ -79,14 +79,20 @@ class Parser:
         if not line.text:
             return []
         body, rank = self.patterns.peel(line.text)
-        if rank is not None and self._dedup.is_duplicate(body, rank, line.no):
-            self.duplicates += 1
+        if rank is not None and self.is_rank_copy(body, rank, line.no):
             self.recognised = True
             return []
         recs, self.recognised = self.patterns.match_all(body, line.no, self.state)
         for rec in recs:
             rec.text = line.text          # evidence quotes the line as the log shows it
         return recs
+
+    def is_rank_copy(self, body: str, rank: str, line_no: int) -> bool:
+        """Is this line another rank's copy of a line just printed? (Counted, then dropped.)"""
+        if self._dedup.is_duplicate(body, rank, line_no):
+            self.duplicates += 1
+            return True
+        return False
 
     def carry(self, rec: Record) -> None:
         """Count the record and give it the position earlier lines announced."""

@@ -595,21 +595,32 @@ class Prefixes:
 
     def peel(self, text: str) -> tuple[str, str | None]:
         """(the line without its prefixes, the rank that printed it or None)."""
+        offset, rank, _ = self.peel_at(text)
+        return (text[offset:] if offset else text), rank
+
+    def peel_at(self, text: str) -> tuple[int, str | None, tuple[int, int] | None]:
+        """(where the body starts, rank or None, the rank's span in the line or None)."""
         rx = self.regex
         if rx is None:
-            return text, None
+            return 0, None, None
         rank = None
+        span = None
+        offset = 0
+        rest = text
         for _ in range(self.MAX_PEELS):
-            m = rx.match(text)
+            m = rx.match(rest)        # on the rest itself: ^, \b and lookbehinds see its start
             if m is None or m.end() == 0:
                 break
             if self.rank_groups and rank is None:
                 for g in self.rank_groups:
                     if m.group(g) is not None:
                         rank = m.group(g) if g.startswith("rank") else "~" + m.group(g)
+                        start, end = m.span(g)
+                        span = (offset + start, offset + end)
                         break
-            text = text[m.end():]
-        return text, rank
+            offset += m.end()
+            rest = rest[m.end():]
+        return offset, rank, span
 
 
 def pattern_files(paths: Iterable[Path]) -> list[Path]:

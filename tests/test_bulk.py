@@ -87,3 +87,20 @@ def test_nan_lines_are_templated_too():
                    f"'epoch': {i / 100:.2f}}}\n" for i in range(100, 200))
     got, want, templated = _both(text)
     assert got == want and templated >= 90
+
+
+def test_rank_prefixed_lines_are_deduplicated_and_templated():
+    # two ranks print the same step; the copy is dropped, exactly as line by line
+    text = "".join(f"[rank{r}]: train step {s}/500 | loss {1 / s:.4f} | batch 32\n"
+                   f"[rank{r}]: INFO worker {r} prefetched shard {s * 7}\n"
+                   for s in range(1, 200) for r in (0, 1))
+    got, want, templated = _both(text, block_bytes=900)
+    assert got == want and len(want) == 199
+    assert templated > 150
+
+
+def test_weak_rank_prefixes_are_trusted_only_when_confirmed():
+    # "0: " / "1: " may be epoch numbers; srun -l prefixes come back for every line
+    text = "".join(f"{r}: step {s} | loss {s / 1000:.4f}\n" for s in range(1, 120) for r in (0, 1))
+    got, want, templated = _both(text, block_bytes=400)
+    assert got == want and templated > 50
