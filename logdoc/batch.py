@@ -118,27 +118,33 @@ class Batch:
             return list(range(len(self)))
         rows = self._rows_for.get(wants)
         if rows is None:
-            picked = {r for r, role in zip(self.m_row, self.m_role) if role in wants}
+            by_role = self._role_index()
+            m_row = self.m_row
+            picked = {m_row[j] for role in wants for j in by_role.get(role, ())}
             if "event" in wants:
                 picked.update(i for i, e in enumerate(self.event) if e is not None)
             rows = sorted(picked)
             self._rows_for[wants] = rows
         return rows
 
+    def _role_index(self) -> dict[str, list[int]]:
+        """Metric indexes by role, built in one pass on first use."""
+        if self._by_role is None:
+            by_role: dict[str, list[int]] = {}
+            for j, r in enumerate(self.m_role):
+                idx = by_role.get(r)
+                if idx is None:
+                    by_role[r] = [j]
+                else:
+                    idx.append(j)
+            self._by_role = by_role
+        return self._by_role
+
     def series(self, role: str) -> tuple[list[int], list[str], list[float], list]:
         """(rows, names, values, groups) of every metric with this role, in record order."""
         got = self._series.get(role)
         if got is None:
-            if self._by_role is None:
-                by_role: dict[str, list[int]] = {}
-                for j, r in enumerate(self.m_role):    # one pass for every role
-                    idx = by_role.get(r)
-                    if idx is None:
-                        by_role[r] = [j]
-                    else:
-                        idx.append(j)
-                self._by_role = by_role
-            idx = self._by_role.get(role, [])
+            idx = self._role_index().get(role, [])
             if len(idx) > 1:
                 take = itemgetter(*idx)                # gathers in C
                 got = (list(take(self.m_row)), list(take(self.m_name)),
