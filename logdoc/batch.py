@@ -107,7 +107,7 @@ class Batch:
         """Roles of its metrics, plus "event" when a record is an event line."""
         if self._roles is None:
             roles = set(self.m_role)
-            if any(e is not None for e in self.event):
+            if self.event.count(None) != len(self.event):     # C-level scan
                 roles.add("event")
             self._roles = frozenset(roles)
         return self._roles
@@ -121,7 +121,7 @@ class Batch:
             by_role = self._role_index()
             m_row = self.m_row
             picked = {m_row[j] for role in wants for j in by_role.get(role, ())}
-            if "event" in wants:
+            if "event" in wants and "event" in self.roles:
                 picked.update(i for i, e in enumerate(self.event) if e is not None)
             rows = sorted(picked)
             self._rows_for[wants] = rows
