@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from collections import deque
+from itertools import compress, repeat
+from operator import sub
 
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, train_loss
+from .base import Reports, Rule, fmt
+from .loss_chance_level import _new_reports
 
 
 @register
@@ -66,53 +72,122 @@ class LossDivergence(Rule):
 
     def __init__(self, **options):
         super().__init__(**options)
+        # Places (`first`, `last`, `best`...) are Records, or while a batch is read, rows of it
+        # (`_rec` turns them into Records; the batch's end does for those that stay).
         self.block: list[float] = []
-        self.block_first: Record | None = None
-        self.best: tuple[float, Record] | None = None
+        self.block_first: Record | int | None = None
+        self.best: tuple[float, Record | int] | None = None
         self.risen = 0
-        self.risen_first: Record | None = None
+        self.risen_first: Record | int | None = None
         self.fired = False
-        self.last = None                  # (metric name, record) of the latest report
+        self.last = None                  # (metric name or None, place) of the latest report
         self.reports = Reports(one_series=True)
         self.size = 0                     # reports per block in use
         self.level: float | None = None   # smoothed block mean (per-step series)
         self.spread_sum = 0.0             # sum of within-block spreads (per-step series)
         self.spread_blocks = 0
         self.epoch_values: deque[float] = deque(maxlen=3)   # per-epoch series: median-of-3 filter
-        self.last_raw: tuple[float, Record] | None = None
+        self.last_raw: tuple[float, Record | int] | None = None
 
-    def observe(self, rec: Record):
-        m = train_loss(rec)
-        if m is None or not m.finite or self.fired:
+    def observe_batch(self, b: Batch):
+        if self.fired:
             return
-        if not self.reports.is_new(rec):
-            return                    # the same report redrawn (progress bars)
-        size = 1 if self.reports.per_epoch else self.opt["window"]
-        if size != self.size:             # the series turned out to be per-step: start over
-            self.size, self.block, self.best, self.level = size, [], None, None
-            self.epoch_values.clear()
-        if not self.block:
-            self.block_first = rec
-        value = m.value
-        if size == 1:
-            # Converged or noisy per-epoch losses jump by 2-10x for one epoch (a loss of 1e-5
-            # printing 1e-4 once, or 1e-5 after a run of 2e-5); a divergence is a level that
-            # holds, so the median of the last three epochs stands for the current one.
-            self.epoch_values.append(value)
-            self.last_raw = (value, rec)
-            if len(self.epoch_values) < 3:
+        rows, _, values = b.train_loss()
+        if not rows:
+            return
+        if not all(map(math.isfinite, values)):
+            fin = list(map(math.isfinite, values))
+            rows, values = list(compress(rows, fin)), list(compress(values, fin))
+        rows, vals, n_epoch = _new_reports(self.reports, b, rows, values)
+        if not rows:
+            return
+        window = self.opt["window"]
+        # Reports while the series still looks per-epoch go one by one (there is one per
+        # epoch); after that, blocks of `window` reports are cut from the batch's values.
+        one_by_one = len(rows) if window == 1 else n_epoch
+        if one_by_one:
+            yield from self._reports(b, rows, vals, 0, one_by_one, n_epoch)
+        if one_by_one < len(rows) and not self.fired:
+            yield from self._blocks(b, rows, vals, one_by_one)
+        if not self.fired:               # places that outlive the batch become Records
+            rec = self._rec
+            if self.block_first is not None:
+                self.block_first = rec(b, self.block_first) if self.block else None
+            if self.best is not None:
+                self.best = (self.best[0], rec(b, self.best[1]))
+            if self.risen_first is not None:
+                self.risen_first = rec(b, self.risen_first)
+            if self.last is not None and self.last[0] is None:
+                self.last = (_name(b, self.last[1]), rec(b, self.last[1]))
+            if self.last_raw is not None:
+                self.last_raw = (self.last_raw[0], rec(b, self.last_raw[1]))
+
+    @staticmethod
+    def _rec(b: Batch | None, place: Record | int) -> Record:
+        return place if isinstance(place, Record) else b.record(place)
+
+    def _resize(self, size: int):
+        """The series turned out to be per-step: start over."""
+        self.size, self.block, self.best, self.level = size, [], None, None
+        self.epoch_values.clear()
+
+    def _reports(self, b: Batch, rows: list[int], vals: list[float], start: int, end: int, n_epoch: int):
+        """New reports start..end-1 one at a time."""
+        window = self.opt["window"]
+        for k in range(start, end):
+            i, value = rows[k], vals[k]
+            size = 1 if k < n_epoch else window
+            if size != self.size:
+                self._resize(size)
+            if not self.block:
+                self.block_first = i
+            if size == 1:
+                # Converged or noisy per-epoch losses jump by 2-10x for one epoch (a loss of 1e-5
+                # printing 1e-4 once, or 1e-5 after a run of 2e-5); a divergence is a level that
+                # holds, so the median of the last three epochs stands for the current one.
+                self.epoch_values.append(value)
+                self.last_raw = (value, i)
+                if len(self.epoch_values) < 3:
+                    continue
+                value = sorted(self.epoch_values)[1]
+            self.block.append(value)
+            self.last = (None, i)
+            if len(self.block) >= size:
+                yield from self._close_block(b)
+                if self.fired:
+                    return
+
+    def _blocks(self, b: Batch, rows: list[int], vals: list[float], start: int):
+        """New reports start.. of a per-step series (blocks of `window` > 1), in bulk."""
+        window = self.opt["window"]
+        if self.size != window:
+            self._resize(window)
+        end = len(rows)
+        block, first = self.block, self.block_first
+        k = start
+        need = window - len(block)
+        while k + need <= end:
+            if block:
+                block.extend(vals[k:k + need])
+            else:
+                block, first = vals[k:k + need], rows[k]
+            self.block, self.block_first = block, first
+            self.last = (None, rows[k + need - 1])
+            yield from self._close_block(b)
+            if self.fired:
                 return
-            value = sorted(self.epoch_values)[1]
-        self.block.append(value)
-        self.last = (m.name, rec)
-        if len(self.block) >= size:
-            yield from self._close_block()
+            block, k, need = [], k + need, window
+        if k < end:
+            if not block:
+                first = rows[k]
+            self.block, self.block_first = block + vals[k:], first
+        self.last = (None, rows[-1])
 
     def finish(self):
         # A run that explodes and dies leaves a short last block: judge it if it holds at
         # least half a window.
         if not self.fired and self.block and len(self.block) >= max(2, self.opt["window"] // 2):
-            yield from self._close_block()
+            yield from self._close_block(None)
         # A per-epoch run whose last report explodes (and then ends) is not hidden by the
         # median filter.
         if not self.fired and self.size == 1 and self.best and self.last_raw and self.best[0] > 0 \
@@ -124,15 +199,16 @@ class LossDivergence(Rule):
                      f"(from line {self.best[1].line}) to {_show(value)} by line {rec.line}",
                 evidence=[rec, self.best[1]], metric=self.last[0])
 
-    def _close_block(self):
-        n = len(self.block)
-        mean = sum(self.block) / n
+    def _close_block(self, b: Batch | None):
+        block = self.block
+        n = len(block)
+        mean = sum(block) / n
         if n > 1:      # batch-to-batch noise, robust to the spike a block may hold (scaled MAD)
-            med = sorted(self.block)[n // 2]
-            self.spread_sum += 1.4826 * sorted(abs(v - med) for v in self.block)[n // 2]
+            med = sorted(block)[n // 2]
+            self.spread_sum += 1.4826 * sorted(map(abs, map(sub, block, repeat(med))))[n // 2]
             self.spread_blocks += 1
         first = self.block_first
-        name, rec = self.last
+        name, last = self.last
         self.block = []
         # Per-step series: the reference level is an exponential average of block means, so
         # one lucky block cannot set an unreachably low "best".
@@ -152,17 +228,27 @@ class LossDivergence(Rule):
         noise = self.spread_sum / self.spread_blocks / n ** 0.5 if self.spread_blocks and n > 1 else 0.0
         if mean >= self.opt["factor"] * best and mean >= best + self.opt["sigmas"] * noise:
             self.risen += 1
-            self.risen_first = self.risen_first or first
+            if self.risen_first is None:
+                self.risen_first = first
         else:
             self.risen, self.risen_first = 0, None
         if mean >= self.opt["explode"] * best or self.risen >= self.opt["patience"]:
             self.fired = True
             how = "exploded" if mean >= self.opt["explode"] * best else "rose"
-            start = self.risen_first or first
+            start = self._rec(b, self.risen_first if self.risen_first is not None else first)
+            rec, best_rec = self._rec(b, last), self._rec(b, self.best[1])
+            if name is None:
+                name = _name(b, last)
             yield self.finding(
                 start, f"training loss {how} from a best average of {_show(best)} "
-                       f"(from line {self.best[1].line}) to {_show(mean)} by line {rec.line}",
-                evidence=[rec, self.best[1]], metric=name)
+                       f"(from line {best_rec.line}) to {_show(mean)} by line {rec.line}",
+                evidence=[rec, best_rec], metric=name)
+
+
+def _name(b: Batch, i: int) -> str:
+    """The name of the training loss batch row i reports."""
+    rows, names, _ = b.train_loss()
+    return names[bisect_left(rows, i)]
 
 
 def _show(value: float) -> str:
