@@ -49,24 +49,32 @@ class RecordTemplate:
     """How to read one record off any line of a shape."""
 
     __slots__ = ("pattern", "family", "event", "phase", "agg", "epoch_base", "step_base",
-                 "spans", "metrics", "counters", "names", "roles", "groups", "aggs", "value_index",
-                 "read", "n_metrics")
+                 "spans", "metrics", "counters", "names", "roles", "groups", "aggs", "read",
+                 "n_metrics", "only_metrics")
 
     def __init__(self, *, pattern, family, event, phase, agg, epoch_base, step_base, spans,
                  metrics, counters):
         self.pattern, self.family, self.event, self.phase, self.agg = pattern, family, event, phase, agg
         self.epoch_base, self.step_base = epoch_base, step_base
-        self.spans = spans              # (start, end, convert) per value read from the line
-        self.metrics = metrics          # (value index, name, role, group, agg) per metric
-        self.counters = counters        # value index or None: epoch, epoch_total, step, step_total
+        # `read` returns the metrics' values in order, then the counters' (so the metric
+        # values are a prefix of what it returns: no per-line reordering)
+        order = [m[0] for m in metrics]
+        positions = []
+        for k in counters:
+            positions.append(None if k is None else len(order))
+            if k is not None:
+                order.append(k)
+        self.spans = tuple(spans[k] for k in order)   # (start, end, convert) per value
+        self.read = _reader(self.spans)
+        self.metrics = tuple((i, *m[1:]) for i, m in enumerate(metrics))   # (value index, name, role, group, agg)
+        self.counters = tuple(positions)    # value index or None: epoch, epoch_total, step, step_total
+        self.n_metrics = len(metrics)
+        self.only_metrics = len(order) == len(metrics)
         # the metric columns, ready to extend a batch with
-        self.value_index = [m[0] for m in metrics]
-        self.read = _reader(spans)
         self.names = [m[1] for m in metrics]
         self.roles = [m[2] for m in metrics]
         self.groups = [m[3] for m in metrics]
         self.aggs = [m[4] for m in metrics]
-        self.n_metrics = len(metrics)
 
 
 def _reader(spans: tuple):
@@ -186,7 +194,7 @@ class BulkParser:
                 mrow_([row] * t.n_metrics)
                 mname_(t.names)
                 mrole_(t.roles)
-                mvalue_([values[k] for k in t.value_index])
+                mvalue_(values if t.only_metrics else values[:t.n_metrics])
                 mgroup_(t.groups)
                 magg_(t.aggs)
                 formats[t.family] += 1
@@ -327,7 +335,7 @@ class BulkParser:
             b.m_row.extend([row] * n)
             b.m_name.extend(t.names)
             b.m_role.extend(t.roles)
-            b.m_value.extend([values[k] for k in t.value_index])
+            b.m_value.extend(values if t.only_metrics else values[:t.n_metrics])
             b.m_group.extend(t.groups)
             b.m_agg.extend(t.aggs)
             parser.records += 1
