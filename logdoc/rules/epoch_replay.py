@@ -61,9 +61,10 @@ class EpochReplay(Rule):
         self.previous: list[float] = []
         self.previous_first: tuple | None = None
         # Reports(one_series=True).is_new_at, inlined: the followed pattern and the last
-        # report's position and text
+        # report's epoch, step and text (pos_epoch is _UNSET before the first report)
         self.pattern: str | None = None
-        self.pos: tuple | None = None
+        self.pos_epoch = _UNSET
+        self.pos_step = None
         self.text: str | None = None
         self.replay: tuple | None = None   # what the closing epoch compared, for the finding
         self.fired = False
@@ -74,7 +75,8 @@ class EpochReplay(Rule):
         rows, _, values = b.train_loss()
         epochs, steps, patterns, texts = b.epoch, b.step, b.pattern, b.text
         max_reports, min_reports = self.opt["max_reports"], self.opt["min_reports"]
-        tracked, pattern, pos, text = self.epoch, self.pattern, self.pos, self.text
+        tracked, pattern, text = self.epoch, self.pattern, self.text
+        pos_epoch, pos_step = self.pos_epoch, self.pos_step
         cur, cur_first = self.current, self.current_first
         done = 0                           # rows before this one are done
         for i, value in zip(rows, values):
@@ -109,14 +111,16 @@ class EpochReplay(Rule):
             elif p != pattern:
                 continue
             s = steps[i]
-            here = (e, s)
+            # (e, s) != the last position, compared as tuples compare (identity, then ==),
+            # without building a tuple per row
             if e is None and s is None:
                 new = True
             elif s is not None:
-                new = here != pos
+                new = not ((e is pos_epoch or e == pos_epoch) and (s is pos_step or s == pos_step))
             else:
-                new = here != pos or texts[i] != text
-            pos, text = here, texts[i]
+                new = (not ((e is pos_epoch or e == pos_epoch) and pos_step is None)
+                       or texts[i] != text)
+            pos_epoch, pos_step, text = e, s, texts[i]
             if new and len(cur) < max_reports:
                 if not cur:
                     cur_first = (b, i)
@@ -133,7 +137,8 @@ class EpochReplay(Rule):
                             yield self._finding()
                             return
                         cur, cur_first, tracked = [], None, e
-        self.epoch, self.pattern, self.pos, self.text = tracked, pattern, pos, text
+        self.epoch, self.pattern, self.text = tracked, pattern, text
+        self.pos_epoch, self.pos_step = pos_epoch, pos_step
         self.current, self.current_first = cur, cur_first
 
     def finish(self):
