@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from ..model import Record, Severity
+from bisect import bisect_left
+from itertools import chain, compress, repeat
+from math import isfinite
+from operator import eq, ne, or_
+
+from ..batch import Batch
+from ..model import Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, near_start, train_loss
+from .base import Reports, Rule, fmt, loss_label
 
 
 @register
@@ -55,8 +61,8 @@ class LossPlateau(Rule):
     def __init__(self, **options):
         super().__init__(**options)
         self.block: list[float] = []
-        self.block_first: Record | None = None
-        self.best: tuple[float, Record] | None = None
+        self.block_first = None           # Record (or (batch, row) while that batch runs)
+        self.best: tuple | None = None    # (mean, where its block began: as block_first)
         self.improved = False          # has any block beaten the first one?
         self.from_start: bool | None = None   # does the log start at the beginning of training?
         self.stale = 0
@@ -64,39 +70,178 @@ class LossPlateau(Rule):
         self.size = 0                     # reports per block in use
         self.fired = False
 
-    def observe(self, rec: Record):
-        m = train_loss(rec)
-        if m is None or not m.finite or self.fired:
+    def observe_batch(self, b: Batch):
+        if self.fired:
             return
+        rows, _, values = b.train_loss()
+        if not rows:
+            return
+        # Touch each row as few times as possible: on a long log every pass over the rows
+        # costs a cache miss per row, and a tuple per row wakes the garbage collector.
+        if not all(map(isfinite, values)):            # non-finite losses are no reports
+            keep = list(map(isfinite, values))
+            rows, values = list(compress(rows, keep)), list(compress(values, keep))
+            if not rows:
+                return
         if self.from_start is None:
-            self.from_start = near_start(rec)
-        if not self.reports.is_new(rec):
-            return
+            self.from_start = _near_start(b.epoch[rows[0]], b.step[rows[0]])
+        reports = self.reports
+        if reports.pattern is None:
+            reports.pattern = b.pattern[rows[0]]
+        keep = list(map(eq, map(b.pattern.__getitem__, rows), repeat(reports.pattern)))
+        if not all(keep):                             # only the first series that reported
+            rows, values = list(compress(rows, keep)), list(compress(values, keep))
+            if not rows:
+                return
+        # while the series may still be per-epoch, report by report
+        k = 0
+        while k < len(rows) and reports.per_epoch:
+            f = self._report(b, rows[k], values[k])
+            k += 1
+            if f is not None:
+                yield f
+                return
+        if k < len(rows):
+            f = self._per_step(b, rows[k:], values[k:]) if k else self._per_step(b, rows, values)
+            if f is not None:
+                yield f
+                return
+        # keep no batch alive: the open block and the best one become Records
+        if type(self.block_first) is tuple:
+            self.block_first = b.record(self.block_first[1])
+        if self.best is not None and type(self.best[1]) is tuple:
+            self.best = (self.best[0], b.record(self.best[1][1]))
+
+    def _report(self, b: Batch, i: int, value: float):
+        """One finite training loss of the followed series (what `observe` did per record)."""
+        if not self.reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]):
+            return None
         size = 1 if self.reports.per_epoch else self.opt["window"]
         if size != self.size:             # the series turned out to be per-step: start over
             self.size, self.block, self.best = size, [], None
         if not self.block:
-            self.block_first = rec
-        self.block.append(m.value)
+            self.block_first = (b, i)
+        self.block.append(value)
         if len(self.block) < size:
-            return
+            return None
         mean = sum(self.block) / len(self.block)
         self.block = []
-        if self.best is None or mean < self.best[0] - self.opt["min_delta"] * abs(self.best[0]):
-            self.improved = self.best is not None
+        best = self.best
+        if best is None or mean < best[0] - self.opt["min_delta"] * abs(best[0]):
+            self.improved = best is not None
             self.best = (mean, self.block_first)
             self.stale = 0
-            return
+            return None
         self.stale += 1
-        if self.stale >= self.opt["patience"]:
-            self.fired = True
-            f = self.finding(
-                self.best[1], f"{loss_label(m.name)} has not improved on its "
-                              f"{'best' if self.improved else 'first'} average "
-                              f"{fmt(round(self.best[0], 4))} (line {self.best[1].line}) for "
-                              f"{self.stale} blocks of {size} reports (until line {rec.line})"
-                              + ("" if self.improved or not self.from_start else ": the run never improved"),
-                evidence=[rec], metric=m.name)
-            if self.improved or not self.from_start:
-                f.severity = Severity.info
-            yield f
+        return self._fire(b, i) if self.stale >= self.opt["patience"] else None
+
+    def _per_step(self, b: Batch, rows: list[int], values: list[float]):
+        """The rest of the batch once the series is per-step (blocks of `window`): the new
+        reports found column by column, then one step per completed block."""
+        reports = self.reports
+        n = len(rows)
+        p_ep, p_st = reports.pos if reports.pos is not None else (_NOTHING, _NOTHING)
+        new: list | None | bool = False                # False: judge report by report
+        sts = list(map(b.step.__getitem__, rows))
+        total = _total(sts)
+        if total is not None:                          # new when (epoch, step) changes
+            if total == total:                         # (a nan step: tuples compare it by identity)
+                new = list(map(ne, sts, chain((p_st,), sts)))
+                if not all(new):                       # a step repeats: compare epochs too
+                    eps = list(map(b.epoch.__getitem__, rows))
+                    new = False if any(map(ne, eps, eps)) else \
+                        list(map(or_, new, map(ne, eps, chain((p_ep,), eps))))
+        elif sts.count(None) == n:
+            eps = list(map(b.epoch.__getitem__, rows))
+            total = _total(eps)
+            if total is None:
+                if eps.count(None) == n:
+                    new = None                         # no position: every line is a report
+            else:                                      # epoch only: new when it or the line changes
+                texts = list(map(b.text.__getitem__, rows))
+                new = list(map(ne, texts, chain((reports.text if reports.pos is not None else _NOTHING,),
+                                                texts)))
+                if p_st is not None:                   # the last report had a step
+                    new[0] = True
+                if not all(new):
+                    new = False if total != total else \
+                        list(map(or_, new, map(ne, eps, chain((p_ep,), eps))))
+        if new is False:
+            for i, value in zip(rows, values):
+                f = self._report(b, i, value)
+                if f is not None:
+                    return f
+            return None
+        last = rows[-1]
+        reports.pos, reports.text = (b.epoch[last], sts[-1]), b.text[last]
+        if new is not None and not all(new):
+            rows, values = list(compress(rows, new)), list(compress(values, new))
+            n = len(rows)
+        reports.count += n
+        if not n:
+            return None
+        w = self.size
+        block = self.block
+        lb = len(block)
+        if lb + n < w:                                 # no block completes
+            if not lb:
+                self.block_first = (b, rows[0])
+            self.block = block + values
+            return None
+        k0 = w - lb                                    # values that complete the open block
+        means = [sum(block + values[:k0]) / w]
+        means += [sum(values[s:s + w]) / w for s in range(k0, n - w + 1, w)]
+        best, stale = self.best, self.stale
+        min_delta, patience = self.opt["min_delta"], self.opt["patience"]
+        for t, mean in enumerate(means):
+            if best is None or mean < best[0] - min_delta * abs(best[0]):
+                self.improved = best is not None
+                best = (mean, (self.block_first if lb else (b, rows[0])) if t == 0
+                        else (b, rows[k0 + (t - 1) * w]))
+                stale = 0
+                continue
+            stale += 1
+            if stale >= patience:
+                self.best, self.stale = best, stale
+                return self._fire(b, rows[k0 - 1 + t * w])
+        self.best, self.stale = best, stale
+        s = k0 + (len(means) - 1) * w                  # the open block starts here
+        self.block = values[s:]
+        if s < n:
+            self.block_first = (b, rows[s])
+        return None
+
+    def _fire(self, b: Batch, i: int):
+        """`patience` stale blocks, the last one completed at row i."""
+        self.fired = True
+        best = self.best
+        first = best[1] if type(best[1]) is not tuple else best[1][0].record(best[1][1])
+        t_rows, t_names, _ = b.train_loss()
+        name = t_names[bisect_left(t_rows, i)]
+        rec = b.record(i)
+        f = self.finding(
+            first, f"{loss_label(name)} has not improved on its "
+                   f"{'best' if self.improved else 'first'} average "
+                   f"{fmt(round(best[0], 4))} (line {first.line}) for "
+                   f"{self.stale} blocks of {self.size} reports (until line {rec.line})"
+                   + ("" if self.improved or not self.from_start else ": the run never improved"),
+            evidence=[rec], metric=name)
+        if self.improved or not self.from_start:
+            f.severity = Severity.info
+        return f
+
+
+_NOTHING = object()                      # unequal to any position or text
+
+
+def _total(values: list):
+    """sum(values), or None when one is None (a column with gaps)."""
+    try:
+        return sum(values)
+    except TypeError:
+        return None
+
+
+def _near_start(epoch, step) -> bool:
+    """base.near_start from a row's columns."""
+    return (epoch is None or epoch <= 1) and (step is None or step <= 1000)
