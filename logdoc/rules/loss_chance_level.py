@@ -91,6 +91,12 @@ def _new_reports(reports: Reports, b: Batch, rows: list[int], values: list[float
 _FEW = 4
 
 
+def _loss_name(b: Batch, i: int) -> str:
+    """The name of the training loss that batch row i reports (`b.train_loss`)."""
+    rows, names, _ = b.train_loss()
+    return names[bisect_left(rows, i)]
+
+
 def _new_reports_few(reports: Reports, b: Batch, rows: list[int], values: list[float]):
     """`_new_reports` for a few rows, one `is_new_at` call each."""
     is_new_at, pattern, epoch, step, text = reports.is_new_at, b.pattern, b.epoch, b.step, b.text
@@ -239,8 +245,7 @@ class LossChanceLevel(Rule):
             if all(abs(v - level) <= band for v in span):
                 first = recent[start][1] if start < old else b.record(rows[start - old])
                 rec = b.record(rows[k])
-                tl_rows, names, _ = b.train_loss()
-                name = names[bisect_left(tl_rows, rows[k])]
+                name = _loss_name(b, rows[k])
                 return self.finding(
                     first, f"{loss_label(name)} stays at {fmt(value)} ≈ ln({c}) = {level:.4f}, the loss of "
                            f"a uniform guess over {c} classes, for {min(window, seen)} reports "

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections import deque
 from itertools import compress, repeat
 from operator import sub
@@ -10,7 +9,7 @@ from ..batch import Batch
 from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
-from .loss_chance_level import _new_reports
+from .loss_chance_level import _loss_name, _new_reports
 
 
 @register
@@ -118,7 +117,7 @@ class LossDivergence(Rule):
             if self.risen_first is not None:
                 self.risen_first = rec(b, self.risen_first)
             if self.last is not None and self.last[0] is None:
-                self.last = (_name(b, self.last[1]), rec(b, self.last[1]))
+                self.last = (_loss_name(b, self.last[1]), rec(b, self.last[1]))
             if self.last_raw is not None:
                 self.last_raw = (self.last_raw[0], rec(b, self.last_raw[1]))
 
@@ -238,17 +237,11 @@ class LossDivergence(Rule):
             start = self._rec(b, self.risen_first if self.risen_first is not None else first)
             rec, best_rec = self._rec(b, last), self._rec(b, self.best[1])
             if name is None:
-                name = _name(b, last)
+                name = _loss_name(b, last)
             yield self.finding(
                 start, f"training loss {how} from a best average of {_show(best)} "
                        f"(from line {best_rec.line}) to {_show(mean)} by line {rec.line}",
                 evidence=[rec, best_rec], metric=name)
-
-
-def _name(b: Batch, i: int) -> str:
-    """The name of the training loss batch row i reports."""
-    rows, names, _ = b.train_loss()
-    return names[bisect_left(rows, i)]
 
 
 def _show(value: float) -> str:

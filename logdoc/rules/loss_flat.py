@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import math
+from itertools import chain, compress
+from operator import eq
+
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, significant_digits, train_loss
+from .base import Reports, Rule, fmt, loss_label, significant_digits
+from .loss_chance_level import _loss_name, _new_reports
 
 
 @register
@@ -60,26 +66,63 @@ class LossFlat(Rule):
         self.reports = Reports(one_series=True)
         self.fired = False
 
-    def observe(self, rec: Record):
-        m = train_loss(rec)
-        if m is None or not m.finite or self.fired:
+    def observe_batch(self, b: Batch):
+        if self.fired:
             return
-        if not self.reports.is_new(rec):
-            return                        # a redraw of the same report
-        self.highest = max(self.highest, abs(m.value))
-        if abs(m.value) <= self.opt["converged"] * self.highest:
-            self.value, self.count = None, 0    # converged near 0: repeats are print rounding
+        rows, _, values = b.train_loss()
+        if not rows:
             return
-        if m.value != self.value or m.value == 0:
-            self.value, self.first, self.count = m.value, rec, 1
+        if not all(map(math.isfinite, values)):
+            fin = list(map(math.isfinite, values))
+            rows, values = list(compress(rows, fin)), list(compress(values, fin))
+        rows, vals, n_epoch = _new_reports(self.reports, b, rows, values)
+        if not rows:
             return
-        self.count += 1
-        precise = significant_digits(m.value) >= 4
-        need = self.opt["min_epochs"] if self.reports.per_epoch and precise else self.opt["min_repeats"]
-        if self.count >= need:
-            self.fired = True
-            yield self.finding(
-                self.first, f"{loss_label(m.name)} is {fmt(m.value)} at {self.count} consecutive reports "
-                            f"(lines {self.first.line}–{rec.line}): the model is not learning",
-                evidence=[rec], metric=m.name)
-
+        # Row by row: the largest |loss| so far grows; a loss at or below `converged` times it
+        # forgets the value; a loss unlike the previous one (or 0) starts a count of 1; a loss
+        # equal to it counts one more. Only the equal ones can fire, so only they are visited
+        # (a repeat keeps the largest |loss|, hence whether it is converged, unchanged).
+        converged = self.opt["converged"]
+        highest, done = self.highest, 0        # largest |loss| up to row `done` - 1
+        repeats = list(map(eq, vals, chain((self.value,), vals)))
+        count, first, last = self.count, self.first, -1
+        if True in repeats:
+            for k in compress(range(len(vals)), repeats):
+                value = vals[k]
+                if value == 0:
+                    continue                    # 0 starts over; it is not a repeat
+                if k != last + 1:               # a run of equal values starts at row k - 1
+                    highest = max(highest, max(map(abs, vals[done:k])))
+                    done = k
+                    if abs(vals[k - 1]) <= converged * highest:
+                        count = 0               # converged near 0: repeats are print rounding
+                    else:
+                        count, first = 1, rows[k - 1]
+                # (at k == 0 the run goes on from the previous batch: self.count, self.first)
+                last = k
+                if count == 0:
+                    continue
+                count += 1
+                precise = significant_digits(value) >= 4
+                need = self.opt["min_epochs"] if k < n_epoch and precise else self.opt["min_repeats"]
+                if count >= need:
+                    self.fired = True
+                    first = first if isinstance(first, Record) else b.record(first)
+                    rec = b.record(rows[k])
+                    name = _loss_name(b, rows[k])
+                    yield self.finding(
+                        first, f"{loss_label(name)} is {fmt(value)} at {count} consecutive reports "
+                               f"(lines {first.line}–{rec.line}): the model is not learning",
+                        evidence=[rec], metric=name)
+                    return
+        n = len(vals)
+        self.highest = highest = max(highest, max(map(abs, vals[done:])))
+        value = vals[-1]
+        if last == n - 1:                       # the batch ends in a run of equal values
+            self.value, self.count = (value, count) if count else (None, 0)
+            if count:
+                self.first = first if isinstance(first, Record) else b.record(first)
+        elif abs(value) <= converged * highest:
+            self.value, self.count = None, 0
+        else:
+            self.value, self.first, self.count = value, b.record(rows[-1]), 1
