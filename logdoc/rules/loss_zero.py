@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
+
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, loss_label, train_loss
+from .base import Reports, Rule, loss_label
 
 
 @register
@@ -54,32 +58,58 @@ class LossZero(Rule):
     def __init__(self, **options):
         super().__init__(**options)
         self.first: Record | None = None
-        self.very_first: Record | None = None
+        self.started = False              # a training loss has been seen
+        self.at_start = False             # `first` is the very first training loss report
         self.count = 0
         self.reports = Reports(one_series=True)
         self.fired = False
 
-    def observe(self, rec: Record):
-        m = train_loss(rec)
-        if m is None or self.fired:
+    def observe_batch(self, b: Batch):
+        if self.fired:
             return
-        if self.very_first is None:
-            self.very_first = rec
-        if m.value != 0.0:
+        rows, names, values = b.train_loss()
+        if not rows:
+            return
+        started, self.started = self.started, True
+        if 0.0 not in values:             # no zero: every report ends an episode
             self.first, self.count = None, 0
             return
-        if any(not g.finite for g in rec.by_role("grad_norm")):
-            return                       # hf-masked-nan owns this case
-        if not self.reports.is_new(rec) and self.first is not None:
-            return
-        self.first = self.first or rec
-        self.count += 1
-        # A zero on the very first report may be a placeholder printed before any loss was
-        # computed: it needs one more zero report to count.
-        need = self.opt["hold"] + (1 if self.first is self.very_first else 0)
-        if self.count >= need:
-            self.fired = True
-            yield self.finding(
-                self.first, f"{loss_label(m.name)} is exactly 0.0 from {self.first.position()} on "
-                            f"({self.count} consecutive reports until line {rec.line}): no sample "
-                            "contributes to the loss", evidence=[rec], metric=m.name)
+        done = 0                          # reports before this one are read
+        while True:
+            try:
+                k = values.index(0.0, done)
+            except ValueError:
+                break
+            if k > done:                  # a non-zero (or non-finite) loss in between
+                self.first, self.count = None, 0
+            done = k + 1
+            i = rows[k]
+            if _nonfinite_grad_norm(b, i):
+                continue                  # hf-masked-nan owns this case
+            if not self.reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]) \
+                    and self.first is not None:
+                continue
+            if self.first is None:
+                self.first = b.record(i)
+                self.at_start = k == 0 and not started
+            self.count += 1
+            # A zero on the very first report may be a placeholder printed before any loss was
+            # computed: it needs one more zero report to count.
+            need = self.opt["hold"] + (1 if self.at_start else 0)
+            if self.count >= need:
+                self.fired = True
+                rec = b.record(i)
+                yield self.finding(
+                    self.first, f"{loss_label(names[k])} is exactly 0.0 from {self.first.position()} on "
+                                f"({self.count} consecutive reports until line {rec.line}): no sample "
+                                "contributes to the loss", evidence=[rec], metric=names[k])
+                return
+        if done < len(values):
+            self.first, self.count = None, 0
+
+
+def _nonfinite_grad_norm(b: Batch, i: int) -> bool:
+    """Does batch row i report a gradient norm that is nan or infinite?"""
+    lo, hi = bisect_left(b.m_row, i), bisect_right(b.m_row, i)
+    return any(role == "grad_norm" and not math.isfinite(value)
+               for role, value in zip(b.m_role[lo:hi], b.m_value[lo:hi]))
