@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from bisect import bisect_right
+from math import isfinite
+
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
@@ -58,47 +62,91 @@ class Overfitting(Rule):
         self.count = 0
         self.first: Record | None = None
         self.fired = False
+        self._score_names: dict[str, bool] = {}
 
-    def observe(self, rec: Record):
-        for m in rec.by_role("loss"):
-            if m.finite and rec.phase == "train":
-                self.train = m.value
-        signal = self._validation_signal(rec)
-        if signal is None or self.fired:
+    def observe_batch(self, b: Batch):
+        if self.fired:
             return
-        metric, worse_if_higher = signal
-        val = metric.value
-        if not self.reports.is_new(rec):
-            return
-        if self.prev is not None:
-            prev_val, prev_train = self.prev
-            step = self.opt["min_rise"] * abs(prev_val)
-            worse = val > prev_val + step if worse_if_higher else val < prev_val - step
-            fell = self.train is not None and prev_train is not None and self.train < prev_train
-            if worse and fell:
-                self.count += 1
-                self.first = self.first or rec
-            else:
-                self.count, self.first = 0, None
-        self.prev = (val, self.train)
-        if self.count >= self.opt["patience"]:
-            self.fired = True
-            verb = "rose" if worse_if_higher else "fell"
-            yield self.finding(
-                self.first, f"{metric.name} {verb} at {self.count} consecutive evaluations (to "
-                            f"{fmt(val)} at line {rec.line}) while the training loss fell: overfitting",
-                evidence=[rec], metric=metric.name)
+        roles = b.roles
+        l_rows, _, l_values, _ = b.series("loss") if "loss" in roles else ((), (), (), ())
+        phase = b.phase
+        li = 0                            # losses before li are already in self.train
+        for i, name, val, worse_if_higher in self._signals(b):
+            # the latest finite training loss up to this row (a loss on the row itself counts)
+            end = bisect_right(l_rows, i, li)
+            train = _last_train(l_rows, l_values, phase, li, end)
+            if train is not None:
+                self.train = train
+            li = end
+            if not self.reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]):
+                continue
+            if self.prev is not None:
+                prev_val, prev_train = self.prev
+                step = self.opt["min_rise"] * abs(prev_val)
+                worse = val > prev_val + step if worse_if_higher else val < prev_val - step
+                fell = self.train is not None and prev_train is not None and self.train < prev_train
+                if worse and fell:
+                    self.count += 1
+                    self.first = self.first or b.record(i)
+                else:
+                    self.count, self.first = 0, None
+            self.prev = (val, self.train)
+            if self.count >= self.opt["patience"]:
+                self.fired = True
+                verb = "rose" if worse_if_higher else "fell"
+                yield self.finding(
+                    self.first, f"{name} {verb} at {self.count} consecutive evaluations (to "
+                                f"{fmt(val)} at line {b.line[i]}) while the training loss fell: overfitting",
+                    evidence=[b.record(i)], metric=name)
+                return
+        train = _last_train(l_rows, l_values, phase, li, len(l_rows))
+        if train is not None:
+            self.train = train
 
-    def _validation_signal(self, rec: Record):
-        """The validation loss, or (when none is logged) an accuracy-like validation score."""
-        if self.kind != "score":
-            vals = [m for m in rec.by_role("val_loss") if m.finite]
-            if vals:
+    def _signals(self, b: Batch) -> list:
+        """(row, name, value, worse_if_higher) of each record with a validation signal: its
+        first finite validation loss, or (when no validation loss is logged) its first finite
+        accuracy-like validation score. The first record with either decides which is followed."""
+        roles = b.roles
+        losses = scores = ()
+        if self.kind != "score" and "val_loss" in roles:
+            losses = _first_finite(*b.series("val_loss")[:3])
+        if self.kind != "loss" and "val_metric" in roles:
+            scores = _first_finite(*b.series("val_metric")[:3], keep=self._is_score)
+        if self.kind is None:
+            if not losses and not scores:
+                return []
+            if losses and (not scores or losses[0][0] <= scores[0][0]):
                 self.kind = "loss"
-                return vals[0], True
-        if self.kind != "loss":
-            scores = [m for m in rec.by_role("val_metric") if m.finite and SCORE_NAME.search(m.name)]
-            if scores:
+            else:
                 self.kind = "score"
-                return scores[0], False
-        return None
+        if self.kind == "loss":
+            return [(i, name, value, True) for i, name, value in losses]
+        return [(i, name, value, False) for i, name, value in scores]
+
+    def _is_score(self, name: str) -> bool:
+        known = self._score_names.get(name)
+        if known is None:
+            known = SCORE_NAME.search(name) is not None
+            if len(self._score_names) < 256:     # bounded: a log with endless metric names
+                self._score_names[name] = known
+        return known
+
+
+def _first_finite(rows: list[int], names: list[str], values: list[float], keep=None) -> list:
+    """(row, name, value) of the first finite entry of each row (whose name passes `keep`)."""
+    out = []
+    last = -1
+    for r, name, value in zip(rows, names, values):
+        if r != last and isfinite(value) and (keep is None or keep(name)):
+            out.append((r, name, value))
+            last = r
+    return out
+
+
+def _last_train(rows: list[int], values: list[float], phase: list, start: int, end: int) -> float | None:
+    """The last finite training-phase value of values[start:end], or None."""
+    for k in range(end - 1, start - 1, -1):
+        if phase[rows[k]] == "train" and isfinite(values[k]):
+            return values[k]
+    return None
