@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from itertools import compress, repeat
-from operator import eq
+from operator import eq, getitem, sub
 
 from ..batch import Batch
 from ..model import Severity
@@ -95,12 +95,19 @@ class Stalled(Rule):
         # (seconds, batch, row) of the last timestamped training record
         self.last: tuple | None = None
         self.clock: dict = {}              # timestamp text (and format) -> seconds or None
+        self.minutes: dict = {}            # ISO text up to the minute -> its first second
 
     def observe_batch(self, b: Batch):
         if self.fired_event and self.fired_silence:
             return
         events, texts = b.event, b.text
         n = len(texts)
+        if not self.fired_silence and events.count(None) == n:   # no event in this batch
+            if not b.m_row:
+                return                     # and no training record
+            if _ISO_AT_START(texts[b.m_row[0]]) is not None and \
+                    self._steady(b, list(dict.fromkeys(b.m_row))):
+                return
         stalls = not self.fired_event and "stall" in events
         # rows whose first 80 characters may hold a timestamp (every format has hh:mm:ss)
         timed = [] if self.fired_silence else list(compress(range(n), map(_HMS_TAIL.search, texts,
@@ -152,19 +159,64 @@ class Stalled(Rule):
         return self.finding(rec, f"distributed timeout at {rec.position()}: the job hung in a "
                                  f"collective operation ({rec.text.strip()[:120]})")
 
+    def _steady(self, b: Batch, rows: list[int]) -> bool:
+        """Training rows (and no event) that all start with an ISO timestamp and leave no gap
+        of max_silence: note the last one and say True. Otherwise (False) nothing is changed
+        and the rows must be read one by one."""
+        keys = list(map(getitem, map(b.text.__getitem__, rows), repeat(_ISO_WIDTH)))
+        if _ISO_LINES.fullmatch("\n".join(keys)) is None:
+            return False                   # not every row starts with one
+        seconds = dict.fromkeys(keys)      # each distinct timestamp once
+        minutes = self.minutes
+        for key in seconds:
+            start = minutes.get(key[:16], _MISSING)
+            if start is _MISSING:
+                if len(minutes) >= 1024:   # bounded
+                    minutes.clear()
+                start = minutes[key[:16]] = _minute_start(_ISO_AT_START(key))
+            second = int(key[17:])
+            if start is None or start is _EXACT or second > 59:
+                return False               # no such date, or a clock change: one by one
+            seconds[key] = start + second
+        times = list(map(seconds.__getitem__, keys))
+        last = self.last
+        seq = times if last is None else [last[0], *times]
+        if len(seq) > 1 and max(map(sub, seq[1:], seq[:-1])) >= self.opt["max_silence"]:
+            return False
+        self.last = (times[-1], b, rows[-1])
+        return True
+
+    def _iso_time(self, key: str, m: re.Match) -> float | None:
+        """Seconds of an ISO timestamp at the line start (None: no valid date), cached."""
+        clock = self.clock
+        t = clock.get(key, _MISSING)
+        if t is _MISSING:
+            if len(clock) >= 4096:         # bounded: a long log has a new second every line
+                clock.clear()
+            minutes = self.minutes
+            start = minutes.get(key[:16], _MISSING)
+            if start is _MISSING:
+                if len(minutes) >= 1024:
+                    minutes.clear()
+                start = minutes[key[:16]] = _minute_start(m)
+            second = int(m["s"])
+            if start is None:
+                t = None                   # no such year, month, day, hour or minute
+            elif start is _EXACT or second > 59:
+                t = _seconds(m)
+            else:
+                t = start + second
+            clock[key] = t
+        return t
+
     def _timestamp(self, text: str) -> float | None:
         """`timestamp(text)`, remembering what each timestamp's text converts to."""
-        clock = self.clock
         m = _ISO_AT_START(text)            # the common case: python logging's asctime first
         if m is not None:
-            key = m.group()
-            t = clock.get(key, _MISSING)
-            if t is _MISSING:
-                if len(clock) >= 4096:     # bounded: a long log has a new second every line
-                    clock.clear()
-                t = clock[key] = _seconds(m)
+            t = self._iso_time(m.group(), m)
             if t is not None:
                 return t                   # what searching the first 80 characters finds first
+        clock = self.clock
         head = text[:80]
         if _HMS.search(head) is None:
             return None
@@ -188,3 +240,18 @@ _FORMATS = (_ISO, _GLOG, _MDHMS)
 _ISO_AT_START = _ISO.match
 _HMS_TAIL = re.compile(r":\d\d:\d\d")    # found wherever _HMS is (a fast literal-led scan)
 _MISSING = object()
+_ISO_WIDTH = slice(0, 19)              # what _ISO matches is always 19 characters long
+_ISO_LINES = re.compile(r"(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\n)*\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
+_EXACT = object()                      # a minute whose seconds are not evenly spaced
+
+
+def _minute_start(m: re.Match):
+    """Seconds of an ISO timestamp's minute (second 0): None when there is no such minute,
+    _EXACT when a clock change falls inside it (then each second is converted on its own)."""
+    g = m.groupdict()
+    try:
+        start = datetime(int(g["y"]), int(g["mo"]), int(g["d"]), int(g["h"]), int(g["mi"]))
+    except ValueError:
+        return None
+    t = start.timestamp()
+    return t if start.replace(second=59).timestamp() - t == 59 else _EXACT
