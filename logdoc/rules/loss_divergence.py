@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from itertools import compress, repeat
-from operator import sub
+from operator import itemgetter, sub, truediv
 
 from ..batch import Batch
 from ..model import Record, Severity
@@ -103,7 +103,7 @@ class LossDivergence(Rule):
         window = self.opt["window"]
         # Reports while the series still looks per-epoch go one by one (there is one per
         # epoch); after that, blocks of `window` reports are cut from the batch's values.
-        one_by_one = len(rows) if window == 1 else n_epoch
+        one_by_one = len(rows) if window <= 1 else n_epoch
         if one_by_one:
             yield from self._reports(b, rows, vals, 0, one_by_one, n_epoch)
         if one_by_one < len(rows) and not self.fired:
@@ -157,30 +157,74 @@ class LossDivergence(Rule):
                     return
 
     def _blocks(self, b: Batch, rows: list[int], vals: list[float], start: int):
-        """New reports start.. of a per-step series (blocks of `window` > 1), in bulk."""
+        """New reports start.. of a per-step series (blocks of `window` > 1), in bulk: the
+        means and spreads of the batch's whole blocks at once, then their judgement in order."""
         window = self.opt["window"]
         if self.size != window:
             self._resize(window)
         end = len(rows)
-        block, first = self.block, self.block_first
-        k = start
-        need = window - len(block)
-        while k + need <= end:
-            if block:
-                block.extend(vals[k:k + need])
-            else:
-                block, first = vals[k:k + need], rows[k]
-            self.block, self.block_first = block, first
-            self.last = (None, rows[k + need - 1])
-            yield from self._close_block(b)
-            if self.fired:
-                return
-            block, k, need = [], k + need, window
-        if k < end:
-            if not block:
-                first = rows[k]
-            self.block, self.block_first = block + vals[k:], first
+        carried = self.block
+        k = start + (window - len(carried) if carried else 0)      # where block 1 starts
+        if k > end:                       # not even the carried block fills up
+            self.block = carried + vals[start:]
+            self.last = (None, rows[-1])
+            return
+        cuts = range(k, end - window + 1, window)
+        blocks = [vals[c:c + window] for c in cuts]
+        firsts = list(map(rows.__getitem__, cuts))
+        lasts = list(map(rows.__getitem__, range(k + window - 1, end, window)))
+        if carried:
+            blocks.insert(0, carried + vals[start:k])
+            firsts.insert(0, self.block_first)
+            lasts.insert(0, rows[k - 1])
+        rest = (cuts[-1] + window) if cuts else k
+        if rest < end:
+            self.block, self.block_first = vals[rest:], rows[rest]
+        else:
+            self.block, self.block_first = [], None
         self.last = (None, rows[-1])
+        # scaled MAD: batch-to-batch noise, robust to the spike a block may hold
+        half = window // 2
+        means = list(map(truediv, map(sum, blocks), repeat(window)))
+        medians = list(map(itemgetter(half), map(sorted, blocks)))
+        spreads = list(map(itemgetter(half), map(sorted, map(
+            map, repeat(abs), map(map, repeat(sub), blocks, map(repeat, medians))))))
+        opt = self.opt
+        smoothing, factor, sigmas, explode, patience = (opt["smoothing"], opt["factor"], opt["sigmas"],
+                                                       opt["explode"], opt["patience"])
+        root = window ** 0.5
+        level, best, risen, risen_first = self.level, self.best, self.risen, self.risen_first
+        spread_sum, spread_blocks = self.spread_sum, self.spread_blocks
+        for mean, spread, first, last_row in zip(means, spreads, firsts, lasts):
+            spread_sum += 1.4826 * spread
+            spread_blocks += 1
+            # the reference level is an exponential average of block means, so one lucky
+            # block cannot set an unreachably low "best"
+            level = mean if level is None else level + smoothing * (mean - level)
+            if best is None or level < best[0]:
+                best, risen, risen_first = (level, first), 0, None
+                continue
+            low = best[0]
+            if low <= 0:
+                continue
+            if mean >= factor * low and mean >= low + sigmas * (spread_sum / spread_blocks / root):
+                risen += 1
+                if risen_first is None:
+                    risen_first = first
+            else:
+                risen, risen_first = 0, None
+            if mean >= explode * low or risen >= patience:
+                self.fired = True
+                how = "exploded" if mean >= explode * low else "rose"
+                at = self._rec(b, risen_first if risen_first is not None else first)
+                rec, best_rec = b.record(last_row), self._rec(b, best[1])
+                yield self.finding(
+                    at, f"training loss {how} from a best average of {_show(low)} "
+                        f"(from line {best_rec.line}) to {_show(mean)} by line {rec.line}",
+                    evidence=[rec, best_rec], metric=_loss_name(b, last_row))
+                return
+        self.level, self.best, self.risen, self.risen_first = level, best, risen, risen_first
+        self.spread_sum, self.spread_blocks = spread_sum, spread_blocks
 
     def finish(self):
         # A run that explodes and dies leaves a short last block: judge it if it holds at
