@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from itertools import compress, repeat
+from operator import eq
 
-from ..model import Record, Severity
+from ..batch import Batch
+from ..model import Severity
 from . import register
 from .base import Rule
 
@@ -57,30 +61,54 @@ class MetricZero(Rule):
         self.runs: dict[str, list] = {}     # name -> [first record, count, last position]
         self.fired: set[str] = set()
 
-    def observe(self, rec: Record):
-        for m in rec.metrics:
-            if m.role not in ("metric", "val_metric") or m.name in self.fired:
+    def observe_batch(self, b: Batch):
+        if not self.runs and 0.0 not in b.m_value:   # no run to end, no zero to start one
+            return
+        # the metrics of both roles, in record order (the bound on runs depends on the order)
+        m_role = b.m_role
+        idx = list(compress(range(len(m_role)), map(_ROLES.__contains__, m_role)))
+        names = list(map(b.m_name.__getitem__, idx))
+        values = list(map(b.m_value.__getitem__, idx))
+        # only score names with a run or a zero in this batch can change anything
+        watch = set(self.runs)
+        if 0.0 in values:
+            watch.update(filter(is_score_name, compress(names, map(eq, values, repeat(0.0)))))
+        watch -= self.fired
+        if not watch:
+            return
+        runs, fired, hold = self.runs, self.fired, self.opt["hold"]
+        m_row, epoch, step = b.m_row, b.epoch, b.step
+        for j, name, value in compress(zip(idx, names, values), map(watch.__contains__, names)):
+            if name in fired:
                 continue
-            if len(self.runs) > 64 and m.name not in self.runs:
+            if len(runs) > 64 and name not in runs:
                 continue                     # bounded: a log with endless metric names
-            if not SCORE_NAME.search(m.name):
+            if value != 0.0:
+                runs.pop(name, None)
                 continue
-            if m.value != 0.0:
-                self.runs.pop(m.name, None)
-                continue
-            pos = (rec.epoch, rec.step)
-            run = self.runs.get(m.name)
+            i = m_row[j]
+            pos = (epoch[i], step[i])
+            run = runs.get(name)
             if run is None:
-                self.runs[m.name] = [rec, 1, pos]
+                runs[name] = [b.record(i), 1, pos]
                 continue
             if pos != (None, None) and pos == run[2]:
                 continue
             run[1] += 1
             run[2] = pos
-            if run[1] >= self.opt["hold"]:
-                self.fired.add(m.name)
+            if run[1] >= hold:
+                fired.add(name)
                 first = run[0]
                 yield self.finding(
-                    first, f"{m.name} is exactly 0 at {run[1]} consecutive reports (lines "
-                           f"{first.line}–{rec.line}): the metric never sees a correct prediction",
-                    evidence=[rec], metric=m.name)
+                    first, f"{name} is exactly 0 at {run[1]} consecutive reports (lines "
+                           f"{first.line}–{b.line[i]}): the metric never sees a correct prediction",
+                    evidence=[b.record(i)], metric=name)
+
+
+_ROLES = frozenset({"metric", "val_metric"})
+
+
+@lru_cache(maxsize=1024)
+def is_score_name(name: str) -> bool:
+    """The name reads as an accuracy-like score (SCORE_NAME), remembered per name."""
+    return SCORE_NAME.search(name) is not None
