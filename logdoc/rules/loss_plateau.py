@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from itertools import chain, compress, repeat
-from math import isfinite
+from math import isfinite, isnan
 from operator import eq, ne, or_
 
 from ..batch import Batch
@@ -145,7 +145,7 @@ class LossPlateau(Rule):
         sts = list(map(b.step.__getitem__, rows))
         total = _total(sts)
         if total is not None:                          # new when (epoch, step) changes
-            if total == total:                         # (a nan step: tuples compare it by identity)
+            if not isnan(total):                       # (a nan step: tuples compare it by identity)
                 new = list(map(ne, sts, chain((p_st,), sts)))
                 if not all(new):                       # a step repeats: compare epochs too
                     eps = list(map(b.epoch.__getitem__, rows))
@@ -164,7 +164,7 @@ class LossPlateau(Rule):
                 if p_st is not None:                   # the last report had a step
                     new[0] = True
                 if not all(new):
-                    new = False if total != total else \
+                    new = False if isnan(total) else \
                         list(map(or_, new, map(ne, eps, chain((p_ep,), eps))))
         if new is False:
             for i, value in zip(rows, values):

@@ -7,7 +7,7 @@ from ..batch import Batch
 from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
-from .metric_zero import SCORE_NAME
+from .metric_zero import is_score_name
 
 
 @register
@@ -62,7 +62,6 @@ class Overfitting(Rule):
         self.count = 0
         self.first: Record | None = None
         self.fired = False
-        self._score_names: dict[str, bool] = {}
 
     def observe_batch(self, b: Batch):
         if self.fired:
@@ -112,7 +111,7 @@ class Overfitting(Rule):
         if self.kind != "score" and "val_loss" in roles:
             losses = _first_finite(*b.series("val_loss")[:3])
         if self.kind != "loss" and "val_metric" in roles:
-            scores = _first_finite(*b.series("val_metric")[:3], keep=self._is_score)
+            scores = _first_finite(*b.series("val_metric")[:3], keep=is_score_name)
         if self.kind is None:
             if not losses and not scores:
                 return []
@@ -123,14 +122,6 @@ class Overfitting(Rule):
         if self.kind == "loss":
             return [(i, name, value, True) for i, name, value in losses]
         return [(i, name, value, False) for i, name, value in scores]
-
-    def _is_score(self, name: str) -> bool:
-        known = self._score_names.get(name)
-        if known is None:
-            known = SCORE_NAME.search(name) is not None
-            if len(self._score_names) < 256:     # bounded: a log with endless metric names
-                self._score_names[name] = known
-        return known
 
 
 def _first_finite(rows: list[int], names: list[str], values: list[float], keep=None) -> list:

@@ -103,9 +103,8 @@ class ValBetterThanTrain(Rule):
 
 def _first_finite(rows: list[int], names: list[str], values: list[float]):
     """(row, name, value) of the first finite entry of each row of a metric series."""
-    if all(map(isfinite, values)):
-        if len(set(rows)) == len(rows):          # one entry per row: every entry
-            return zip(rows, names, values)
+    if all(map(isfinite, values)) and len(set(rows)) == len(rows):
+        return zip(rows, names, values)          # one finite entry per row: every entry
     out = []
     last = -1
     for r, name, value in zip(rows, names, values):
