@@ -3,9 +3,10 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections import deque
+from functools import partial
 from itertools import chain, compress, repeat
 from math import isnan
-from operator import eq, ne, or_
+from operator import and_, eq, ne, or_
 
 from ..batch import Batch
 from ..model import Record, Severity
@@ -165,7 +166,7 @@ class LossChanceLevel(Rule):
         self.reports = Reports(one_series=True)
         self.run = 0                      # latest reports in a row that lie in some band
         # The bands around every ln(C), widened a little (rounding must not hide a value) and
-        # merged: a value lies in one when bisect_right(edges, value) is odd.
+        # merged into sorted edges: a value lies in one when band_edge(value) is odd.
         rtol, spans = self.opt["rtol"], []
         for _, level in _LEVELS:
             band = rtol * level
@@ -179,7 +180,7 @@ class LossChanceLevel(Rule):
                 merged[-1][1] = max(merged[-1][1], hi)
             else:
                 merged.append([lo, hi])
-        self.edges = [x for span in merged for x in span]
+        self.band_edge = partial(bisect_right, [x for span in merged for x in span])
 
     def observe_batch(self, b: Batch):
         if self.fired:
@@ -193,17 +194,10 @@ class LossChanceLevel(Rule):
         rows, vals, _ = _new_reports(self.reports, b, rows, values)
         if not rows:
             return
-        window, edges, seen0, n = self.opt["window"], self.edges, self.seen, len(vals)
+        window, seen0, n = self.opt["window"], self.seen, len(vals)
         # Firing needs `window` reports in a row inside a band around some ln(C): only where
         # such a run is long enough is the window judged exactly.
-        if n <= 16:
-            inside = [k for k, v in enumerate(vals) if bisect_right(edges, v) & 1]
-        else:                             # sorted once, each band bisected
-            ranked = sorted(vals)
-            near: set[float] = set()
-            for lo, hi in zip(edges[::2], edges[1::2]):
-                near.update(ranked[bisect_left(ranked, lo):bisect_right(ranked, hi)])
-            inside = list(compress(range(n), map(near.__contains__, vals))) if near else []
+        inside = list(compress(range(n), map(and_, map(self.band_edge, vals), repeat(1))))
         run, last = self.run, -1
         for k in inside:
             run = run + 1 if k == last + 1 else 1
