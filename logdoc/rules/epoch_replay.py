@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+from bisect import bisect_left
+from functools import partial
+from itertools import islice, takewhile
+from operator import eq
+
 from ..batch import Batch
 from ..model import Severity
 from . import register
@@ -79,7 +84,10 @@ class EpochReplay(Rule):
         pos_epoch, pos_step = self.pos_epoch, self.pos_step
         cur, cur_first = self.current, self.current_first
         done = 0                           # rows before this one are done
-        for i, value in zip(rows, values):
+        row_epochs = None                  # epochs of the train-loss rows, once needed
+        blocked = False                    # this epoch's end cannot be skipped to
+        it = zip(rows, values)
+        for i, value in it:
             if i > done:                   # rows without a training loss change the epoch too
                 gap = epochs[done:i]
                 if gap.count(None) != len(gap):
@@ -90,7 +98,7 @@ class EpochReplay(Rule):
                                 self.epoch = e
                                 yield self._finding()
                                 return
-                            cur, cur_first, tracked = [], None, e
+                            cur, cur_first, tracked, blocked = [], None, e, False
             done = i + 1
             e = epochs[i]
             if e != tracked:
@@ -102,7 +110,7 @@ class EpochReplay(Rule):
                         return
                 else:
                     self.previous, self.previous_first = cur, cur_first
-                cur, cur_first, tracked = [], None, e
+                cur, cur_first, tracked, blocked = [], None, e, False
             if value - value != 0.0:       # not finite
                 continue
             p = patterns[i]
@@ -121,10 +129,34 @@ class EpochReplay(Rule):
                 new = (not ((e is pos_epoch or e == pos_epoch) and pos_step is None)
                        or texts[i] != text)
             pos_epoch, pos_step, text = e, s, texts[i]
-            if new and len(cur) < max_reports:
-                if not cur:
-                    cur_first = (b, i)
-                cur.append(value)
+            if len(cur) < max_reports:
+                if new:
+                    if not cur:
+                        cur_first = (b, i)
+                    cur.append(value)
+            elif cur and not blocked:
+                # The epoch is full: until it ends, only the last report's position and text
+                # matter. Skip the train-loss rows of this epoch that follow, unless a row
+                # without a loss changes the epoch among them.
+                if row_epochs is None:
+                    row_epochs = list(map(epochs.__getitem__, rows))
+                k = bisect_left(rows, i)
+                run = (len(list(takewhile(partial(eq, tracked), islice(row_epochs, k + 1, None))))
+                       if tracked == tracked else 0)
+                if run:
+                    end = rows[k + run]
+                    between = epochs[i + 1:end + 1]
+                    same = between.count(None) if tracked is None else \
+                        between.count(None) + between.count(tracked)
+                    if same == len(between):
+                        for r, v in zip(rows[k + run:k:-1], values[k + run:k:-1]):
+                            if v - v == 0.0 and patterns[r] == pattern:
+                                pos_epoch, pos_step, text = epochs[r], steps[r], texts[r]
+                                break
+                        next(islice(it, run, run), None)
+                        done = end + 1
+                    else:
+                        blocked = True
         n = len(epochs)
         if n > done:
             gap = epochs[done:n]
