@@ -3,6 +3,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from functools import partial
 from itertools import islice, takewhile
+from math import isnan
 from operator import eq
 
 from ..batch import Batch
@@ -142,7 +143,7 @@ class EpochReplay(Rule):
                     row_epochs = list(map(epochs.__getitem__, rows))
                 k = bisect_left(rows, i)
                 run = (len(list(takewhile(partial(eq, tracked), islice(row_epochs, k + 1, None))))
-                       if tracked == tracked else 0)
+                       if tracked is None or not isnan(tracked) else 0)
                 if run:
                     end = rows[k + run]
                     between = epochs[i + 1:end + 1]
