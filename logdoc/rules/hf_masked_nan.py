@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from itertools import compress, repeat
 from math import isfinite
+from operator import eq, not_
 
 from ..batch import Batch
 from ..model import Severity
@@ -57,12 +59,13 @@ class MaskedNaN(Rule):
         if all(map(isfinite, gn_values)):
             return
         bad: dict[int, int] = {}                    # row -> its first non-finite grad norm
-        for j, (r, value) in enumerate(zip(gn_rows, gn_values)):
-            if not isfinite(value) and r not in bad:
-                bad[r] = j
+        for j in compress(range(len(gn_values)), map(not_, map(isfinite, gn_values))):
+            bad.setdefault(gn_rows[j], j)
         phase = b.phase
-        for i, name, value in zip(rows, names, values):
-            if value == 0.0 and i in bad and phase[i] == "train":
+        for k in compress(range(len(values)), map(eq, values, repeat(0.0))):
+            i = rows[k]
+            if i in bad and phase[i] == "train":
+                name = names[k]
                 self.fired = True
                 j = bad[i]
                 yield self.finding(
