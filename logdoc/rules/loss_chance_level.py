@@ -41,32 +41,45 @@ def _new_reports(reports: Reports, b: Batch, rows: list[int], values: list[float
             rows, values = list(compress(rows, same)), list(compress(values, same))
             if not rows:
                 return [], [], 0
-    eps = list(map(b.epoch.__getitem__, rows))
-    sts = list(map(b.step.__getitem__, rows))
-    text = b.text
+    epoch, step, text = b.epoch, b.step, b.text
+    n = len(rows)
     pos = reports.pos
+    fresh = pos is None or (pos[0] is None and pos[1] is None)
     # Positions compared field by field, no tuple per row. The tuple path takes what that
     # cannot: missing epochs, steps on some rows only, nan (a tuple finds the same nan object
     # equal to itself).
-    steps = sts[0] is not None
+    steps = step[rows[0]] is not None
     try:
-        simple = not isnan(sum(eps)) and (not isnan(sum(sts)) if steps else sts.count(None) == len(sts))
+        simple = not isnan(sum(map(epoch.__getitem__, rows))) and (
+            not isnan(sum(map(step.__getitem__, rows))) if steps
+            else list(map(step.__getitem__, rows)).count(None) == n)
     except (TypeError, OverflowError):   # a None among numbers
         simple = False
     if simple:
-        fresh = pos is None or (pos[0] is None and pos[1] is None)
+        # New: another step (or, without steps, another text) than the row before, or the
+        # same one at another epoch. The first test settles most rows; the epoch is read
+        # where it does not.
         if steps:
             pe, ps = (_NEVER, _NEVER) if fresh else pos
-            flags = list(map(or_, map(ne, eps, chain((pe,), eps)), map(ne, sts, chain((ps,), sts))))
-        else:                            # no steps: a new text is a new report too
+            get, prev = step.__getitem__, ps
+        else:
             pe = _NEVER if fresh or pos[1] is not None else pos[0]
-            get = text.__getitem__
-            flags = list(map(or_, map(ne, eps, chain((pe,), eps)),
-                             map(ne, map(get, rows), chain((reports.text,), map(get, rows)))))
+            get, prev = text.__getitem__, reports.text
+        flags = list(map(ne, map(get, rows), chain((prev,), map(get, rows))))
+        same = flags.count(False)
+        if same * 8 > n:
+            get = epoch.__getitem__
+            flags = list(map(or_, flags, map(ne, map(get, rows), chain((pe,), map(get, rows)))))
+        elif same:
+            k = -1
+            for _ in range(same):
+                k = flags.index(False, k + 1)
+                flags[k] = epoch[rows[k]] != (epoch[rows[k - 1]] if k else pe)
     else:
         keys = [(e, s) if s is not None else ((e, None, text[i]) if e is not None else j)
-                for j, (i, e, s) in enumerate(zip(rows, eps, sts))]
-        if pos is None or (pos[0] is None and pos[1] is None):
+                for j, (i, e, s) in enumerate(zip(rows, map(epoch.__getitem__, rows),
+                                                  map(step.__getitem__, rows)))]
+        if fresh:
             prev = _NEVER
         else:
             prev = pos if pos[1] is not None else (pos[0], None, reports.text)
@@ -74,15 +87,17 @@ def _new_reports(reports: Reports, b: Batch, rows: list[int], values: list[float
     n_epoch = 0
     if reports.per_epoch:
         last_epoch = pos[0] if pos is not None else _NEVER
-        for e, s, is_new in zip(eps, sts, flags):
+        for i, is_new in zip(rows, flags):
+            e = epoch[i]
             if is_new:
-                if (s is not None or e is None or not float(e).is_integer()
+                if (step[i] is not None or e is None or not float(e).is_integer()
                         or (last_epoch is not _NEVER and e == last_epoch)):
                     reports.per_epoch = False
                     break
                 n_epoch += 1
             last_epoch = e
-    reports.pos, reports.text = (eps[-1], sts[-1]), text[rows[-1]]
+    last = rows[-1]
+    reports.pos, reports.text = (epoch[last], step[last]), text[last]
     if False in flags:
         rows, values = list(compress(rows, flags)), list(compress(values, flags))
     reports.count += len(rows)
@@ -188,7 +203,7 @@ class LossChanceLevel(Rule):
         rows, _, values = b.train_loss()
         if not rows:
             return
-        if not all(map(math.isfinite, values)):
+        if not math.isfinite(sum(values)):       # (a finite sum: every value is finite)
             fin = list(map(math.isfinite, values))
             rows, values = list(compress(rows, fin)), list(compress(values, fin))
         rows, vals, _ = _new_reports(self.reports, b, rows, values)

@@ -94,7 +94,7 @@ class LossDivergence(Rule):
         rows, _, values = b.train_loss()
         if not rows:
             return
-        if not all(map(math.isfinite, values)):
+        if not math.isfinite(sum(values)):       # (a finite sum: every value is finite)
             fin = list(map(math.isfinite, values))
             rows, values = list(compress(rows, fin)), list(compress(values, fin))
         rows, vals, n_epoch = _new_reports(self.reports, b, rows, values)
