@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+from collections import Counter
+from itertools import chain, compress
+from math import isfinite
+from operator import ne
+
+from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Rule, fmt, near_start
+from .base import Rule, fmt
 
 
 def progress(rec: Record) -> float | None:
@@ -12,6 +18,23 @@ def progress(rec: Record) -> float | None:
     if rec.epoch is not None and rec.epoch_total:
         return rec.epoch / rec.epoch_total
     return None
+
+
+def _progress_at(b: Batch, i: int) -> float | None:
+    """`progress` of row i, from the batch's columns."""
+    step, step_total = b.step[i], b.step_total[i]
+    if step is not None and step_total:
+        return step / step_total
+    epoch, epoch_total = b.epoch[i], b.epoch_total[i]
+    if epoch is not None and epoch_total:
+        return epoch / epoch_total
+    return None
+
+
+def _near_start_at(b: Batch, i: int) -> bool:
+    """`near_start` of row i, from the batch's columns."""
+    epoch, step = b.epoch[i], b.step[i]
+    return (epoch is None or epoch <= 1) and (step is None or step <= 1000)
 
 
 @register
@@ -63,33 +86,127 @@ class LRWarmupNeverEnds(Rule):
         self.from_start: bool | None = None
         self.fired = False
 
-    def observe(self, rec: Record):
-        lrs = [m for m in rec.by_role("lr") if m.finite]
-        if not lrs or self.fired:
+    def observe_batch(self, b: Batch):
+        if self.fired or self.from_start is False:
             return
-        if self.from_start is None:
-            self.from_start = near_start(rec)
-        if not self.from_start:
+        rows, names, values, groups = b.series("lr")
+        n = len(values)
+        if not n:
             return
-        done = progress(rec)
-        for m in lrs:
-            group = m.group or m.name
-            g = self.groups.get(group)
-            if g is None:
-                if len(self.groups) < 64:
-                    self.groups[group] = [rec, m.value, 0, True]
-                continue
-            rising_now = m.value > g[1]
-            if m.value < g[1]:
-                g[3] = False
-            elif rising_now:
-                g[2] += 1
-            g[1] = m.value
-            if (g[3] and rising_now and g[2] >= self.opt["min_increases"]
-                    and done is not None and done >= self.opt["fraction"]):
-                self.fired = True
-                yield self.finding(
-                    rec, f"learning rate {m.name} is still rising at {rec.position()} ({done:.0%} of "
-                         f"training; {fmt(g[0].by_role('lr')[0].value)} at line {g[0].line} → "
-                         f"{fmt(m.value)}): the warm-up never ends", evidence=[g[0]], metric=m.name)
+        if self.from_start is None:                 # the first record with a finite LR says
+            first = next(compress(range(n), map(isfinite, values)), None)
+            if first is None:
                 return
+            self.from_start = _near_start_at(b, rows[first])
+            if not self.from_start:
+                return
+        known = self.groups
+        where = _positions(names, groups)
+        if len(known) + len([key for key in where if key not in known]) > 64:
+            yield from self._observe_rows(b, rows, names, values, groups)   # which groups are followed
+            return
+        # Groups are independent: each one's LRs are read in bulk, and only the reports where its
+        # LR changes are looked at (a group that fell once can never fire). The earliest report
+        # that fires, over all groups, is the finding.
+        fire = None
+        min_increases, fraction = self.opt["min_increases"], self.opt["fraction"]
+        for key, at in where.items():
+            g = known.get(key)
+            if g is not None and not g[3]:
+                continue
+            vs = values if len(where) == 1 else list(map(values.__getitem__, at))
+            if not all(map(isfinite, vs)):
+                keep = list(map(isfinite, vs))
+                at, vs = list(compress(at, keep)), list(compress(vs, keep))
+                if not vs:
+                    continue
+            if g is None:
+                g = known[key] = [b.record(rows[at[0]]), vs[0], 0, True]
+                changes = compress(range(1, len(vs)), map(ne, vs[1:], vs))
+            else:
+                changes = compress(range(len(vs)), map(ne, vs, chain((g[1],), vs)))
+            last, increases = g[1], g[2]
+            for k in changes:
+                before = vs[k - 1] if k else last
+                if vs[k] < before:
+                    g[3] = False
+                    break
+                increases += 1
+                if increases >= min_increases:
+                    done = _progress_at(b, rows[at[k]])
+                    if done is not None and done >= fraction:
+                        if fire is None or at[k] < fire[0]:
+                            fire = (at[k], g, done)
+                        break
+            g[1], g[2] = vs[-1], increases
+        if fire is not None:
+            j, g, done = fire
+            i, name, value = rows[j], names[j], values[j]
+            self.fired = True
+            yield self.finding(
+                b.record(i), f"learning rate {name} is still rising at {b.position(i)} ({done:.0%} of "
+                             f"training; {fmt(g[0].by_role('lr')[0].value)} at line {g[0].line} → "
+                             f"{fmt(value)}): the warm-up never ends", evidence=[g[0]], metric=name)
+
+    def _observe_rows(self, b: Batch, rows, names, values, groups):
+        """Record by record, for a batch that brings groups beyond the 64 followed."""
+        known, opt = self.groups, self.opt
+        fraction, min_increases = opt["fraction"], opt["min_increases"]
+        n, j = len(rows), 0
+        while j < n:
+            i, start = rows[j], j
+            while j < n and rows[j] == i:
+                j += 1
+            if not any(map(isfinite, values[start:j])):
+                continue
+            if self.from_start is None:
+                self.from_start = _near_start_at(b, i)
+            if not self.from_start:
+                return
+            done = _progress_at(b, i)
+            for name, value, group in zip(names[start:j], values[start:j], groups[start:j]):
+                if not isfinite(value):
+                    continue
+                group = group or name
+                g = known.get(group)
+                if g is None:
+                    if len(known) < 64:
+                        known[group] = [b.record(i), value, 0, True]
+                    continue
+                rising_now = value > g[1]
+                if value < g[1]:
+                    g[3] = False
+                elif rising_now:
+                    g[2] += 1
+                g[1] = value
+                if (g[3] and rising_now and g[2] >= min_increases
+                        and done is not None and done >= fraction):
+                    self.fired = True
+                    yield self.finding(
+                        b.record(i), f"learning rate {name} is still rising at {b.position(i)} ({done:.0%} of "
+                                     f"training; {fmt(g[0].by_role('lr')[0].value)} at line {g[0].line} → "
+                                     f"{fmt(value)}): the warm-up never ends", evidence=[g[0]], metric=name)
+                    return
+
+
+def _positions(names: list[str], groups: list) -> dict[str, range | list[int]]:
+    """Where each group (`group or name`) of an LR series occurs, in C-level passes: the
+    entries of other groups than the commonest one are found in one pass and sorted out one
+    by one; the commonest group has what they leave."""
+    n = len(names)
+    if groups.count(None) == n:
+        keys = names
+    else:
+        keys = names.copy()
+        for j in compress(range(n), groups):
+            keys[j] = groups[j]
+    common = Counter(keys[::16]).most_common(1)[0][0]
+    others = list(compress(range(n), map(common.__ne__, keys)))
+    if not others:
+        return {common: range(n)}
+    where: dict[str, range | list[int]] = {}
+    for j in others:
+        where.setdefault(keys[j], []).append(j)
+    bounds = [-1, *others, n]
+    where[common] = list(chain.from_iterable(map(range, map((1).__add__, bounds), bounds[1:])))
+    return where
