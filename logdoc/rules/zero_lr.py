@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from itertools import compress
 from math import isnan
+from operator import not_
 
 from ..batch import Batch
 from ..model import Record, Severity
@@ -79,7 +81,7 @@ class ZeroLR(Rule):
             elif rows:
                 self.skipping = False
             if rows:
-                seen = {group or name for group, name in set(zip(groups, names))}
+                seen = group_keys(groups, names)
                 self.seen_positive |= seen
                 if self.pending:
                     for group in seen:
@@ -160,6 +162,17 @@ class ZeroLR(Rule):
 
 def _name(group: str) -> str:
     return f"param group '{group}'" if not group.startswith(("lr", "learning")) else group
+
+
+def group_keys(groups: list, names: list[str]) -> set[str]:
+    """The distinct `group or name` of an LR series, in C-level passes (no tuple per entry)."""
+    present = set(groups)
+    if len(present) == 1 and not next(iter(present)):
+        return set(names)                         # no param groups: each name is its group
+    keys = {group for group in present if group}
+    if None in present or "" in present:
+        keys.update(compress(names, map(not_, groups)))
+    return keys
 
 
 def _skip_rows(b: Batch) -> list[int]:
