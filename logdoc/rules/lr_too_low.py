@@ -1,9 +1,15 @@
 from __future__ import annotations
 
-from ..model import Record, Severity
+import math
+from operator import eq
+
+from ..batch import Batch
+from ..model import Severity
 from . import register
-from .base import Rule, fmt, is_final
-from .lr_warmup_never_ends import progress
+from .base import Rule, fmt
+from .grad_explosion import _positive
+from .lr_warmup_never_ends import _progress_at
+from .zero_lr import _is_final_at, group_keys
 
 
 @register
@@ -53,35 +59,57 @@ class LRTooLow(Rule):
         self.reports = 0                      # records carrying a learning rate
         self.fired = False
 
-    def observe(self, rec: Record):
+    def observe_batch(self, b: Batch):
         if self.fired:
             return
-        if rec.by_role("lr"):
+        rows, names, values, groups = b.series("lr")
+        if not rows:
+            return
+        tiny = self.opt["tiny"]
+        lo = min(values)
+        if not lo > 0:
+            lo = min(filter(_positive, values), default=math.inf)
+        if lo >= tiny:
+            # No LR of the batch is in (0, tiny) (the usual case): every run of its groups ends.
+            self.reports += len(rows) - sum(map(eq, rows, rows[1:]))
+            if self.runs:
+                for group in group_keys(groups, names):
+                    self.runs.pop(group, None)
+            return
+        yield from self._observe_rows(b, rows, names, values, groups)
+
+    def _observe_rows(self, b: Batch, rows, names, values, groups):
+        runs, tiny, hold = self.runs, self.opt["tiny"], self.opt["hold"]
+        n, j = len(rows), 0
+        while j < n:
+            i = rows[j]
             self.reports += 1
-        for m in rec.by_role("lr"):
-            group = m.group or m.name
-            if not (m.finite and 0 < m.value < self.opt["tiny"]) or is_final(rec):
-                self.runs.pop(group, None)
-                continue
-            run = self.runs.get(group)
-            if run is None:
-                if len(self.runs) < 64:
-                    self.runs[group] = [rec, 1, m.value]
-                continue
-            if m.value > run[2]:
-                self.runs[group] = [rec, 1, m.value]      # rising: warm-up
-                continue
-            run[1] += 1
-            run[2] = m.value
-            done = progress(rec)
-            if done is not None:
-                enough = run[1] >= self.opt["hold"] and done < 0.95
-            else:     # the tail of a cosine/linear decay is < 1e-7 for its last ~2 %: need more
-                enough = run[1] >= max(self.opt["hold"], 10, self.reports // 4)
-            if enough:
-                self.fired = True
-                yield self.finding(
-                    run[0], f"learning rate {m.name} is {fmt(m.value)} (< {fmt(self.opt['tiny'])}) for "
-                            f"{run[1]} reports while training continues: updates are negligible",
-                    evidence=[rec], metric=m.name)
-                return
+            final = _is_final_at(b, i)
+            while j < n and rows[j] == i:
+                name, value, group = names[j], values[j], groups[j] or names[j]
+                j += 1
+                if not 0 < value < tiny or final:
+                    runs.pop(group, None)
+                    continue
+                run = runs.get(group)
+                if run is None:
+                    if len(runs) < 64:
+                        runs[group] = [b.record(i), 1, value]
+                    continue
+                if value > run[2]:
+                    runs[group] = [b.record(i), 1, value]     # rising: warm-up
+                    continue
+                run[1] += 1
+                run[2] = value
+                done = _progress_at(b, i)
+                if done is not None:
+                    enough = run[1] >= hold and done < 0.95
+                else:     # the tail of a cosine/linear decay is < 1e-7 for its last ~2 %: need more
+                    enough = run[1] >= max(hold, 10, self.reports // 4)
+                if enough:
+                    self.fired = True
+                    yield self.finding(
+                        run[0], f"learning rate {name} is {fmt(value)} (< {fmt(tiny)}) for "
+                                f"{run[1]} reports while training continues: updates are negligible",
+                        evidence=[b.record(i)], metric=name)
+                    return
