@@ -8,6 +8,7 @@ from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
 from .metric_zero import is_score_name
+from .val_better_than_train import first_per_row
 
 
 @register
@@ -70,7 +71,8 @@ class Overfitting(Rule):
         l_rows, _, l_values, _ = b.series("loss") if "loss" in roles else ((), (), (), ())
         phase = b.phase
         li = 0                            # losses before li are already in self.train
-        for i, name, val, worse_if_higher in self._signals(b):
+        rows, names, values, worse_if_higher = self._signals(b)
+        for i, name, val in zip(rows, names, values):
             # the latest finite training loss up to this row (a loss on the row itself counts)
             end = bisect_right(l_rows, i, li)
             train = _last_train(l_rows, l_values, phase, li, end)
@@ -102,37 +104,28 @@ class Overfitting(Rule):
         if train is not None:
             self.train = train
 
-    def _signals(self, b: Batch) -> list:
-        """(row, name, value, worse_if_higher) of each record with a validation signal: its
-        first finite validation loss, or (when no validation loss is logged) its first finite
-        accuracy-like validation score. The first record with either decides which is followed."""
+    def _signals(self, b: Batch) -> tuple:
+        """(rows, names, values, worse_if_higher) of the records with a validation signal: the
+        first finite validation loss of each, or (when no validation loss is logged) its first
+        finite accuracy-like validation score. The first record with either decides which
+        signal is followed."""
         roles = b.roles
-        losses = scores = ()
+        losses = scores = None
         if self.kind != "score" and "val_loss" in roles:
-            losses = _first_finite(*b.series("val_loss")[:3])
+            losses = first_per_row(*b.series("val_loss")[:3])
         if self.kind != "loss" and "val_metric" in roles:
-            scores = _first_finite(*b.series("val_metric")[:3], keep=is_score_name)
+            scores = first_per_row(*b.series("val_metric")[:3], name_ok=is_score_name)
         if self.kind is None:
-            if not losses and not scores:
-                return []
-            if losses and (not scores or losses[0][0] <= scores[0][0]):
+            has_loss, has_score = bool(losses and losses[0]), bool(scores and scores[0])
+            if not has_loss and not has_score:
+                return (), (), (), True
+            if has_loss and (not has_score or losses[0][0] <= scores[0][0]):
                 self.kind = "loss"
             else:
                 self.kind = "score"
         if self.kind == "loss":
-            return [(i, name, value, True) for i, name, value in losses]
-        return [(i, name, value, False) for i, name, value in scores]
-
-
-def _first_finite(rows: list[int], names: list[str], values: list[float], keep=None) -> list:
-    """(row, name, value) of the first finite entry of each row (whose name passes `keep`)."""
-    out = []
-    last = -1
-    for r, name, value in zip(rows, names, values):
-        if r != last and isfinite(value) and (keep is None or keep(name)):
-            out.append((r, name, value))
-            last = r
-    return out
+            return (*losses, True) if losses else ((), (), (), True)
+        return (*scores, False) if scores else ((), (), (), False)
 
 
 def _last_train(rows: list[int], values: list[float], phase: list, start: int, end: int) -> float | None:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import chain, compress
 from math import isfinite
+from operator import and_, ne
 
 from ..batch import Batch
 from ..model import Record, Severity
@@ -65,8 +67,8 @@ class ValBetterThanTrain(Rule):
             return
         l_rows, _, l_values, _ = b.series("loss") if "loss" in b.roles else ((), (), (), ())
         li = 0                            # losses before li are already in self.train
-        evals = _first_finite(*b.series("val_loss")[:3]) if "val_loss" in b.roles else ()
-        for i, name, val in evals:
+        evals = first_per_row(*b.series("val_loss")[:3]) if "val_loss" in b.roles else ()
+        for i, name, val in zip(*evals):
             # the latest finite training loss up to this row (a loss on the row itself counts)
             end = bisect_right(l_rows, i, li)
             train = _last_finite(l_values, li, end)
@@ -101,17 +103,18 @@ class ValBetterThanTrain(Rule):
             self.train = train
 
 
-def _first_finite(rows: list[int], names: list[str], values: list[float]):
-    """(row, name, value) of the first finite entry of each row of a metric series."""
-    if all(map(isfinite, values)) and len(set(rows)) == len(rows):
-        return zip(rows, names, values)          # one finite entry per row: every entry
-    out = []
-    last = -1
-    for r, name, value in zip(rows, names, values):
-        if r != last and isfinite(value):
-            out.append((r, name, value))
-            last = r
-    return out
+def first_per_row(rows: list[int], names: list[str], values: list[float], name_ok=None) -> tuple:
+    """(rows, names, values) of the first finite entry of each row of a metric series (whose
+    name passes `name_ok`), selected column by column."""
+    ok = list(map(isfinite, values))
+    if name_ok is not None:
+        ok = list(map(and_, ok, map(name_ok, names)))
+    if not all(ok):
+        rows, names, values = (list(compress(c, ok)) for c in (rows, names, values))
+    first = list(map(ne, rows, chain((-1,), rows)))      # rows are in order: repeats are adjacent
+    if not all(first):
+        rows, names, values = (list(compress(c, first)) for c in (rows, names, values))
+    return rows, names, values
 
 
 def _last_finite(values: list[float], start: int, end: int) -> float | None:
