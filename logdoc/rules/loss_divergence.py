@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import itemgetter, sub, truediv
 
 from ..batch import Batch
@@ -170,11 +170,10 @@ class LossDivergence(Rule):
             self.last = (None, rows[-1])
             return
         cuts = range(k, end - window + 1, window)
-        blocks = [vals[c:c + window] for c in cuts]
         firsts = list(map(rows.__getitem__, cuts))
         lasts = list(map(rows.__getitem__, range(k + window - 1, end, window)))
+        head = (carried + vals[start:k],) if carried else ()
         if carried:
-            blocks.insert(0, carried + vals[start:k])
             firsts.insert(0, self.block_first)
             lasts.insert(0, rows[k - 1])
         rest = (cuts[-1] + window) if cuts else k
@@ -183,12 +182,16 @@ class LossDivergence(Rule):
         else:
             self.block, self.block_first = [], None
         self.last = (None, rows[-1])
+
+        def blocks():                     # sliced anew for each pass: no list per block stays alive
+            return chain(head, map(vals.__getitem__, map(slice, cuts, range(k + window, end + 1, window))))
+
         # scaled MAD: batch-to-batch noise, robust to the spike a block may hold
         half = window // 2
-        means = list(map(truediv, map(sum, blocks), repeat(window)))
-        medians = list(map(itemgetter(half), map(sorted, blocks)))
+        means = list(map(truediv, map(sum, blocks()), repeat(window)))
+        medians = list(map(itemgetter(half), map(sorted, blocks())))
         spreads = list(map(itemgetter(half), map(sorted, map(
-            map, repeat(abs), map(map, repeat(sub), blocks, map(repeat, medians))))))
+            map, repeat(abs), map(map, repeat(sub), blocks(), map(repeat, medians))))))
         opt = self.opt
         smoothing, factor, sigmas, explode, patience = (opt["smoothing"], opt["factor"], opt["sigmas"],
                                                        opt["explode"], opt["patience"])
