@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from operator import itemgetter
+from itertools import islice
+from operator import eq, itemgetter
 
 from .model import Metric, Record
 
@@ -163,6 +164,13 @@ class Batch:
         value stands for the record; a non-finite one wins, because it poisons the total.
         """
         if self._train_loss is None:
+            loss_rows, loss_names, loss_values, _ = self.series("loss")
+            if (self.phase.count("train") == len(self.phase)
+                    and not any(map(eq, loss_rows, islice(loss_rows, 1, None)))):
+                # every record trains and none has two losses (the usual case): the loss
+                # series is the answer (shared lists: rules only read them)
+                self._train_loss = (loss_rows, loss_names, loss_values)
+                return self._train_loss
             rows: list[int] = []
             names: list[str] = []
             values: list[float] = []
