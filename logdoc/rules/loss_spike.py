@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-import math
 from collections import deque
+from math import isfinite
 
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
+from .loss_chance_level import _loss_name, _new_reports
 
 
 @register
@@ -65,36 +66,44 @@ class LossSpike(Rule):
 
     def observe_batch(self, b: Batch):
         rows, names, values = b.train_loss()
-        recent, opt, reports = self.recent, self.opt, self.reports
+        if not rows:
+            return
+        if not all(map(isfinite, values)):
+            kept = [k for k, v in enumerate(values) if isfinite(v)]
+            rows, values = [rows[k] for k in kept], [values[k] for k in kept]
+        rows, values, _ = _new_reports(self.reports, b, rows, values)
+        recent, opt = self.recent, self.opt
         warmup, rtol, patience = opt["warmup"], opt["rtol"], opt["patience"]
-        isfinite = math.isfinite
-        for i, name, value in zip(rows, names, values):
-            if not isfinite(value):
-                continue
-            if not reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]):
-                continue
-            spike = False
-            if self.seen >= warmup and recent:
-                mean = sum(recent) / len(recent)
-                improved = value < recent[-1]
-                spike = not improved and mean > 0 and value - mean >= rtol * mean
-            self.seen += 1
-            if not spike:
-                self.run, self.run_first = 0, None
-                recent.append(value)
-                continue
-            # spikes do not enter the mean, so a sustained spike stays visible
-            self.run += 1
-            self.run_first = self.run_first or b.record(i)
-            if self.run >= patience and not self.reported_warning:
-                self.reported_warning = True
-                yield self.finding(
-                    self.run_first, f"training loss stayed above {1 + rtol:g}× its running mean "
-                                    f"for {self.run} reports (lines {self.run_first.line}–{b.line[i]})",
-                    evidence=[b.record(i)], metric=name)
-            elif self.run == 1 and not self.reported_info:
-                self.reported_info = True
-                f = self.finding(b.record(i), f"training loss spiked to {fmt(value)} at {b.position(i)}, "
-                                              f"{value / mean:.1f}× its running mean", metric=name)
-                f.severity = Severity.info
-                yield f
+        seen, run = self.seen, self.run
+        try:
+            for i, value in zip(rows, values):
+                # a spike is not an improvement and exceeds the running mean by rtol × mean
+                # (the mean is summed only for a value that did not improve)
+                if seen >= warmup and recent and value >= recent[-1]:
+                    mean = sum(recent) / len(recent)
+                    spike = mean > 0 and value - mean >= rtol * mean
+                else:
+                    spike = False
+                seen += 1
+                if not spike:
+                    if run:
+                        run, self.run_first = 0, None
+                    recent.append(value)
+                    continue
+                # spikes do not enter the mean, so a sustained spike stays visible
+                run += 1
+                self.run_first = self.run_first or b.record(i)
+                if run >= patience and not self.reported_warning:
+                    self.reported_warning = True
+                    yield self.finding(
+                        self.run_first, f"training loss stayed above {1 + rtol:g}× its running mean "
+                                        f"for {run} reports (lines {self.run_first.line}–{b.line[i]})",
+                        evidence=[b.record(i)], metric=_loss_name(b, i))
+                elif run == 1 and not self.reported_info:
+                    self.reported_info = True
+                    f = self.finding(b.record(i), f"training loss spiked to {fmt(value)} at {b.position(i)}, "
+                                                  f"{value / mean:.1f}× its running mean", metric=_loss_name(b, i))
+                    f.severity = Severity.info
+                    yield f
+        finally:
+            self.seen, self.run = seen, run
