@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
+from operator import is_not
 
 from .batch import Batch
 from .bulk import BulkParser
@@ -132,8 +134,10 @@ class Session:
 
 
 def _max(current: float | None, values: list) -> float | None:
-    present = [v for v in values if v is not None]
-    if not present:
+    top = max(filter(_present, values), default=None)     # C-level: a column per batch
+    if top is None:
         return current
-    top = max(present)
     return top if current is None or top > current else current
+
+
+_present = partial(is_not, None)
