@@ -70,24 +70,31 @@ class ZeroLR(Rule):
         self.first_step_zero: dict[str, Record] = {}   # per-step logs: a 0 on the first report waits
 
     def observe_batch(self, b: Batch):
-        rows, names, values, groups = b.series("lr")
+        series = rows, names, values, groups = b.series("lr")
         skips = _skip_rows(b)
-        if not self.first_step_zero and (not values or (min(values) > 0 and not isnan(sum(values)))):
-            # Every LR of the batch is positive (the usual case): no 0 to judge, only state to
-            # carry. Each group has now been positive and ends any decay episode; skipping
-            # stops at a positive LR and starts again at a later skip record.
-            if skips and (not rows or skips[-1] > rows[-1]):
-                self.skipping = True
-            elif rows:
-                self.skipping = False
-            if rows:
-                seen = group_keys(groups, names)
-                self.seen_positive |= seen
-                if self.pending:
-                    for group in seen:
-                        self.pending.pop(group, None)
-            return
-        yield from self._observe_rows(b, rows, names, values, groups, skips)
+        if not self.first_step_zero:
+            if self.reported and 0.0 in values:
+                # A 0 of a group already reported says nothing new (a group frozen at 0 prints
+                # one on every line): without them the batch may be all positive.
+                keep = list(map(_nonzero, values))
+                if all((groups[j] or names[j]) in self.reported for j in compress(range(len(keep)), map(not_, keep))):
+                    rows, names, values, groups = (list(compress(column, keep)) for column in series)
+            if not values or (min(values) > 0 and not isnan(sum(values))):
+                # Every LR of the batch is positive (the usual case): no 0 to judge, only state
+                # to carry. Each group has now been positive and ends any decay episode;
+                # skipping stops at a positive LR and starts again at a later skip record.
+                if skips and (not rows or skips[-1] > rows[-1]):
+                    self.skipping = True
+                elif rows:
+                    self.skipping = False
+                if rows:
+                    seen = group_keys(groups, names)
+                    self.seen_positive |= seen
+                    if self.pending:
+                        for group in seen:
+                            self.pending.pop(group, None)
+                return
+        yield from self._observe_rows(b, *series, skips)
 
     def _observe_rows(self, b: Batch, rows, names, values, groups, skips):
         """The batch record by record (a 0, a negative or nan LR, or a first-step 0 pending)."""
@@ -162,6 +169,9 @@ class ZeroLR(Rule):
 
 def _name(group: str) -> str:
     return f"param group '{group}'" if not group.startswith(("lr", "learning")) else group
+
+
+_nonzero = (0.0).__ne__
 
 
 def group_keys(groups: list, names: list[str]) -> set[str]:
