@@ -228,6 +228,7 @@ class LossPlateau(Rule):
             evidence=[rec], metric=name)
         if self.improved or not self.from_start:
             f.severity = Severity.info
+        self.block, self.block_first, self.best = [], None, None   # done: keep no batch alive
         return f
 
 
