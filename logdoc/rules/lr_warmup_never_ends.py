@@ -101,6 +101,9 @@ class LRWarmupNeverEnds(Rule):
             if not self.from_start:
                 return
         known = self.groups
+        if n < 16:                                   # a few lines of a live stream
+            yield from self._observe_rows(b, rows, names, values, groups)
+            return
         where = _positions(names, groups)
         if len(known) + len([key for key in where if key not in known]) > 64:
             yield from self._observe_rows(b, rows, names, values, groups)   # which groups are followed
@@ -149,45 +152,37 @@ class LRWarmupNeverEnds(Rule):
                              f"{fmt(value)}): the warm-up never ends", evidence=[g[0]], metric=name)
 
     def _observe_rows(self, b: Batch, rows, names, values, groups):
-        """Record by record, for a batch that brings groups beyond the 64 followed."""
+        """Record by record: for a small batch, or one that brings groups beyond the 64 followed."""
         known, opt = self.groups, self.opt
         fraction, min_increases = opt["fraction"], opt["min_increases"]
-        n, j = len(rows), 0
-        while j < n:
-            i, start = rows[j], j
-            while j < n and rows[j] == i:
-                j += 1
-            if not any(map(isfinite, values[start:j])):
+        for i, name, value, group in zip(rows, names, values, groups):
+            if not isfinite(value):
                 continue
-            if self.from_start is None:
+            if self.from_start is None:             # the first record with a finite LR says
                 self.from_start = _near_start_at(b, i)
-            if not self.from_start:
-                return
-            done = _progress_at(b, i)
-            for name, value, group in zip(names[start:j], values[start:j], groups[start:j]):
-                if not isfinite(value):
-                    continue
-                group = group or name
-                g = known.get(group)
-                if g is None:
-                    if len(known) < 64:
-                        known[group] = [b.record(i), value, 0, True]
-                    continue
-                rising_now = value > g[1]
-                if value < g[1]:
-                    g[3] = False
-                elif rising_now:
-                    g[2] += 1
-                g[1] = value
-                if (g[3] and rising_now and g[2] >= min_increases
-                        and done is not None and done >= fraction):
+                if not self.from_start:
+                    return
+            group = group or name
+            g = known.get(group)
+            if g is None:
+                if len(known) < 64:
+                    known[group] = [b.record(i), value, 0, True]
+                continue
+            rising_now = value > g[1]
+            if value < g[1]:
+                g[3] = False
+            elif rising_now:
+                g[2] += 1
+            g[1] = value
+            if g[3] and rising_now and g[2] >= min_increases:
+                done = _progress_at(b, i)
+                if done is not None and done >= fraction:
                     self.fired = True
                     yield self.finding(
                         b.record(i), f"learning rate {name} is still rising at {b.position(i)} ({done:.0%} of "
                                      f"training; {fmt(g[0].by_role('lr')[0].value)} at line {g[0].line} → "
                                      f"{fmt(value)}): the warm-up never ends", evidence=[g[0]], metric=name)
                     return
-
 
 def _positions(names: list[str], groups: list) -> dict[str, range | list[int]]:
     """Where each group (`group or name`) of an LR series occurs, in C-level passes: the
