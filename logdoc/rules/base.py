@@ -13,7 +13,11 @@ line, then the sections in DOC_SECTIONS (rendered by `logdoc explain`, checked b
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
+from itertools import chain, compress, repeat
+from math import isnan
+from operator import eq, ne, or_
 from typing import TYPE_CHECKING, ClassVar
 
 from ..model import Evidence, Finding, Record, Severity
@@ -239,3 +243,114 @@ def significant_digits(value: float) -> int:
     """Significant digits of the shortest repr: a proxy for the printed precision."""
     mantissa = repr(abs(value)).lower().split("e")[0].replace(".", "").lstrip("0")
     return len(mantissa)
+
+
+# ---- reports in bulk (shared by the loss-* rules)
+
+_NEVER = object()      # a report key equal to no other
+
+
+def new_reports(reports: Reports, b: "Batch", rows: list[int], values: list[float]):
+    """`reports.is_new_at` for every row of `rows` (batch rows, in order), in bulk.
+
+    Returns (rows, values) of the new reports (`values` runs parallel to `rows`) and how many
+    of the first new ones still saw `reports.per_epoch` True; `reports` is left as the
+    row-by-row calls leave it. A report is new when its position differs from the previous
+    row's, or, without a step, its text does; a row with neither epoch nor step is always
+    new.
+    """
+    if len(rows) <= _FEW:               # a live stream's batch: the plain calls cost less
+        return _new_reports_few(reports, b, rows, values)
+    if reports.one_series:
+        if reports.pattern is None:
+            reports.pattern = b.pattern[rows[0]]
+        same = list(map(eq, map(b.pattern.__getitem__, rows), repeat(reports.pattern)))
+        if False in same:
+            rows, values = list(compress(rows, same)), list(compress(values, same))
+            if not rows:
+                return [], [], 0
+    epoch, step, text = b.epoch, b.step, b.text
+    n = len(rows)
+    pos = reports.pos
+    fresh = pos is None or (pos[0] is None and pos[1] is None)
+    # Positions compared field by field, no tuple per row. The tuple path takes what that
+    # cannot: missing epochs, steps on some rows only, nan (a tuple finds the same nan object
+    # equal to itself).
+    steps = step[rows[0]] is not None
+    try:
+        simple = not isnan(sum(map(epoch.__getitem__, rows))) and (
+            not isnan(sum(map(step.__getitem__, rows))) if steps
+            else list(map(step.__getitem__, rows)).count(None) == n)
+    except (TypeError, OverflowError):   # a None among numbers
+        simple = False
+    if simple:
+        # New: another step (or, without steps, another text) than the row before, or the
+        # same one at another epoch. The first test settles most rows; the epoch is read
+        # where it does not.
+        if steps:
+            pe, ps = (_NEVER, _NEVER) if fresh else pos
+            get, prev = step.__getitem__, ps
+        else:
+            pe = _NEVER if fresh or pos[1] is not None else pos[0]
+            get, prev = text.__getitem__, reports.text
+        flags = list(map(ne, map(get, rows), chain((prev,), map(get, rows))))
+        same = flags.count(False)
+        if same * 8 > n:
+            get = epoch.__getitem__
+            flags = list(map(or_, flags, map(ne, map(get, rows), chain((pe,), map(get, rows)))))
+        elif same:
+            k = -1
+            for _ in range(same):
+                k = flags.index(False, k + 1)
+                flags[k] = epoch[rows[k]] != (epoch[rows[k - 1]] if k else pe)
+    else:
+        keys = [(e, s) if s is not None else ((e, None, text[i]) if e is not None else j)
+                for j, (i, e, s) in enumerate(zip(rows, map(epoch.__getitem__, rows),
+                                                  map(step.__getitem__, rows)))]
+        if fresh:
+            prev = _NEVER
+        else:
+            prev = pos if pos[1] is not None else (pos[0], None, reports.text)
+        flags = list(map(ne, keys, chain((prev,), keys)))
+    n_epoch = 0
+    if reports.per_epoch:
+        last_epoch = pos[0] if pos is not None else _NEVER
+        for i, is_new in zip(rows, flags):
+            e = epoch[i]
+            if is_new:
+                if (step[i] is not None or e is None or not float(e).is_integer()
+                        or (last_epoch is not _NEVER and e == last_epoch)):
+                    reports.per_epoch = False
+                    break
+                n_epoch += 1
+            last_epoch = e
+    last = rows[-1]
+    reports.pos, reports.text = (epoch[last], step[last]), text[last]
+    if False in flags:
+        rows, values = list(compress(rows, flags)), list(compress(values, flags))
+    reports.count += len(rows)
+    return rows, values, n_epoch
+
+
+_FEW = 4
+
+
+def loss_name_at(b: "Batch", i: int) -> str:
+    """The name of the training loss that batch row i reports (`b.train_loss`)."""
+    rows, names, _ = b.train_loss()
+    return names[bisect_left(rows, i)]
+
+
+def _new_reports_few(reports: Reports, b: "Batch", rows: list[int], values: list[float]):
+    """`new_reports` for a few rows, one `is_new_at` call each."""
+    is_new_at, pattern, epoch, step, text = reports.is_new_at, b.pattern, b.epoch, b.step, b.text
+    keep, kept_values, n_epoch, counting = [], [], 0, reports.per_epoch
+    for i, v in zip(rows, values):
+        if is_new_at(pattern[i], epoch[i], step[i], text[i]):
+            keep.append(i)
+            kept_values.append(v)
+            if counting and reports.per_epoch:
+                n_epoch += 1
+            else:
+                counting = False
+    return keep, kept_values, n_epoch

@@ -8,8 +8,7 @@ from operator import itemgetter, sub, truediv
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt
-from .loss_chance_level import _loss_name, _new_reports
+from .base import Reports, Rule, fmt, loss_name_at, new_reports
 
 
 @register
@@ -97,7 +96,7 @@ class LossDivergence(Rule):
         if not math.isfinite(sum(values)):       # (a finite sum: every value is finite)
             fin = list(map(math.isfinite, values))
             rows, values = list(compress(rows, fin)), list(compress(values, fin))
-        rows, vals, n_epoch = _new_reports(self.reports, b, rows, values)
+        rows, vals, n_epoch = new_reports(self.reports, b, rows, values)
         if not rows:
             return
         window = self.opt["window"]
@@ -117,7 +116,7 @@ class LossDivergence(Rule):
             if self.risen_first is not None:
                 self.risen_first = rec(b, self.risen_first)
             if self.last is not None and self.last[0] is None:
-                self.last = (_loss_name(b, self.last[1]), rec(b, self.last[1]))
+                self.last = (loss_name_at(b, self.last[1]), rec(b, self.last[1]))
             if self.last_raw is not None:
                 self.last_raw = (self.last_raw[0], rec(b, self.last_raw[1]))
 
@@ -224,7 +223,7 @@ class LossDivergence(Rule):
                 yield self.finding(
                     at, f"training loss {how} from a best average of {_show(low)} "
                         f"(from line {best_rec.line}) to {_show(mean)} by line {rec.line}",
-                    evidence=[rec, best_rec], metric=_loss_name(b, last_row))
+                    evidence=[rec, best_rec], metric=loss_name_at(b, last_row))
                 return
         self.level, self.best, self.risen, self.risen_first = level, best, risen, risen_first
         self.spread_sum, self.spread_blocks = spread_sum, spread_blocks
@@ -284,7 +283,7 @@ class LossDivergence(Rule):
             start = self._rec(b, self.risen_first if self.risen_first is not None else first)
             rec, best_rec = self._rec(b, last), self._rec(b, self.best[1])
             if name is None:
-                name = _loss_name(b, last)
+                name = loss_name_at(b, last)
             yield self.finding(
                 start, f"training loss {how} from a best average of {_show(best)} "
                        f"(from line {best_rec.line}) to {_show(mean)} by line {rec.line}",

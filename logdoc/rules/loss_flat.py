@@ -7,8 +7,7 @@ from operator import eq
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, significant_digits
-from .loss_chance_level import _loss_name, _new_reports
+from .base import Reports, Rule, fmt, loss_label, loss_name_at, new_reports, significant_digits
 
 
 @register
@@ -75,7 +74,7 @@ class LossFlat(Rule):
         if not math.isfinite(sum(values)):       # (a finite sum: every value is finite)
             fin = list(map(math.isfinite, values))
             rows, values = list(compress(rows, fin)), list(compress(values, fin))
-        rows, vals, n_epoch = _new_reports(self.reports, b, rows, values)
+        rows, vals, n_epoch = new_reports(self.reports, b, rows, values)
         if not rows:
             return
         # Row by row: the largest |loss| so far grows; a loss at or below `converged` times it
@@ -109,7 +108,7 @@ class LossFlat(Rule):
                     self.fired = True
                     first = first if isinstance(first, Record) else b.record(first)
                     rec = b.record(rows[k])
-                    name = _loss_name(b, rows[k])
+                    name = loss_name_at(b, rows[k])
                     yield self.finding(
                         first, f"{loss_label(name)} is {fmt(value)} at {count} consecutive reports "
                                f"(lines {first.line}–{rec.line}): the model is not learning",

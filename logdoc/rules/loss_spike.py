@@ -6,8 +6,7 @@ from math import isfinite
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt
-from .loss_chance_level import _loss_name, _new_reports
+from .base import Reports, Rule, fmt, loss_name_at, new_reports
 
 
 @register
@@ -71,7 +70,7 @@ class LossSpike(Rule):
         if not all(map(isfinite, values)):
             kept = [k for k, v in enumerate(values) if isfinite(v)]
             rows, values = [rows[k] for k in kept], [values[k] for k in kept]
-        rows, values, _ = _new_reports(self.reports, b, rows, values)
+        rows, values, _ = new_reports(self.reports, b, rows, values)
         recent, opt = self.recent, self.opt
         warmup, rtol, patience = opt["warmup"], opt["rtol"], opt["patience"]
         seen, run = self.seen, self.run
@@ -98,11 +97,11 @@ class LossSpike(Rule):
                     yield self.finding(
                         self.run_first, f"training loss stayed above {1 + rtol:g}× its running mean "
                                         f"for {run} reports (lines {self.run_first.line}–{b.line[i]})",
-                        evidence=[b.record(i)], metric=_loss_name(b, i))
+                        evidence=[b.record(i)], metric=loss_name_at(b, i))
                 elif run == 1 and not self.reported_info:
                     self.reported_info = True
                     f = self.finding(b.record(i), f"training loss spiked to {fmt(value)} at {b.position(i)}, "
-                                                  f"{value / mean:.1f}× its running mean", metric=_loss_name(b, i))
+                                                  f"{value / mean:.1f}× its running mean", metric=loss_name_at(b, i))
                     f.severity = Severity.info
                     yield f
         finally:
