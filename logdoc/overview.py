@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from itertools import chain
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,25 +43,46 @@ class Series:
         self.per_point = 1             # values per point before the last merge
 
     def add(self, line: int, value: float) -> None:
-        if math.isfinite(value):
-            if value < self.lo:
-                self.lo = value
-            if value > self.hi:
-                self.hi = value
+        self.extend([line], [value])
+
+    def extend(self, lines: list[int], values: list[float]) -> None:
+        """Add points in bulk: C-level min/max and list extends; Python only per merged point."""
+        if not all(map(math.isfinite, values)):
+            finite = [v for v in values if math.isfinite(v)]
+            values = [v if math.isfinite(v) else math.nan for v in values]
         else:
-            value = math.nan
-        if self.counts and self.counts[-1] < self.per_point:
-            self.sums[-1] += value
-            self.counts[-1] += 1
-            return
-        self.lines.append(line)
-        self.sums.append(value)
-        self.counts.append(1)
-        if len(self.lines) >= 2 * MAX_POINTS:
-            self.lines = self.lines[::2]
-            self.sums = [a + b for a, b in zip(self.sums[::2], self.sums[1::2])]
-            self.counts = [a + b for a, b in zip(self.counts[::2], self.counts[1::2])]
-            self.per_point *= 2
+            finite = values
+        if finite:
+            self.lo = min(self.lo, min(finite))
+            self.hi = max(self.hi, max(finite))
+        k = 0
+        n = len(values)
+        while k < n:
+            p = self.per_point
+            if self.counts and self.counts[-1] < p:       # top up the last point
+                take = min(p - self.counts[-1], n - k)
+                self.sums[-1] += sum(values[k:k + take])
+                self.counts[-1] += take
+                k += take
+                continue
+            room = 2 * MAX_POINTS - len(self.lines)       # whole points until the next merge
+            if p == 1:
+                take = min(room, n - k)
+                self.lines.extend(lines[k:k + take])
+                self.sums.extend(values[k:k + take])
+                self.counts.extend([1] * take)
+                k += take
+            else:
+                take = min(p, n - k)
+                self.lines.append(lines[k])
+                self.sums.append(sum(values[k:k + take]))
+                self.counts.append(take)
+                k += take
+            if len(self.lines) >= 2 * MAX_POINTS:
+                self.lines = self.lines[::2]
+                self.sums = [a + b for a, b in zip(self.sums[::2], self.sums[1::2])]
+                self.counts = [a + b for a, b in zip(self.counts[::2], self.counts[1::2])]
+                self.per_point *= 2
 
     def values(self) -> list[float]:
         """One value per point: the mean of what it covers (nan if any was not finite)."""
@@ -94,21 +116,43 @@ class Overview:
         self.series: dict[str, Series] = {}
 
     def add_batch(self, b: "Batch") -> None:
-        epochs = b.epoch
+        roles = b.roles
         lines = b.line
-        for r, name, role, value in zip(b.m_row, b.m_name, b.m_role, b.m_value):
-            if role in TREND_ROLES:
-                s = self.series.get(name)
-                if s is None and len(self.series) < MAX_NAMES:
-                    s = self.series[name] = Series(role)
-                if s is not None:
-                    s.add(lines[r], value)
-            epoch = epochs[r]
-            if epoch is None or role not in EPOCH_ROLES:
+        for role in TREND_ROLES:
+            if role not in roles:
                 continue
+            rows, names, values, _ = b.series(role)
+            if len(set(names)) == 1:                  # one series of this role: in bulk
+                self._series(names[0], role, [lines[r] for r in rows], values)
+            else:
+                for name in dict.fromkeys(names):
+                    keep = [k for k, n in enumerate(names) if n == name]
+                    self._series(name, role, [lines[rows[k]] for k in keep], [values[k] for k in keep])
+        epochs = b.epoch
+        if epochs.count(None) == len(epochs):
+            return
+        # in metric order, so epochs and columns appear in the order the log printed them
+        by_role = b._role_index()
+        m_row, m_name, m_role, m_value = b.m_row, b.m_name, b.m_role, b.m_value
+        last_epoch, row = None, None
+        for j in sorted(chain.from_iterable(by_role.get(r, ()) for r in EPOCH_ROLES)):
+            epoch = epochs[m_row[j]]
+            if epoch is None:
+                continue
+            name = m_name[j]
             if name not in self.role_of and len(self.role_of) < MAX_NAMES:
-                self.role_of[name] = role
-            self._epoch(epoch)[name] = value
+                self.role_of[name] = m_role[j]
+            if epoch != last_epoch or row is None:
+                last_epoch, row = epoch, self._epoch(epoch)
+            row[name] = m_value[j]
+
+    def _series(self, name: str, role: str, lines: list[int], values: list[float]) -> None:
+        s = self.series.get(name)
+        if s is None:
+            if len(self.series) >= MAX_NAMES:
+                return
+            s = self.series[name] = Series(role)
+        s.extend(lines, values)
 
     def add_rows(self, rows) -> "Overview":
         """Fill from the long rows of logdoc.tables (for Results that kept tables)."""
