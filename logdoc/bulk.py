@@ -82,7 +82,7 @@ class _FloatCache(dict):
     """str -> float, remembered: long logs repeat their numbers (a learning rate, an epoch,
     a batch size), and a dict lookup is cheaper than parsing. Bounded."""
 
-    LIMIT = 1 << 17
+    LIMIT = 1 << 14            # ~1.5 MB: watch must not grow with the log
 
     def __missing__(self, key: str) -> float:
         value = float(key)
