@@ -5,7 +5,7 @@ The full tables (logdoc.tables) hold one row per metric: fine for `tables`, `com
 first and last epochs and a 48-character curve per key series, so this keeps:
 
 * the last value of each key metric for the first HEAD and the last TAIL epochs announced;
-* each key series squeezed to at most 2 × MAX_POINTS points: when full, neighbouring points
+* each key series squeezed to at most 2 × MAX_POINTS (512) points: when full, neighbouring points
   are merged pairwise (their mean, and the first line each covers), so the curve keeps its
   shape at any length; a point holding a nan/inf stays non-finite;
 * the exact minimum and maximum of each series' finite values.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from itertools import chain
+from itertools import chain, compress
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 EPOCH_ROLES = ("loss", "val_loss", "lr", "param_delta", "grad_norm", "val_metric", "metric")
 TREND_ROLES = ("loss", "val_loss", "lr", "param_delta", "grad_norm")
 HEAD, TAIL = 6, 6
-MAX_POINTS = 2048
+MAX_POINTS = 256           # 512 points at most: a 48-character curve needs no more
 MAX_NAMES = 64
 
 
@@ -122,29 +122,36 @@ class Overview:
             if role not in roles:
                 continue
             rows, names, values, _ = b.series(role)
+            at_line = list(map(lines.__getitem__, rows))          # C-level gathers throughout
             if len(set(names)) == 1:                  # one series of this role: in bulk
-                self._series(names[0], role, [lines[r] for r in rows], values)
+                self._series(names[0], role, at_line, values)
             else:
                 for name in dict.fromkeys(names):
-                    keep = [k for k, n in enumerate(names) if n == name]
-                    self._series(name, role, [lines[rows[k]] for k in keep], [values[k] for k in keep])
+                    mine = list(map(name.__eq__, names))
+                    self._series(name, role, list(compress(at_line, mine)), list(compress(values, mine)))
         epochs = b.epoch
         if epochs.count(None) == len(epochs):
             return
         # in metric order, so epochs and columns appear in the order the log printed them
-        by_role = b._role_index()
         m_row, m_name, m_role, m_value = b.m_row, b.m_name, b.m_role, b.m_value
-        last_epoch, row = None, None
-        for j in sorted(chain.from_iterable(by_role.get(r, ()) for r in EPOCH_ROLES)):
-            epoch = epochs[m_row[j]]
-            if epoch is None:
-                continue
-            name = m_name[j]
+        idx = sorted(chain.from_iterable(b._role_index().get(r, ()) for r in EPOCH_ROLES))
+        ep = list(map(epochs.__getitem__, map(m_row.__getitem__, idx)))
+        if None in ep:
+            present = [e is not None for e in ep]
+            idx, ep = list(compress(idx, present)), list(compress(ep, present))
+        if not idx:
+            return
+        names = list(map(m_name.__getitem__, idx))
+        for name in dict.fromkeys(names):
             if name not in self.role_of and len(self.role_of) < MAX_NAMES:
-                self.role_of[name] = m_role[j]
-            if epoch != last_epoch or row is None:
-                last_epoch, row = epoch, self._epoch(epoch)
-            row[name] = m_value[j]
+                self.role_of[name] = m_role[idx[names.index(name)]]
+        distinct = dict.fromkeys(ep)              # each epoch once, in order of appearance
+        for epoch in distinct:
+            self._epoch(epoch)
+        kept = {e: row for e in distinct if (row := self.head.get(e, self.tail.get(e))) is not None}
+        # only the epochs still shown need their values (a run of 1000 epochs keeps 12)
+        for k in compress(range(len(idx)), map(kept.__contains__, ep)):
+            kept[ep[k]][names[k]] = m_value[idx[k]]
 
     def _series(self, name: str, role: str, lines: list[int], values: list[float]) -> None:
         s = self.series.get(name)
