@@ -25,7 +25,7 @@ _RECORD_FIELDS = ("line", "text", "pattern", "family", "event", "epoch", "epoch_
 
 class Batch:
     __slots__ = (*_RECORD_FIELDS, "m_row", "m_name", "m_role", "m_value", "m_group", "m_agg",
-                 "_records", "_series", "_by_role", "_rows_for", "_train_loss", "_roles")
+                 "_records", "_series", "_by_role", "_rows_for", "_train_loss", "_roles", "memo")
 
     def __init__(self):
         for name in _RECORD_FIELDS:
@@ -43,6 +43,7 @@ class Batch:
         self._rows_for: dict[frozenset, list[int]] = {}
         self._train_loss: tuple | None = None
         self._roles: frozenset | None = None
+        self.memo: dict = {}       # answers rules share within this batch (see rules.base)
 
     def __len__(self) -> int:
         return len(self.line)

@@ -36,3 +36,18 @@ def test_record_rebuilds_a_row_with_its_metrics():
     r = b.record(1)
     assert (r.line, r.text, [(m.name, m.value) for m in r.metrics]) == (2, "line 2", [("lr", 0.1), ("loss", 0.4)])
     assert b.rows_for(frozenset({"lr"})) == [1]
+
+
+def test_new_reports_replayed_to_a_second_rule_leave_the_same_state():
+    from logdoc.rules.base import Reports, new_reports
+
+    recs = [Record(line=i, text=f"step {i // 2}", pattern="t/t", family="t", epoch=1.0, step=float(i // 2),
+                   metrics=[Metric("loss", "loss", 1.0 / (i + 1))]) for i in range(1, 40)]
+    b = Batch.from_records(recs)
+    rows, _, values = b.train_loss()
+    first, second, alone = Reports(one_series=True), Reports(one_series=True), Reports(one_series=True)
+    got1 = new_reports(first, b, rows, values)
+    got2 = new_reports(second, b, rows, values)           # answered from the batch's memo
+    got3 = new_reports(alone, Batch.from_records(recs), rows, values)   # computed afresh
+    assert got1 == got2 == got3 and len(got1[0]) == 20    # each step printed twice: one report
+    assert first.state() == second.state() == alone.state()

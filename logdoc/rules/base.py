@@ -208,6 +208,12 @@ class Reports:
         self.one_series = one_series
         self.pattern: str | None = None
 
+    def state(self) -> tuple:
+        return (self.one_series, self.pattern, self.pos, self.text, self.per_epoch, self.count)
+
+    def restore(self, state: tuple) -> None:
+        self.one_series, self.pattern, self.pos, self.text, self.per_epoch, self.count = state
+
     def is_new(self, rec: Record) -> bool:
         return self.is_new_at(rec.pattern, rec.epoch, rec.step, rec.text)
 
@@ -261,6 +267,24 @@ def new_reports(reports: Reports, b: "Batch", rows: list[int], values: list[floa
     """
     if len(rows) <= _FEW:               # a live stream's batch: the plain calls cost less
         return _new_reports_few(reports, b, rows, values)
+    # Several loss rules follow the same series from the same state: the first one's answer
+    # is remembered on the batch and replayed to the others. The key holds the input lists
+    # themselves (compared by identity, kept alive) and the whole state of `reports`.
+    state = reports.state()
+    memo = b.memo.setdefault("new_reports", [])
+    for seen_rows, seen_values, seen_state, answer, end_state in memo:
+        if seen_rows is rows and seen_values is values and seen_state == state:
+            reports.restore(end_state)
+            kept_rows, kept_values, n_epoch = answer
+            return list(kept_rows), list(kept_values), n_epoch
+    answer = _new_reports_bulk(reports, b, rows, values)
+    if len(memo) < 8:
+        memo.append((rows, values, state, answer, reports.state()))
+    kept_rows, kept_values, n_epoch = answer
+    return list(kept_rows), list(kept_values), n_epoch
+
+
+def _new_reports_bulk(reports: Reports, b: "Batch", rows: list[int], values: list[float]):
     if reports.one_series:
         if reports.pattern is None:
             reports.pattern = b.pattern[rows[0]]
