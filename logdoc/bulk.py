@@ -145,12 +145,11 @@ def split_block(data: bytes) -> tuple[list[str], list[bytes]]:
     texts = data.decode("latin-1").split("\n")
     shapes = data.translate(_SHAPE).split(b"\n")
     if _DIRTY_LINE.search(data):
-        raws = data.split(b"\n")
         idx, pos = 0, 0
-        for m in _DIRTY_LINE.finditer(data):
+        for m in _DIRTY_LINE.finditer(data):     # one match per dirty line, to its end
             idx += data.count(b"\n", pos, m.start())
             pos = m.start()
-            text = clean_line(raws[idx])
+            text = clean_line(data[data.rfind(b"\n", 0, pos) + 1:m.end()])
             texts[idx] = text
             shapes[idx] = text.encode("utf-8", "replace").translate(_SHAPE)
     return texts, shapes
