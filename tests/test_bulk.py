@@ -104,3 +104,53 @@ def test_weak_rank_prefixes_are_trusted_only_when_confirmed():
     text = "".join(f"{r}: step {s} | loss {s / 1000:.4f}\n" for s in range(1, 120) for r in (0, 1))
     got, want, templated = _both(text, block_bytes=400)
     assert got == want and templated > 50
+
+
+# ---- differential fuzzing: real sample lines with their numbers changed, in random order and
+# random chunks, must give the bulk parser exactly the line-by-line parser's records
+
+def _sample_lines() -> list[str]:
+    import tomllib
+    from pathlib import Path
+
+    lines = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "patterns").glob("*.toml")):
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        for rule in doc.get("rule", []):
+            lines += [s["line"] for s in rule.get("sample", []) if "before" not in s]
+    return lines
+
+
+SAMPLES = _sample_lines()
+
+
+def _mutate(line: str, digits: list[int]) -> str:
+    """Each digit of the line replaced by the next of `digits` (so shapes repeat, values vary)."""
+    out, k = [], 0
+    for ch in line:
+        if ch.isdigit():
+            out.append(str(digits[k % len(digits)]))
+            k += 1
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+import os  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LINE = st.tuples(st.sampled_from(SAMPLES), st.lists(st.integers(0, 9), min_size=7, max_size=13),
+                 st.sampled_from(["", "", "", "[rank0]: ", "[rank1]: ", "0: ", "1: ", "2025-01-01 10:00:00,123 - INFO - "]),
+                 st.sampled_from(["", "", "", "  ", "\r12%|#  |", "\x1b[32m"]))
+
+
+@settings(max_examples=int(os.environ.get("LOGDOC_FUZZ_EXAMPLES", "60")), deadline=None)
+@given(lines=st.lists(LINE, min_size=1, max_size=80), chunk=st.integers(40, 4000))
+def test_bulk_equals_line_by_line_on_shuffled_real_samples(lines, chunk):
+    # each line three times, its digits rotated: the shape comes back with other values
+    text = "".join(prefix + (redraw and redraw + "\r") + _mutate(sample, digits[r:] + digits[:r]) + "\n"
+                   for r in range(3) for sample, digits, prefix, redraw in lines)
+    got, want, _ = _both(text, block_bytes=chunk)
+    assert got == want
