@@ -72,6 +72,20 @@ def decode_pydict(text: str) -> list[tuple[str, object]]:
     return _ast_dict(text)
 
 
+def _flat_items(text: str) -> list[tuple[str, str]]:
+    """`{"key": scalar, …}` read item by item with _PY_ITEM; [] unless it covers the object."""
+    if not (text.startswith("{") and text.endswith("}")):
+        return []
+    pos, items = 1, []
+    for m in _PY_ITEM.finditer(text, 1):
+        if m.start() != pos:
+            return []
+        raw = m.group(2)
+        items.append((m.group(1)[1:-1], raw.strip("'\"") if raw[0] in "'\"" else raw))
+        pos = m.end()
+    return items if text[pos:-1].strip() == "" else []
+
+
 # What str(dict) prints exactly: "'key': value, " between items and "}" at the end.
 _STR_DICT_ITEM = re.compile(r"""'([^'\\]*)': ('[^'\\]*'|[^,{}\[\]()'"]*)(?:, |\}$)""")
 
@@ -133,7 +147,10 @@ def decode_json(text: str) -> list[tuple[str, object]]:
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError):
-        return []
+        # Not strict JSON, e.g. a zero-padded number ("epoch": 007). Read a flat object of
+        # scalars anyway, so whether a line parses never depends on which digits it holds
+        # (line shapes are remembered with every digit folded, see patterns.PatternSet).
+        return _flat_items(text.strip())
     if not isinstance(doc, dict):
         return []
     return [(k, v) for k, v in doc.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)]

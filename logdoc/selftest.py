@@ -45,6 +45,15 @@ def _str_shape(line: str) -> str:
 _STR_DIGIT_SHAPE = str.maketrans(*SHAPE_DIGITS)
 
 
+def _keys(rec) -> list[str]:
+    """What a record gives, without the values: metric names (digits folded: a name's own
+    digits may change with the line) and the counters it sets."""
+    if not isinstance(rec, Record):
+        return [repr(rec)]
+    return [_str_shape(m.name) for m in rec.metrics] + [
+        k for k in ("epoch", "epoch_total", "step", "step_total") if getattr(rec, k) is not None] + [str(rec.event)]
+
+
 def check_family(family: Family, default_roles: dict[str, str]) -> list[str]:
     """Run every sample and negative line; return one message per failure."""
     problems = []
@@ -69,11 +78,17 @@ def check_family(family: Family, default_roles: dict[str, str]) -> list[str]:
             shaped_state: dict = {}
             for before in sample.get("before", []):
                 family.match(_str_shape(before), 0, default_roles, shaped_state)
-            shaped = [r.id for r, _ in family.match_chain(_str_shape(line), 0, default_roles, shaped_state)]
+            shaped_hits = family.match_chain(_str_shape(line), 0, default_roles, shaped_state)
+            shaped = [r.id for r, _ in shaped_hits]
             if shaped != [r.id for r, _ in hits]:
                 problems.append(f"{where}: the match depends on which digits the line holds "
                                 f"(with every digit as 7 it is matched by {shaped or 'no rule'}); "
                                 "PatternSet remembers outcomes per digit shape, so a regex must not")
+            elif [sorted(set(_keys(rec))) for _, rec in shaped_hits] != [sorted(set(_keys(rec))) for _, rec in hits]:
+                problems.append(f"{where}: what the line gives depends on which digits it holds "
+                                f"(with every digit as 7: {[_keys(rec) for _, rec in shaped_hits]}); "
+                                "the bulk parser reads a shape by one template, so a regex must not "
+                                "(write \\d, not a literal digit)")
             if mine[0] is HEADER or mine[0] is RECOGNISED:
                 continue
             got = record_values(mine[0])
