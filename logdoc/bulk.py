@@ -29,10 +29,10 @@ from .patterns import MACROS
 from .reading import clean_line
 
 _SHAPE = bytes.maketrans(b"0123456789", b"7777777777")     # as PatternSet's shape memory
+# the shape, with every byte a printable-ASCII line cannot hold written as NUL
+_SHAPE_MARK = bytes(b if b == 10 or 32 <= b <= 126 else 0 for b in _SHAPE)
 _STR_SHAPE = str.maketrans("0123456789", "7777777777")
 _NUMBER = re.compile(MACROS["FLOAT"])
-# a line the fast text path cannot take: any byte but printable ASCII (escapes, \r, \t, UTF-8)
-_DIRTY_LINE = re.compile(rb"[^\n\x20-\x7e][^\n]*")
 _HAS_DIGIT = re.compile(r"\d")
 
 _NOTHING = "nothing"      # plans: the shape gives no record
@@ -141,17 +141,26 @@ def split_block(data: bytes) -> tuple[list[str], list[bytes]]:
     """(cleaned texts, shapes) of the lines of `data` (complete lines joined by \\n).
 
     Printable-ASCII lines are decoded in one go; the others (escapes, carriage-return
-    redraws, tabs, UTF-8) go through reading.clean_line one by one."""
+    redraws, tabs, UTF-8) go through reading.clean_line one by one. One translate gives the
+    shapes and marks every byte such a line holds as NUL, so finding them is a C-level find."""
     texts = data.decode("latin-1").split("\n")
-    shapes = data.translate(_SHAPE).split(b"\n")
-    if _DIRTY_LINE.search(data):
-        idx, pos = 0, 0
-        for m in _DIRTY_LINE.finditer(data):     # one match per dirty line, to its end
-            idx += data.count(b"\n", pos, m.start())
-            pos = m.start()
-            text = clean_line(data[data.rfind(b"\n", 0, pos) + 1:m.end()])
+    marked = data.translate(_SHAPE_MARK)
+    shapes = marked.split(b"\n")
+    pos = marked.find(b"\0")
+    if pos >= 0:
+        count, find, rfind = marked.count, marked.find, marked.rfind
+        idx, counted = 0, 0
+        while pos >= 0:
+            start = rfind(b"\n", 0, pos) + 1
+            end = find(b"\n", pos)
+            if end < 0:
+                end = len(marked)
+            idx += count(b"\n", counted, start)
+            counted = start
+            text = clean_line(data[start:end])
             texts[idx] = text
             shapes[idx] = text.encode("utf-8", "replace").translate(_SHAPE)
+            pos = find(b"\0", end)
     return texts, shapes
 
 
