@@ -13,8 +13,10 @@ number of the line. Rank-prefixed lines keep going through the rank deduplicatio
 rank's copy is dropped), with the rank and body read at the spans the prefixes gave. Shapes
 that cannot be templated stay on the line-by-line path: table rows that depend on a header
 (the plans are forgotten when a header changes), names that contain digits (two names, one
-shape), values no single number explains. Tests replay every kept log both ways and compare
-the reports.
+shape), values no single number explains. All of this rests on pattern regexes that cannot
+tell one digit from another, which every pattern file's self-test checks (selftest.py). Tests
+replay every kept log both ways and compare the reports, and fuzz the two parsers against
+each other on the pattern files' own sample lines (tests/test_bulk.py).
 """
 from __future__ import annotations
 
