@@ -39,3 +39,24 @@ def test_scan_reports_unreadable_files_and_exits_2(cli, tmp_path):
 def test_scan_bad_jobs_is_a_usage_error(cli):
     run = cli("scan", SAMPLES, "--jobs", "0")
     assert run.code == 2 and run.err.startswith("logdoc: error:")
+
+
+def test_scan_reads_the_configuration_like_analyze(cli, tmp_path):
+    shutil.copy(SAMPLES / "warmup-zero-lr-broken.log", tmp_path / "broken.log")
+    config = tmp_path / "ci.toml"
+    config.write_text('ignore = ["zero-lr", "frozen-params", "constant-val-loss", "nonfinite"]\n')
+    run = cli("scan", tmp_path / "broken.log", "--format", "json", "--config", config)
+    (row,) = run.json()["files"]
+    assert row["errors"] == 0 and row["diagnoses"] == []          # the config's ignores hold
+    shutil.copy(SAMPLES / "warmup-zero-lr-broken.log", tmp_path / "broken2.log")
+    run = cli("scan", tmp_path / "broken.log", tmp_path / "broken2.log", "--format", "json",
+              "--select", "zero-lr", "--config", config, "-j", "2")     # settings cross to workers
+    assert [r["errors"] for r in run.json()["files"]] == [0, 0]       # --select keeps the ignores
+    run = cli("scan", tmp_path / "broken.log", tmp_path / "broken2.log", "--format", "json",
+              "--select", "zero-lr", "-j", "2")
+    assert [r["errors"] for r in run.json()["files"]] == [1, 1] and run.code == 1
+
+
+def test_scan_bad_configuration_is_exit_2_before_any_work(cli, tmp_path):
+    run = cli("scan", SAMPLES, "--select", "no-such-rule")
+    assert run.code == 2 and run.err.count("\n") == 1 and "no-such-rule" in run.err

@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import FailOn, NoColorOption, UsageFailure, app, console
+from .app import (ConfigOption, FailOn, IgnoreOption, NoColorOption, PatternsOption, SelectOption,
+                  UsageFailure, app, console)
 
 
 class ScanFormat(str, Enum):
@@ -23,20 +24,33 @@ def scan(
     paths: Annotated[list[str], typer.Argument(help="Directories, files or globs of logs.")],
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: the core count).")] = None,
     format: Annotated[ScanFormat, typer.Option("--format", "-f")] = ScanFormat.terminal,
-    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a file's worst finding is at or above this.")] = FailOn.error,
+    fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a file's worst finding is at or above this (default: the config's fail-on, else error).", show_default=False)] = None,
+    patterns: PatternsOption = None,
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    config: ConfigOption = None,
     no_color: NoColorOption = False,
 ) -> None:
     """Analyse many logs in parallel and print one row per file (format, progress, worst finding, diagnoses)."""
+    from ..api import load_patterns, rules_for
+    from ..config import load_config
     from ..inputs import expand_paths
     from ..model import Severity
-    from ..scan import COLUMNS, scan as run_scan
+    from ..scan import COLUMNS, ScanSettings, scan as run_scan
 
     if jobs is not None and jobs < 1:
         raise UsageFailure("--jobs must be at least 1")
+    cfg = load_config(config)                   # a bad config or pattern file fails before any work
+    chosen, ignored = cfg.rule_selection(select, ignore)
+    load_patterns([*cfg.patterns, *(patterns or [])])
+    rules_for(cfg, chosen, ignored)             # unknown rules or bad options: exit 2 now
+    fail_on = fail_on or FailOn(cfg.fail_on or "error")
+    settings = ScanSettings(config=cfg, select=tuple(chosen) if chosen else None, ignore=tuple(ignored),
+                            patterns=tuple(patterns or ()))
     files = [p for p in expand_paths(paths) if p != "-"]
     if not files:
         raise UsageFailure("scan reads files, not stdin")
-    rows = run_scan(files, jobs)
+    rows = run_scan(files, jobs, settings)
     if format is ScanFormat.json:
         sys.stdout.write(json.dumps({"schema": 1, "files": rows}, indent=2) + "\n")
     elif format is ScanFormat.csv:
