@@ -31,6 +31,14 @@ def test_compare_fixed_then_broken_exits_1_on_new_errors(cli):
     assert "new (4)" in run.out
 
 
+def test_compare_reads_the_configuration_like_analyze(cli, tmp_path):
+    config = tmp_path / "ci.toml"
+    config.write_text('ignore = ["nonfinite"]\n')
+    run = cli("compare", FIXED, BROKEN, "--format", "json", "--config", config, "--ignore", "frozen-params")
+    assert run.code == 1
+    assert {f["category"] for f in run.json()["new"]} == {"zero-lr", "constant-val-loss"}
+
+
 def test_compare_markdown_escapes_log_text(cli, tmp_path):
     evil = tmp_path / "evil.log"
     evil.write_text("Epoch 001/003: train nan  val 1.0\n<script>alert(1)</script> | x\n")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .app import NoColorOption, app, console
+from .app import ConfigOption, IgnoreOption, NoColorOption, PatternsOption, SelectOption, app, console
 
 
 class CompareFormat(str, Enum):
@@ -22,13 +22,25 @@ def compare(
     before: Annotated[str, typer.Argument(help="Log of the run before the change.")],
     after: Annotated[str, typer.Argument(help="Log of the run after the change.")],
     format: Annotated[CompareFormat, typer.Option("--format", "-f")] = CompareFormat.terminal,
+    patterns: PatternsOption = None,
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    config: ConfigOption = None,
     no_color: NoColorOption = False,
 ) -> None:
     """Findings resolved, new and persisting, and key metrics side by side. Exit 1 when AFTER has a new error."""
     from .. import api
     from ..compare import compare as run_compare
+    from ..config import load_config
 
-    result = run_compare(api.analyze(before, keep_tables=True), api.analyze(after, keep_tables=True))
+    cfg = load_config(config)                   # both logs are read as `analyze` would read them
+    chosen, ignored = cfg.rule_selection(select, ignore)
+    ps = api.load_patterns([*cfg.patterns, *(patterns or [])])
+
+    def analysed(path: str):
+        return api.analyze(path, patterns=ps, select=chosen, ignore=ignored, keep_tables=True, config=cfg)
+
+    result = run_compare(analysed(before), analysed(after))
     if format is CompareFormat.json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False,
                                     default=str) + "\n")
