@@ -46,6 +46,16 @@ def test_compare_markdown_escapes_log_text(cli, tmp_path):
     assert "| metric | before | after |" in run.out and "<script>" not in run.out
 
 
+def test_html_report_reads_the_rule_selection_like_analyze(cli, tmp_path):
+    out = tmp_path / "r.html"
+    run = cli("report", BROKEN, "-o", out, "--select", "zero-lr")
+    assert run.code == 0, run.err
+    page = out.read_text(encoding="utf-8")
+    assert "zero-lr" in page and "frozen-params" not in page
+    bad = cli("report", BROKEN, "-o", out, "--select", "no-such-rule")
+    assert bad.code == 2 and "no-such-rule" in bad.err
+
+
 def test_html_report_is_self_contained_and_escaped(cli, tmp_path):
     evil = tmp_path / "e<v>il.log"
     evil.write_text(BROKEN.read_text() + "<script>alert('x')</script>\n")

@@ -64,3 +64,22 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
     if version:
         print(f"logdoc {__version__}")
         raise typer.Exit(0)
+
+
+def analyzer(config: str | None, patterns: list[str] | None, select: list[str] | None,
+             ignore: list[str] | None):
+    """`analyze` as the command line configures it (config file, --patterns, --select,
+    --ignore): a function of a path and api.analyze's keywords. Bad settings fail here,
+    before any log is read."""
+    from .. import api
+    from ..config import load_config
+
+    cfg = load_config(config)
+    chosen, ignored = cfg.rule_selection(select, ignore)
+    ps = api.load_patterns([*cfg.patterns, *(patterns or [])])
+    api.rules_for(cfg, chosen, ignored)
+
+    def analysed(path: str, **kwargs):
+        return api.analyze(path, patterns=ps, select=chosen, ignore=ignored, config=cfg, **kwargs)
+
+    return analysed

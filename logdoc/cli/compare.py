@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from .app import ConfigOption, IgnoreOption, NoColorOption, PatternsOption, SelectOption, app, console
+from .app import (ConfigOption, IgnoreOption, NoColorOption, PatternsOption, SelectOption, analyzer, app,
+                  console)
 
 
 class CompareFormat(str, Enum):
@@ -29,18 +30,10 @@ def compare(
     no_color: NoColorOption = False,
 ) -> None:
     """Findings resolved, new and persisting, and key metrics side by side. Exit 1 when AFTER has a new error."""
-    from .. import api
     from ..compare import compare as run_compare
-    from ..config import load_config
 
-    cfg = load_config(config)                   # both logs are read as `analyze` would read them
-    chosen, ignored = cfg.rule_selection(select, ignore)
-    ps = api.load_patterns([*cfg.patterns, *(patterns or [])])
-
-    def analysed(path: str):
-        return api.analyze(path, patterns=ps, select=chosen, ignore=ignored, keep_tables=True, config=cfg)
-
-    result = run_compare(analysed(before), analysed(after))
+    analysed = analyzer(config, patterns, select, ignore)     # both logs read as `analyze` reads them
+    result = run_compare(analysed(before, keep_tables=True), analysed(after, keep_tables=True))
     if format is CompareFormat.json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False,
                                     default=str) + "\n")
