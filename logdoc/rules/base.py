@@ -16,7 +16,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable
 from itertools import chain, compress, repeat
-from math import isnan
+from math import isfinite, isnan
 from operator import eq, ne, or_
 from typing import TYPE_CHECKING, ClassVar
 
@@ -254,6 +254,25 @@ def significant_digits(value: float) -> int:
 # ---- reports in bulk (shared by the loss-* rules)
 
 _NEVER = object()      # a report key equal to no other
+
+
+def new_finite_losses(reports: Reports, b: "Batch"):
+    """`new_reports` over the batch's finite training losses: (rows, values, n_epoch).
+
+    The loss rules judge finite values only (non-finite ones are the nonfinite rule's); the
+    filtered lists are kept on the batch, so every rule passes the same lists and
+    `new_reports` can answer the rules that follow in the same state from its memo."""
+    got = b.memo.get("finite_train_loss")
+    if got is None:
+        rows, _, values = b.train_loss()
+        if rows and not isfinite(sum(values)):     # (a finite sum: every value is finite)
+            keep = list(map(isfinite, values))
+            rows, values = list(compress(rows, keep)), list(compress(values, keep))
+        got = b.memo["finite_train_loss"] = (rows, values)
+    rows, values = got
+    if not rows:
+        return [], [], 0
+    return new_reports(reports, b, rows, values)
 
 
 def new_reports(reports: Reports, b: "Batch", rows: list[int], values: list[float]):

@@ -10,7 +10,7 @@ from operator import and_
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, loss_name_at, new_reports
+from .base import Reports, Rule, fmt, loss_label, loss_name_at, new_finite_losses
 
 # Cross-entropy of a uniform guess, ln(C), for common class counts and LLM vocabularies.
 # Benchmarks' class counts (binary, CIFAR-10/MNIST, CIFAR-100, ImageNet-1k) and the
@@ -90,13 +90,7 @@ class LossChanceLevel(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        rows, _, values = b.train_loss()
-        if not rows:
-            return
-        if not math.isfinite(sum(values)):       # (a finite sum: every value is finite)
-            fin = list(map(math.isfinite, values))
-            rows, values = list(compress(rows, fin)), list(compress(values, fin))
-        rows, vals, _ = new_reports(self.reports, b, rows, values)
+        rows, vals, _ = new_finite_losses(self.reports, b)
         if not rows:
             return
         window, seen0, n = self.opt["window"], self.seen, len(vals)

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-import math
 from collections import deque
-from itertools import chain, compress, repeat
+from itertools import chain, repeat
 from operator import itemgetter, sub, truediv
 
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_name_at, new_reports
+from .base import Reports, Rule, fmt, loss_name_at, new_finite_losses
 
 
 @register
@@ -90,13 +89,7 @@ class LossDivergence(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        rows, _, values = b.train_loss()
-        if not rows:
-            return
-        if not math.isfinite(sum(values)):       # (a finite sum: every value is finite)
-            fin = list(map(math.isfinite, values))
-            rows, values = list(compress(rows, fin)), list(compress(values, fin))
-        rows, vals, n_epoch = new_reports(self.reports, b, rows, values)
+        rows, vals, n_epoch = new_finite_losses(self.reports, b)
         if not rows:
             return
         window = self.opt["window"]

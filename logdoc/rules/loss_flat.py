@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import math
 from itertools import chain, compress
 from operator import eq
 
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, loss_name_at, new_reports, significant_digits
+from .base import Reports, Rule, fmt, loss_label, loss_name_at, new_finite_losses, significant_digits
 
 
 @register
@@ -68,13 +67,7 @@ class LossFlat(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        rows, _, values = b.train_loss()
-        if not rows:
-            return
-        if not math.isfinite(sum(values)):       # (a finite sum: every value is finite)
-            fin = list(map(math.isfinite, values))
-            rows, values = list(compress(rows, fin)), list(compress(values, fin))
-        rows, vals, n_epoch = new_reports(self.reports, b, rows, values)
+        rows, vals, n_epoch = new_finite_losses(self.reports, b)
         if not rows:
             return
         # Row by row: the largest |loss| so far grows; a loss at or below `converged` times it

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 from collections import deque
-from math import isfinite
 
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_name_at, new_reports
+from .base import Reports, Rule, fmt, loss_name_at, new_finite_losses
 
 
 @register
@@ -64,13 +63,7 @@ class LossSpike(Rule):
         self.reports = Reports(one_series=True)
 
     def observe_batch(self, b: Batch):
-        rows, names, values = b.train_loss()
-        if not rows:
-            return
-        if not all(map(isfinite, values)):
-            kept = [k for k, v in enumerate(values) if isfinite(v)]
-            rows, values = [rows[k] for k in kept], [values[k] for k in kept]
-        rows, values, _ = new_reports(self.reports, b, rows, values)
+        rows, values, _ = new_finite_losses(self.reports, b)
         recent, opt = self.recent, self.opt
         warmup, rtol, patience = opt["warmup"], opt["rtol"], opt["patience"]
         seen, run = self.seen, self.run
