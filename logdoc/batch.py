@@ -166,10 +166,12 @@ class Batch:
         """
         if self._train_loss is None:
             loss_rows, loss_names, loss_values, _ = self.series("loss")
-            if (self.phase.count("train") == len(self.phase)
+            phase = self.phase
+            if ((phase.count("train") == len(phase)
+                 or list(map(phase.__getitem__, loss_rows)).count("train") == len(loss_rows))
                     and not any(map(eq, loss_rows, islice(loss_rows, 1, None)))):
-                # every record trains and none has two losses (the usual case): the loss
-                # series is the answer (shared lists: rules only read them)
+                # every record with a loss trains and none has two losses (the usual case):
+                # the loss series is the answer (shared lists: rules only read them)
                 self._train_loss = (loss_rows, loss_names, loss_values)
                 return self._train_loss
             rows: list[int] = []

@@ -51,3 +51,9 @@ def test_new_reports_replayed_to_a_second_rule_leave_the_same_state():
     got3 = new_reports(alone, Batch.from_records(recs), rows, values)   # computed afresh
     assert got1 == got2 == got3 and len(got1[0]) == 20    # each step printed twice: one report
     assert first.state() == second.state() == alone.state()
+
+
+def test_train_loss_ignores_eval_records_without_a_training_loss():
+    b = Batch.from_records([rec(1, ("loss", "loss", 0.5)), rec(2, ("val_loss", "val_loss", 0.7), phase="eval"),
+                            rec(3, ("loss", "loss", 0.4))])
+    assert b.train_loss() == ([0, 2], ["loss", "loss"], [0.5, 0.4])
