@@ -90,16 +90,12 @@ class EpochReplay(Rule):
         it = zip(rows, values)
         for i, value in it:
             if i > done:                   # rows without a training loss change the epoch too
-                gap = epochs[done:i]
-                if gap.count(None) != len(gap):
-                    for e in gap:
-                        if e is not None and e != tracked:
-                            self.current, self.current_first = cur, cur_first
-                            if self._closes(False):
-                                self.epoch = e
-                                yield self._finding()
-                                return
-                            cur, cur_first, tracked, blocked = [], None, e, False
+                found, changed, tracked, cur, cur_first = self._gap(epochs[done:i], tracked, cur, cur_first)
+                if found is not None:
+                    self.epoch = found
+                    yield self._finding()
+                    return
+                blocked = blocked and not changed
             done = i + 1
             e = epochs[i]
             if e != tracked:
@@ -160,16 +156,11 @@ class EpochReplay(Rule):
                         blocked = True
         n = len(epochs)
         if n > done:
-            gap = epochs[done:n]
-            if gap.count(None) != len(gap):
-                for e in gap:
-                    if e is not None and e != tracked:
-                        self.current, self.current_first = cur, cur_first
-                        if self._closes(False):
-                            self.epoch = e
-                            yield self._finding()
-                            return
-                        cur, cur_first, tracked = [], None, e
+            found, _, tracked, cur, cur_first = self._gap(epochs[done:n], tracked, cur, cur_first)
+            if found is not None:
+                self.epoch = found
+                yield self._finding()
+                return
         self.epoch, self.pattern, self.text = tracked, pattern, text
         self.pos_epoch, self.pos_step = pos_epoch, pos_step
         self.current, self.current_first = cur, cur_first
@@ -177,6 +168,21 @@ class EpochReplay(Rule):
     def finish(self):
         if not self.fired and self._closes(True):
             yield self._finding()
+
+    def _gap(self, gap: list, tracked, cur: list[float], cur_first):
+        """Epoch changes among rows without a training loss: each closes the epoch collected.
+
+        Returns (the epoch at which a replay was found, or None; whether the epoch changed;
+        the epoch now tracked and its losses and first report)."""
+        changed = False
+        if gap.count(None) != len(gap):
+            for e in gap:
+                if e is not None and e != tracked:
+                    self.current, self.current_first = cur, cur_first
+                    if self._closes(False):
+                        return e, True, tracked, cur, cur_first
+                    cur, cur_first, tracked, changed = [], None, e, True
+        return None, changed, tracked, cur, cur_first
 
     def _closes(self, partial: bool) -> bool:
         """Close the current epoch (it becomes the previous one): does it replay the previous?"""
