@@ -21,11 +21,13 @@ from .model import Metric, Record
 
 _RECORD_FIELDS = ("line", "text", "pattern", "family", "event", "epoch", "epoch_total", "step",
                   "step_total", "phase", "agg", "epoch_base", "step_base")
+_COLUMNS = frozenset((*_RECORD_FIELDS, "m_row", "m_name", "m_role", "m_value", "m_group", "m_agg"))
 
 
 class Batch:
     __slots__ = (*_RECORD_FIELDS, "m_row", "m_name", "m_role", "m_value", "m_group", "m_agg",
-                 "_records", "_series", "_by_role", "_rows_for", "_train_loss", "_roles", "memo")
+                 "_records", "_series", "_by_role", "_rows_for", "_train_loss", "_roles", "memo",
+                 "columns")
 
     def __init__(self):
         for name in _RECORD_FIELDS:
@@ -44,9 +46,29 @@ class Batch:
         self._train_loss: tuple | None = None
         self._roles: frozenset | None = None
         self.memo: dict = {}       # answers rules share within this batch (see rules.base)
+        self.columns = None        # BlockColumns, when the vector parser built the batch
+
+    @classmethod
+    def from_columns(cls, columns) -> "Batch":
+        """A batch over BlockColumns: each list column is built when first read."""
+        b = cls.__new__(cls)
+        b._records, b._series, b._by_role, b._rows_for = {}, {}, None, {}
+        b._train_loss, b._roles, b.memo, b.columns = None, None, {}, columns
+        return b
+
+    def __getattr__(self, name: str):
+        # only reached for a column slot not set yet: a batch over BlockColumns
+        if name in _COLUMNS:
+            columns = object.__getattribute__(self, "columns")
+            if columns is not None:
+                value = columns.materialize(name)
+                setattr(self, name, value)
+                return value
+        raise AttributeError(name)
 
     def __len__(self) -> int:
-        return len(self.line)
+        columns = self.columns
+        return columns.n if columns is not None else len(self.line)
 
     @classmethod
     def from_records(cls, records: Iterable[Record]) -> "Batch":
@@ -83,6 +105,8 @@ class Batch:
 
     def record(self, i: int) -> Record:
         rec = self._records.get(i)
+        if rec is None and self.columns is not None:
+            rec = self._records[i] = self.columns.record(i)
         if rec is None:
             rec = Record(line=self.line[i], text=self.text[i], pattern=self.pattern[i],
                          family=self.family[i], event=self.event[i], epoch=self.epoch[i],
@@ -97,6 +121,9 @@ class Batch:
     def _metric_span(self, i: int) -> range:
         from bisect import bisect_left, bisect_right
 
+        if self.columns is not None:
+            return range(*self.columns.metric_span(i))
+
         return range(bisect_left(self.m_row, i), bisect_right(self.m_row, i))
 
     def records(self) -> list[Record]:
@@ -107,6 +134,8 @@ class Batch:
     @property
     def roles(self) -> frozenset:
         """Roles of its metrics, plus "event" when a record is an event line."""
+        if self._roles is None and self.columns is not None:
+            self._roles = frozenset(self.columns.roles())
         if self._roles is None:
             roles = set(self.m_role)
             if self.event.count(None) != len(self.event):     # C-level scan
@@ -119,6 +148,8 @@ class Batch:
         if wants is None:
             return list(range(len(self)))
         rows = self._rows_for.get(wants)
+        if rows is None and self.columns is not None:
+            rows = self._rows_for[wants] = self.columns.rows_for(wants)
         if rows is None:
             by_role = self._role_index()
             m_row = self.m_row
@@ -131,6 +162,9 @@ class Batch:
 
     def _role_index(self) -> dict[str, list[int]]:
         """Metric indexes by role, built in one pass on first use."""
+        if self._by_role is None and self.columns is not None:
+            _, names = self.columns.role_codes()
+            self._by_role = {r: self.columns.metric_index(r).tolist() for r in names}
         if self._by_role is None:
             by_role: dict[str, list[int]] = {}
             for j, r in enumerate(self.m_role):
@@ -145,6 +179,8 @@ class Batch:
     def series(self, role: str) -> tuple[list[int], list[str], list[float], list]:
         """(rows, names, values, groups) of every metric with this role, in record order."""
         got = self._series.get(role)
+        if got is None and self.columns is not None:
+            got = self._series[role] = self.columns.series(role)
         if got is None:
             idx = self._role_index().get(role, [])
             if len(idx) > 1:

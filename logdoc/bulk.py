@@ -42,6 +42,8 @@ _SLOW = "slow"            # the shape always takes the line-by-line parser
 _COUNTERS = ("epoch", "epoch_total", "step", "step_total")
 MAX_PLANS = 65536         # shapes remembered per log (bounded memory on odd logs)
 MAX_TRIES = 8             # lines of a shape tried before it stays on the line-by-line path
+VECTOR = True                # read big blocks with NumPy (logdoc.bulk_vector); tests flip it
+VECTOR_MIN_BYTES = 1 << 18   # smaller blocks (a live stream's) are read line by line
 
 
 def _number(text: str) -> float:
@@ -53,7 +55,7 @@ class RecordTemplate:
 
     __slots__ = ("pattern", "family", "event", "phase", "agg", "epoch_base", "step_base",
                  "spans", "metrics", "counters", "names", "roles", "groups", "aggs", "read",
-                 "n_metrics", "only_metrics")
+                 "n_metrics", "only_metrics", "vector")
 
     def __init__(self, *, pattern, family, event, phase, agg, epoch_base, step_base, spans,
                  metrics, counters):
@@ -78,6 +80,7 @@ class RecordTemplate:
         self.roles = [m[2] for m in metrics]
         self.groups = [m[3] for m in metrics]
         self.aggs = [m[4] for m in metrics]
+        self.vector = None        # how logdoc.bulk_vector reads it (worked out there, once)
 
 
 class _FloatCache(dict):
@@ -169,16 +172,29 @@ def split_block(data: bytes) -> tuple[list[str], list[bytes]]:
 class BulkParser:
     """Wraps a Parser (sharing its state: epoch carried between lines, totals, counts)."""
 
-    def __init__(self, parser: Parser):
+    def __init__(self, parser: Parser, vector: bool | None = None):
         self.parser = parser
+        self.vector = VECTOR if vector is None else vector   # big blocks with NumPy
+        self.clears = 0           # how often the plans were forgotten (a header changed)
         self.plans: dict[bytes, object] = {}
         self.templated = 0        # lines read by a template (for benchmarks and tests)
         self._tries: dict[bytes, int] = {}
 
     def parse_block(self, data: bytes, first_no: int) -> tuple[Batch, int]:
         """(batch of the block's records, number of lines in the block)."""
+        if self.vector and len(data) >= VECTOR_MIN_BYTES:
+            from .bulk_vector import parse_block_vector    # imports NumPy: big blocks only
+
+            got = parse_block_vector(self, data, first_no)
+            if got is not None:
+                return got
         texts, shapes = split_block(data)
         b = Batch()
+        self.read_lines(texts, shapes, first_no, b)
+        return b, len(texts)
+
+    def read_lines(self, texts: list[str], shapes: list[bytes], first_no: int, b: Batch) -> None:
+        """Append the records of these lines (numbered from `first_no`) to `b`, line by line."""
         plans = self.plans
         get = plans.get
         parser = self.parser
@@ -247,7 +263,6 @@ class BulkParser:
             self._slow(plan, shape, text, no, b)
         parser.records += templated
         self.templated += templated
-        return b, len(texts)
 
     # ---- the line-by-line path, learning as it goes
 
@@ -259,6 +274,7 @@ class BulkParser:
         recs = parser.parse(Line(no, text))
         if parser.patterns.headers_seen != headers:
             self.plans.clear()            # rows after a header mean something else now
+            self.clears += 1
         elif (plan is None or plan.__class__ is _Tentative) and len(self.plans) < MAX_PLANS:
             learnt = None
             if parser.duplicates == copies:   # another rank's copy teaches nothing

@@ -103,8 +103,8 @@ class Session:
             self.tables.add_batch(batch)
         if self.overview is not None:
             self.overview.add_batch(batch)
-        self.max_epoch = _max(self.max_epoch, batch.epoch)
-        self.max_step = _max(self.max_step, batch.step)
+        self.max_epoch = _max_in(self.max_epoch, batch, "epoch")
+        self.max_step = _max_in(self.max_step, batch, "step")
         return self.engine.feed_batch(batch)
 
     def feed_all(self, lines: Iterable[Line], batch_lines: int = 4096) -> "Result":
@@ -131,6 +131,14 @@ class Session:
                       formats=dict(self.parser.formats.most_common()), findings=findings,
                       diagnoses=diagnose(findings), tables=self.tables, overview=self.overview,
                       max_epoch=self.max_epoch, max_step=self.max_step)
+
+
+def _max_in(current: float | None, batch: Batch, column: str) -> float | None:
+    if batch.columns is not None:
+        top = batch.columns.max_of(column)
+        if top is not NotImplemented:
+            return current if top is None or (current is not None and current >= top) else top
+    return _max(current, getattr(batch, column))
 
 
 def _max(current: float | None, values: list) -> float | None:

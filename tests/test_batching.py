@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import logdoc.bulk
+import logdoc.bulk_vector
 from logdoc.reading import iter_blocks, read_lines
 from logdoc.session import Session
 
@@ -58,4 +60,14 @@ def _bulk_report(path: Path, chunk: int) -> str:
 def test_bulk_parsing_gives_the_line_by_line_report(path):
     lines = _report(path, 1 << 20)
     assert _bulk_report(path, 1 << 20) == lines
+    assert _bulk_report(path, 300) == lines
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+def test_numpy_parsing_gives_the_line_by_line_report(path, monkeypatch):
+    # logdoc.bulk_vector on every block (it normally waits for big, learnt blocks)
+    monkeypatch.setattr(logdoc.bulk, "VECTOR_MIN_BYTES", 0)
+    monkeypatch.setattr(logdoc.bulk_vector, "MAX_SLOW_SHARE", 2.0)
+    lines = _report(path, 1 << 20)
+    assert _bulk_report(path, 4096) == lines
     assert _bulk_report(path, 300) == lines

@@ -6,7 +6,10 @@ these tests feed it the cases that could fool a template and compare record by r
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
+import logdoc.bulk
+import logdoc.bulk_vector
 from logdoc.bulk import BulkParser
 from logdoc.parser import Parser
 from logdoc.patterns import default_patterns
@@ -19,20 +22,42 @@ def _view(rec):
             [(m.name, m.role, "nan" if math.isnan(m.value) else m.value, m.group, m.agg) for m in rec.metrics])
 
 
-def _both(text: str, block_bytes: int = 1 << 20):
-    """(bulk records, line-by-line records, lines the bulk parser read by template)."""
-    data = text.encode()
-    bulk = BulkParser(Parser(default_patterns()))
-    got, no, start = [], 1, 0
+@contextmanager
+def vector_everywhere():
+    """The NumPy path (logdoc.bulk_vector) on every block, however small or unlearnt."""
+    saved = logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE
+    logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE = 0, 2.0
+    try:
+        yield
+    finally:
+        logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE = saved
+
+
+def _bulk(data: bytes, block_bytes: int, vector: bool):
+    """(records, templated count, batches) of the bulk parser fed blocks of about block_bytes."""
+    bulk = BulkParser(Parser(default_patterns()), vector=vector)
+    got, batches, no, start = [], [], 1, 0
     while start < len(data):
         cut = data.find(b"\n", start + block_bytes)
         end = len(data) if cut < 0 else cut
         batch, n = bulk.parse_block(data[start:end], no)
         got.extend(batch.records())
+        batches.append(batch)
         no, start = no + n, end + 1
+    return [_view(r) for r in got], bulk.templated, batches
+
+
+def _both(text: str, block_bytes: int = 1 << 20):
+    """(bulk records, line-by-line records, lines the bulk parser read by template).
+
+    The bulk parser runs twice, line by line and with NumPy on every block: both must agree."""
+    data = text.encode()
+    got, templated, _ = _bulk(data, block_bytes, vector=False)
+    with vector_everywhere():
+        assert _bulk(data, block_bytes, vector=True)[:2] == (got, templated)
     slow = Parser(default_patterns())
     want = [r for line in lines_from_text(text) for r in slow.feed(line)]
-    return [_view(r) for r in got], [_view(r) for r in want], bulk.templated
+    return got, [_view(r) for r in want], templated
 
 
 def test_repeated_shapes_are_read_by_template_with_the_same_records():
@@ -42,6 +67,16 @@ def test_repeated_shapes_are_read_by_template_with_the_same_records():
     got, want, templated = _both(text, block_bytes=500)
     assert got == want and len(want) == 300
     assert templated >= 290            # all but the lines that taught and confirmed the template
+
+
+def test_numpy_reads_learnt_shapes_of_later_blocks():
+    text = "".join(f"train step {s}/900 | loss {1 / s:.4f} | data time 0.{s % 997:03d}s\n"
+                   f"INFO worker {s % 8} prefetched shard {s * 37}\n" for s in range(1, 900))
+    with vector_everywhere():
+        got, templated, batches = _bulk(text.encode(), 4000, vector=True)
+    assert got == _bulk(text.encode(), 4000, vector=False)[0]
+    assert sum(b.columns is not None for b in batches) > len(batches) // 2
+    assert templated > 850
 
 
 def test_names_with_digits_are_never_templated():

@@ -1,0 +1,346 @@
+"""Bulk parsing with NumPy: a big block's templated lines read all at once.
+
+BulkParser (logdoc.bulk) learns a template per line shape and then reads each line of the
+shape by slicing. Here the same templates are applied to a whole block with array
+operations: every line of a shape has the same length and holds its numbers at the same
+offsets in the same printed format, so one value of every line of the block is a gather of
+digits and a scaling (logdoc.fastfloat). The result is a Batch over BlockColumns
+(logdoc.columns), whose lists are built only when a rule reads them.
+
+Lines that need the line-by-line path (shapes not learnt yet, rank prefixes, several records
+per line, values not in a plain number format, non-ASCII text) are read by BulkParser in
+line order between the array work; the position a line inherits (epoch, totals) is handed
+over in both directions. A block where such lines are common is left to BulkParser whole.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .batch import Batch
+from .bulk import _NOTHING, _SHAPE, _SHAPE_MARK, RecordTemplate
+from .columns import ATTRS, COUNTERS, BlockColumns
+from .fastfloat import number_format, read_numbers
+from .reading import clean_line
+
+MAX_SLOW_SHARE = 0.5         # more line-by-line lines than this (a first block): read by the loop
+_CARRIED = ("epoch", "epoch_total", "step_total")    # what Parser.carry hands from line to line
+_FORMATS: dict[bytes, object] = {}                   # printed number format -> its reader
+
+
+def _spec(t: RecordTemplate, shape: bytes):
+    """((offset, format) per value, in the template's value order), or False when a value is
+    not a plain number (the line-by-line path reads it)."""
+    spec = []
+    for s, e, convert in t.spans:
+        if convert is not float:
+            return False
+        key = shape[s:e]
+        fmt = _FORMATS.get(key)
+        if fmt is None:
+            fmt = number_format(key) or False
+            if len(_FORMATS) < 4096:
+                _FORMATS[key] = fmt
+        if fmt is False:
+            return False
+        spec.append((s, fmt))
+    return tuple(spec)
+
+
+def parse_block_vector(bp, data: bytes, first_no: int):
+    """(Batch, number of lines) of a block, or None when it is better read line by line."""
+    marked = data.translate(_SHAPE_MARK)
+    shapes = marked.split(b"\n")
+    n = len(shapes)
+    lens = np.fromiter(map(len, shapes), np.int64, n)
+    starts = np.zeros(n, np.int64)
+    np.cumsum(lens[:-1] + 1, out=starts[1:])
+    src, foreign = _clean_dirty(data, marked, shapes, starts, lens)
+
+    index = dict.fromkeys(shapes)
+    uniq = list(index)
+    for c, key in enumerate(uniq):
+        index[key] = c
+    codes = np.fromiter(map(index.__getitem__, shapes), np.int32, n)
+    plans = bp.plans
+    kinds, specs = [], []
+    for key in uniq:
+        plan = plans.get(key)
+        spec = False
+        if plan is _NOTHING:
+            kinds.append(0)
+        elif plan.__class__ is RecordTemplate:
+            spec = plan.vector
+            if spec is None:
+                spec = plan.vector = _spec(plan, key)
+            kinds.append(1 if spec else 2)
+        else:
+            kinds.append(2)
+        specs.append(spec)
+    line_kind = np.array(kinds, np.int8)[codes]
+    if foreign:
+        line_kind[list(foreign)] = 2
+    slow = np.flatnonzero(line_kind == 2)
+    if len(slow) > MAX_SLOW_SHARE * n:
+        return None
+
+    buf = np.frombuffer(src, np.uint8)
+    templates = [plans[key] if kinds[c] == 1 else None for c, key in enumerate(uniq)]
+    tl = np.flatnonzero(line_kind == 1)           # lines read by a template, one record each
+    v = _Values(buf, src, starts, tl, codes[tl], templates, specs)
+
+    parser = bp.parser
+    at_start = {name: getattr(parser, name) for name in _CARRIED}
+    sb = Batch()                                  # records of the line-by-line lines
+    cut = n
+    if len(slow):
+        cut = _read_slow(bp, slow, v, src, starts, lens, shapes, foreign, first_no, sb)
+    m = int(np.searchsorted(tl, cut)) if cut < n else len(tl)
+    last_slow = (cut - 1) if cut < n else (int(slow[-1]) if len(slow) else -1)
+    for name in _CARRIED:                        # the position the block hands on
+        pos, val = v.setters(name)
+        k = int(np.searchsorted(pos, cut)) - 1
+        if k >= 0 and pos[k] > last_slow:
+            setattr(parser, name, float(val[k]))
+
+    tcodes = v.tcodes[:m]
+    counts = np.bincount(tcodes, minlength=len(uniq)).tolist()
+    for c, k in enumerate(counts):
+        if k:
+            parser.formats[templates[c].family] += k
+    parser.records += m
+    bp.templated += m
+    cols = _assemble(v, m, sb, first_no, at_start, src, starts, lens)
+    return Batch.from_columns(cols), n
+
+
+def _clean_dirty(data, marked, shapes, starts, lens):
+    """Clean the lines holding escapes, redraws, tabs or UTF-8 (as reading.clean_line does).
+
+    Their shapes are replaced by the cleaned text's; ASCII results are appended to the source
+    (starts/lens then point there), others are returned as {line index: text}: they take the
+    line-by-line path, whose spans count characters, not bytes."""
+    if marked.find(b"\0") < 0:
+        return data, {}
+    bad = np.flatnonzero(np.frombuffer(marked, np.uint8) == 0)
+    bad_line = np.searchsorted(starts, bad, "right") - 1
+    dirty = _redrawn(data, bad, bad_line, starts, lens, shapes, marked)
+    at, length = starts[dirty].tolist(), lens[dirty].tolist()
+    extra, foreign = [], {}
+    new_at, new_len, moved = [], [], []
+    offset = len(data) + 1
+    for d, s, k in zip(dirty.tolist(), at, length):
+        text = clean_line(data[s:s + k])
+        shapes[d] = text.encode("utf-8", "replace").translate(_SHAPE)
+        if text.isascii():
+            moved.append(d)
+            new_at.append(offset)
+            new_len.append(len(text))
+            extra.append(text)
+            offset += len(text) + 1
+        else:
+            foreign[d] = text
+    if moved:
+        starts[moved] = new_at
+        lens[moved] = new_len
+        data = data + b"\n" + "\n".join(extra).encode("ascii")
+    return data, foreign
+
+
+def _redrawn(data, bad, bad_line, starts, lens, shapes, marked) -> np.ndarray:
+    """Settle the lines whose only unusual bytes are carriage returns and whose last frame is
+    the longest (tqdm's redraws): the terminal shows that frame, so the line becomes a span of
+    the block (render_cursor's first case). Returns the dirty lines left to clean one by one."""
+    is_cr = np.frombuffer(data, np.uint8)[bad] == 13
+    dirty = np.unique(bad_line)
+    other = np.unique(bad_line[~is_cr])
+    cr_lines = np.setdiff1d(dirty, other, assume_unique=True)
+    if not cr_lines.size:
+        return dirty
+    pick = np.isin(bad_line, cr_lines)
+    cr, line = bad[pick], bad_line[pick]
+    first = np.ones(len(cr), bool)
+    first[1:] = line[1:] != line[:-1]
+    prev = np.where(first, starts[line] - 1, np.roll(cr, 1))
+    group = np.flatnonzero(first)
+    longest = np.maximum.reduceat(cr - prev - 1, group)          # frames before the last \r
+    last_cr = cr[np.append(group[1:], len(cr)) - 1]
+    frame = starts[cr_lines] + lens[cr_lines] - last_cr - 1      # the frame after it
+    ok = frame >= longest
+    lines, begin, size = cr_lines[ok], last_cr[ok] + 1, frame[ok]
+    spaced = np.flatnonzero((size > 0) & (np.frombuffer(data, np.uint8)[begin + size - 1] == 32))
+    if spaced.size:                                   # trailing blanks: as str.rstrip()
+        for k in spaced.tolist():
+            b = int(begin[k])
+            size[k] = len(data[b:b + int(size[k])].rstrip())
+    starts[lines], lens[lines] = begin, size
+    for d, b, k in zip(lines.tolist(), begin.tolist(), size.tolist()):
+        shapes[d] = marked[b:b + k]
+    return np.setdiff1d(dirty, lines, assume_unique=True)
+
+
+class _Values:
+    """The values of the template lines `tl`: one flat array, `nv` values per line."""
+
+    def __init__(self, buf, src, starts, tl, tcodes, templates, specs):
+        self.tl, self.tcodes, self.templates = tl, tcodes, templates
+        u = len(templates)
+        nv = np.zeros(u, np.int64)
+        nm = np.zeros(u, np.int64)
+        spec_base = np.zeros(u, np.int64)
+        counter_at = {name: np.full(u, -1, np.int64) for name in COUNTERS}
+        offsets, spec_fids, formats, fmt_ids = [], [], [], {}
+        for c, t in enumerate(templates):
+            if t is None:
+                continue
+            nv[c], nm[c], spec_base[c] = len(specs[c]), t.n_metrics, len(offsets)
+            for s, fmt in specs[c]:
+                fid = fmt_ids.get(id(fmt))      # formats are shared objects (kept in _FORMATS)
+                if fid is None:
+                    fid = fmt_ids[id(fmt)] = len(formats)
+                    formats.append(fmt)
+                offsets.append(s)
+                spec_fids.append(fid)
+            for name, k in zip(COUNTERS, t.counters):
+                if k is not None:
+                    counter_at[name][c] = k
+        per_line = nv[tcodes]
+        self.vbase = np.cumsum(per_line) - per_line
+        self.nm = nm
+        self.counter_at = counter_at
+        total = int(per_line.sum())
+        self.flat = np.empty(total)
+        if total:
+            owner = np.repeat(np.arange(len(tl)), per_line)
+            spec = spec_base[tcodes[owner]] + (np.arange(total) - self.vbase[owner])
+            where = starts[tl[owner]] + np.array(offsets, np.int64)[spec]
+            fid = np.array(spec_fids, np.int64)[spec]
+            order = np.argsort(fid, kind="stable")
+            lo = 0
+            for f, hi in enumerate(np.cumsum(np.bincount(fid, minlength=len(formats))).tolist()):
+                if hi > lo:
+                    idx = order[lo:hi]
+                    self.flat[idx] = read_numbers(buf, where[idx], formats[f], src)
+                lo = hi
+        self._setters = {}
+
+    def column(self, name: str, m: int):
+        """(values, known) of counter `name` on the first m template lines (NaN, False: none)."""
+        at = self.counter_at[name][self.tcodes[:m]]
+        known = at >= 0
+        values = np.full(m, np.nan)
+        values[known] = self.flat[self.vbase[:m][known] + at[known]]
+        return values, known
+
+    def setters(self, name: str):
+        """(line indexes, values) of the template lines that set carried counter `name`."""
+        got = self._setters.get(name)
+        if got is None:
+            values, known = self.column(name, len(self.tl))
+            got = self._setters[name] = (self.tl[known], values[known])
+        return got
+
+
+def _read_slow(bp, slow, v, src, starts, lens, shapes, foreign, first_no, sb) -> int:
+    """Read the line-by-line lines in order into `sb`, giving each the position the template
+    lines before it set. Returns where the template lines stop counting: the block's end, or
+    the line after one that made BulkParser forget its plans (a new header), whose following
+    lines are then all read line by line."""
+    parser = bp.parser
+    n = len(shapes)
+    before = {}
+    for name in _CARRIED:
+        pos, val = v.setters(name)
+        k = np.searchsorted(pos, slow) - 1
+        before[name] = (pos, val, k.tolist())
+    at, length = starts[slow].tolist(), lens[slow].tolist()
+    prev = -1
+    for t, j in enumerate(slow.tolist()):
+        for name in _CARRIED:
+            pos, val, ks = before[name]
+            k = ks[t]
+            if k >= 0 and pos[k] > prev:
+                setattr(parser, name, float(val[k]))
+        text = foreign.get(j)
+        if text is None:
+            text = src[at[t]:at[t] + length[t]].decode("latin-1")
+        clears = bp.clears
+        bp.read_lines([text], [shapes[j]], first_no + j, sb)
+        if bp.clears != clears:
+            rest = range(j + 1, n)
+            texts = [foreign.get(i) or src[int(starts[i]):int(starts[i] + lens[i])].decode("latin-1")
+                     for i in rest]
+            bp.read_lines(texts, [shapes[i] for i in rest], first_no + j + 1, sb)
+            return j + 1
+        prev = j
+    return n
+
+
+def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src, starts, lens):
+    """BlockColumns of the first m template records and the line-by-line ones, in line order."""
+    tl, tcodes, templates = v.tl[:m], v.tcodes[:m], v.templates
+    n_slow = len(sb.line)
+    keys = np.concatenate((tl, np.array(sb.line, np.int64) - first_no)) if n_slow else tl
+    order = np.argsort(keys, kind="stable") if n_slow else None
+    line = keys[order] if n_slow else keys
+
+    def merged(a_templates, a_slow):
+        return np.concatenate((a_templates, a_slow))[order] if n_slow else a_templates
+
+    u = len(templates)
+    attrs = [tuple(getattr(t, a) for a in ATTRS) if t is not None else None for t in templates]
+    attrs += [tuple(getattr(sb, a)[i] for a in ATTRS) for i in range(n_slow)]
+    rc = merged(tcodes.astype(np.int64), np.arange(u, u + n_slow))
+
+    counters = {}
+    for name in COUNTERS:
+        t_values, t_known = v.column(name, m)
+        slow_values = getattr(sb, name)
+        values = merged(t_values, np.array([np.nan if x is None else x for x in slow_values], np.float64))
+        known = merged(t_known, np.array([x is not None for x in slow_values], bool))
+        if name in _CARRIED:
+            # a template line without this counter inherits the last one set before it; a
+            # line-by-line record always "sets" it (Parser.carry gave it the inherited value)
+            sets = merged(t_known, np.ones(n_slow, bool))
+            src_row = np.maximum.accumulate(np.where(sets, np.arange(len(sets)), -1))
+            first = at_start[name]
+            has = src_row >= 0
+            picked = np.where(has, src_row, 0)
+            values = np.where(has, values[picked], np.nan if first is None else first)
+            known = np.where(has, known[picked], first is not None)
+        counters[name] = (values, None if known.all() else known)
+
+    text_start = merged(starts[tl], np.full(n_slow, -1, np.int64))
+    text_end = merged(starts[tl] + lens[tl], np.full(n_slow, -1, np.int64))
+    extra = {}
+    if n_slow:
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        extra = dict(zip(rank[m:].tolist(), sb.text))
+    else:
+        rank = None
+
+    # metrics: a template record's are the first nm values of its line
+    nm = v.nm[tcodes]
+    total = int(nm.sum())
+    owner = np.repeat(np.arange(m), nm)
+    k = np.arange(total) - (np.cumsum(nm) - nm)[owner]
+    meta, meta_base = [], np.zeros(u, np.int64)
+    for c, t in enumerate(templates):
+        if t is not None:
+            meta_base[c] = len(meta)
+            meta.extend(zip(t.names, t.roles, t.groups, t.aggs))
+    m_value = v.flat[v.vbase[:m][owner] + k] if total else np.zeros(0)
+    m_meta = meta_base[tcodes[owner]] + k if total else np.zeros(0, np.int64)
+    m_row = owner if rank is None else rank[owner]
+    if n_slow and sb.m_row:
+        s_meta = np.arange(len(meta), len(meta) + len(sb.m_row))
+        meta.extend(zip(sb.m_name, sb.m_role, sb.m_group, sb.m_agg))
+        s_row = rank[m + np.array(sb.m_row, np.int64)]
+        m_row = np.concatenate((m_row, s_row))
+        m_value = np.concatenate((m_value, np.array(sb.m_value, np.float64)))
+        m_meta = np.concatenate((m_meta, s_meta))
+        by_row = np.argsort(m_row, kind="stable")
+        m_row, m_value, m_meta = m_row[by_row], m_value[by_row], m_meta[by_row]
+    return BlockColumns(line=line + first_no, rc=rc, attrs=attrs, counters=counters, src=src,
+                        text_start=text_start, text_end=text_end, extra=extra, m_row=m_row,
+                        m_value=m_value, m_meta=m_meta, meta=meta)
