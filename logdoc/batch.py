@@ -233,3 +233,63 @@ class Batch:
 
     def position(self, i: int) -> str:
         return self.record(i).position()
+
+    # ---- the same columns as NumPy arrays (for rules that prove in bulk that nothing happens)
+    #
+    # A batch from the vector parser (`columns` set) answers these without building lists;
+    # another batch converts its lists once. Rules use them for the quick test and keep their
+    # list code for the rows where something may happen.
+
+    def np_series(self, role: str):
+        """(rows int64, values float64) of every metric with this role, in record order."""
+        key = ("np_series", role)
+        got = self.memo.get(key)
+        if got is None:
+            import numpy as np
+
+            if self.columns is not None:
+                idx = self.columns.metric_index(role)
+                got = (self.columns.m_row[idx], self.columns.m_value[idx])
+            else:
+                rows, _, values, _ = self.series(role)
+                got = (np.array(rows, np.int64), np.array(values, np.float64))
+            self.memo[key] = got
+        return got
+
+    def np_train_loss(self):
+        """(rows int64, values float64): `train_loss` as arrays."""
+        got = self.memo.get("np_train_loss")
+        if got is None:
+            import numpy as np
+
+            rows, _, values = self.train_loss()
+            got = self.memo["np_train_loss"] = (np.array(rows, np.int64), np.array(values, np.float64))
+        return got
+
+    def np_counter(self, name: str):
+        """(values float64, known bool) of a counter column: epoch, epoch_total, step or
+        step_total (nan where unknown)."""
+        key = ("np_counter", name)
+        got = self.memo.get(key)
+        if got is None:
+            import numpy as np
+
+            if self.columns is not None:
+                values, known = self.columns.counters[name]
+                got = (values, np.ones(len(values), bool) if known is None else known)
+            else:
+                col = getattr(self, name)
+                known = np.array([v is not None for v in col], bool)
+                got = (np.array([float("nan") if v is None else v for v in col], np.float64), known)
+            self.memo[key] = got
+        return got
+
+    def np_line(self):
+        """Line numbers (int64)."""
+        got = self.memo.get("np_line")
+        if got is None:
+            import numpy as np
+
+            got = self.memo["np_line"] = (self.columns.line if self.columns is not None
+                                          else np.array(self.line, np.int64))
+        return got
