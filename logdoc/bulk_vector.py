@@ -221,6 +221,12 @@ class _Values:
                     idx = order[lo:hi]
                     self.flat[idx] = read_numbers(buf, where[idx], formats[f], src)
                 lo = hi
+            # a number per line that differs when one of its values differs (nan: unknown),
+            # so rules can tell most different lines apart without building their texts
+            weight = (np.arange(total) - self.vbase[owner] + 1).astype(np.float64)
+            self.fingerprint = np.bincount(owner, weights=self.flat * weight, minlength=len(tl))
+        else:
+            self.fingerprint = np.zeros(len(tl))
         self._setters = {}
 
     def column(self, name: str, m: int):
@@ -341,6 +347,8 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
         m_meta = np.concatenate((m_meta, s_meta))
         by_row = np.argsort(m_row, kind="stable")
         m_row, m_value, m_meta = m_row[by_row], m_value[by_row], m_meta[by_row]
+    fingerprint = merged(v.fingerprint[:m], np.full(n_slow, np.nan))
     return BlockColumns(line=line + first_no, rc=rc, attrs=attrs, counters=counters, src=src,
                         text_start=text_start, text_end=text_end, extra=extra, m_row=m_row,
-                        m_value=m_value, m_meta=m_meta, meta=meta)
+                        m_value=m_value, m_meta=m_meta, meta=meta, fingerprint=fingerprint,
+                        n_templates=u)

@@ -41,20 +41,22 @@ class BlockColumns:
     """Records of a block, column by column (see the module docstring).
 
     `rc[i]` indexes `attrs`, the tuple of ATTRS values of row i (a template's, or a slow-path
-    record's). Counters are (float64 values, known mask or None when all are known). Texts are
+    record's): below `n_templates`, rc is the row's line shape. Counters are (float64 values, known mask or None when all are known). Texts are
     spans of `src` (the block's bytes; their lines are ASCII), or `extra[i]`. Metrics
     are one long table in record order: row, value and `m_meta`, an index into `meta`
     ((name, role, group, agg) tuples)."""
 
     __slots__ = ("n", "line", "rc", "attrs", "counters", "src", "text_start", "text_end", "extra",
-                 "m_row", "m_value", "m_meta", "meta", "_role_codes", "_decoded")
+                 "m_row", "m_value", "m_meta", "meta", "fingerprint", "n_templates", "_role_codes", "_decoded")
 
     def __init__(self, *, line, rc, attrs, counters, src, text_start, text_end, extra,
-                 m_row, m_value, m_meta, meta):
+                 m_row, m_value, m_meta, meta, fingerprint, n_templates):
         self.n = len(line)
         self.line, self.rc, self.attrs, self.counters = line, rc, attrs, counters
         self.src, self.text_start, self.text_end, self.extra = src, text_start, text_end, extra
         self.m_row, self.m_value, self.m_meta, self.meta = m_row, m_value, m_meta, meta
+        self.fingerprint = fingerprint      # per row: a function of its values (nan: none)
+        self.n_templates = n_templates      # rc below this: a template's row (rc = its shape)
         self._role_codes = None
         self._decoded = None
 
@@ -89,6 +91,21 @@ class BlockColumns:
                 if text is not None:
                     out[k] = text
         return out
+
+    def texts_differ(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """For rows a[k], b[k]: True where their texts are proved different without building
+        them (False: maybe equal, compare the texts). Lines of different shapes differ (unless
+        trailing blanks, which the texts drop, made the difference); lines whose values differ
+        differ (rows read by a template carry a fingerprint of their values)."""
+        fa, fb = self.fingerprint[a], self.fingerprint[b]
+        differ = (fa != fb) & ~np.isnan(fa) & ~np.isnan(fb)
+        ends_a, ends_b = self.text_end[a], self.text_end[b]
+        plain = (ends_a > 0) & (ends_b > 0) & (self.rc[a] < self.n_templates) & (self.rc[b] < self.n_templates)
+        if plain.any():
+            buf = np.frombuffer(self.src, np.uint8)
+            plain &= (buf[ends_a - 1] != 32) & (buf[ends_b - 1] != 32)
+            differ |= plain & (self.rc[a] != self.rc[b])
+        return differ
 
     def record(self, i: int) -> Record:
         pattern, family, event, phase, agg, epoch_base, step_base = self.attrs[self.rc[i]]

@@ -7,7 +7,6 @@ in one batch; the JSON reports must be identical.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import logdoc.bulk
 import logdoc.bulk_vector
 from logdoc.reading import iter_blocks, read_lines
 from logdoc.session import Session
+from streams import Trickle
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = sorted([*ROOT.glob("tests/corpus/*.log"), *ROOT.glob("tests/heldout/*.log"),
@@ -37,17 +37,6 @@ def test_batch_size_does_not_change_the_report(path):
     whole = _report(path, 1 << 20)
     assert _report(path, 1) == whole
     assert _report(path, 7) == whole
-
-
-class Trickle(io.BytesIO):
-    """A stream that hands out at most `size` bytes per read, like a pipe does."""
-
-    def __init__(self, data: bytes, size: int):
-        super().__init__(data)
-        self.size = size
-
-    def read1(self, n: int = -1) -> bytes:
-        return self.read(self.size)
 
 
 def _bulk_report(path: Path, chunk: int) -> str:

@@ -6,31 +6,18 @@ these tests feed it the cases that could fool a template and compare record by r
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 
-import logdoc.bulk
-import logdoc.bulk_vector
 from logdoc.bulk import BulkParser
 from logdoc.parser import Parser
 from logdoc.patterns import default_patterns
 from logdoc.reading import lines_from_text
+from streams import vector_everywhere
 
 
 def _view(rec):
     return (rec.line, rec.text, rec.pattern, rec.event, rec.phase, rec.epoch, rec.epoch_total,
             rec.step, rec.step_total,
             [(m.name, m.role, "nan" if math.isnan(m.value) else m.value, m.group, m.agg) for m in rec.metrics])
-
-
-@contextmanager
-def vector_everywhere():
-    """The NumPy path (logdoc.bulk_vector) on every block, however small or unlearnt."""
-    saved = logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE
-    logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE = 0, 2.0
-    try:
-        yield
-    finally:
-        logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE = saved
 
 
 def _bulk(data: bytes, block_bytes: int, vector: bool):

@@ -4,7 +4,7 @@ from bisect import bisect_left
 from functools import partial
 from itertools import islice, takewhile
 from math import isnan
-from operator import eq
+from operator import eq, ne
 
 from ..batch import Batch
 from ..model import Severity
@@ -77,6 +77,8 @@ class EpochReplay(Rule):
 
     def observe_batch(self, b: Batch):
         if self.fired:
+            return
+        if b.columns is not None and self._in_bulk(b):
             return
         rows, _, values = b.train_loss()
         epochs, steps, patterns, texts = b.epoch, b.step, b.pattern, b.text
@@ -164,6 +166,100 @@ class EpochReplay(Rule):
         self.epoch, self.pattern, self.text = tracked, pattern, text
         self.pos_epoch, self.pos_step = pos_epoch, pos_step
         self.current, self.current_first = cur, cur_first
+
+    def _in_bulk(self, b: Batch) -> bool:
+        """Take a big batch with array operations when it provably holds no replay.
+
+        The row loop above, restated: the epoch column cuts the rows into runs of one epoch;
+        each run collects its first `max_reports` new finite reports of the followed pattern;
+        when a run ends, its collection is compared with the previous run's. Two collections
+        can only be equal with the same length and the same first value: when no closing run
+        meets that, nothing fires and the state is set as the loop would leave it. Otherwise,
+        or with unknown or nan positions, the loop decides (False)."""
+        import numpy as np
+
+        tracked, pos_epoch, pos_step = self.epoch, self.pos_epoch, self.pos_step
+        if (self.pattern is None or tracked is _UNSET or tracked is None or isnan(tracked)
+                or pos_epoch is _UNSET or pos_epoch is None or isnan(pos_epoch)
+                or (pos_step is not None and isnan(pos_step)) or not len(b)):
+            return False
+        epochs, known = b.np_counter("epoch")
+        if not known.all() or np.isnan(epochs).any():
+            return False
+        cols = b.columns
+        rows, values = b.np_train_loss()
+        followed = np.array([a is not None and a[0] == self.pattern for a in cols.attrs], bool)
+        keep = np.isfinite(values) & followed[cols.rc[rows]]
+        rows, values = rows[keep], values[keep]
+        steps, has_step = b.np_counter("step")
+        e, s, sk = epochs[rows], steps[rows], has_step[rows]
+        if np.isnan(s[sk]).any():
+            return False
+        # new report: another position than the previous followed report (or, both without a
+        # step, the same epoch but another text)
+        m = len(rows)
+        pe, ps, psk = np.empty(m), np.empty(m), np.empty(m, bool)
+        if m:
+            pe[0], pe[1:] = pos_epoch, e[:-1]
+            ps[0], ps[1:] = (np.nan if pos_step is None else pos_step), s[:-1]
+            psk[0], psk[1:] = pos_step is not None, sk[:-1]
+        same_e = e == pe
+        new = np.where(sk, ~same_e | ~psk | (s != ps), ~(same_e & ~psk))
+        ask = np.flatnonzero(~sk & same_e & ~psk)
+        if len(ask) and ask[0] == 0:        # the first against the text carried in
+            new[0] = cols.texts(rows[:1])[0] != self.text
+            ask = ask[1:]
+        if len(ask):
+            differ = cols.texts_differ(rows[ask], rows[ask - 1])
+            new[ask[differ]] = True
+            ask = ask[~differ]
+            new[ask] = list(map(ne, cols.texts(rows[ask]), cols.texts(rows[ask - 1])))
+        # runs of one epoch over all rows; run 0 continues the one carried in
+        change = np.empty(len(epochs), bool)
+        change[0] = epochs[0] != tracked
+        change[1:] = epochs[1:] != epochs[:-1]
+        run_of_row = np.cumsum(change)
+        runs = int(run_of_row[-1]) + 1
+        got_rows, got_values = rows[new], values[new]
+        got_run = run_of_row[got_rows]
+        carried = len(self.current)
+        rank = np.arange(len(got_run)) - np.searchsorted(got_run, got_run)
+        rank[got_run == 0] += carried
+        take = rank < self.opt["max_reports"]
+        got_rows, got_values, got_run = got_rows[take], got_values[take], got_run[take]
+        sizes = np.bincount(got_run, minlength=runs)
+        sizes[0] += carried
+        firsts = np.full(runs, np.nan)
+        at = np.searchsorted(got_run, np.arange(runs))
+        has = at < len(got_run)
+        has[has] = got_run[at[has]] == np.arange(runs)[has]
+        firsts[has] = got_values[at[has]]
+        if carried:
+            firsts[0] = self.current[0]
+        prev_sizes = np.concatenate(([len(self.previous)], sizes[:-1]))
+        prev_firsts = np.concatenate(([self.previous[0] if self.previous else np.nan], firsts[:-1]))
+        closing = slice(0, runs - 1)
+        if ((sizes[closing] >= self.opt["min_reports"]) & (sizes[closing] == prev_sizes[closing])
+                & (firsts[closing] == prev_firsts[closing])).any():
+            return False                      # a possible replay: the loop compares exactly
+
+        def collected(run: int):
+            lo, hi = np.searchsorted(got_run, [run, run + 1])
+            vals, first = got_values[lo:hi].tolist(), ((b, int(got_rows[lo])) if hi > lo else None)
+            if run == 0 and carried:
+                return self.current + vals, self.current_first
+            return vals, first
+
+        if runs > 1:
+            self.previous, self.previous_first = collected(runs - 2)
+        self.current, self.current_first = collected(runs - 1)
+        self.epoch = float(epochs[-1])
+        if m:
+            last = len(rows) - 1
+            self.pos_epoch = float(e[last])
+            self.pos_step = float(s[last]) if sk[last] else None
+            self.text = cols.texts(rows[last:])[0]
+        return True
 
     def finish(self):
         if not self.fired and self._closes(True):
