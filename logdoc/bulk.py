@@ -188,6 +188,28 @@ class BulkParser:
             got = parse_block_vector(self, data, first_no)
             if got is not None:
                 return got
+        return self._parse_loop(data, first_no)
+
+    def parse_blocks(self, data: bytes, first_no: int):
+        """(batch, number of lines) for consecutive parts of a block: as parse_block, but a
+        big block with many shapes not learnt yet (a log's first block, a new phase of a run)
+        is not read line by line whole: an eighth is, to learn, and the rest is tried again."""
+        while self.vector and len(data) >= VECTOR_MIN_BYTES:
+            from .bulk_vector import parse_block_vector
+
+            got = parse_block_vector(self, data, first_no)
+            if got is not None:
+                yield got
+                return
+            cut = data.find(b"\n", len(data) // 8)
+            if cut < 0:
+                break
+            batch, n = self._parse_loop(data[:cut], first_no)
+            yield batch, n
+            data, first_no = data[cut + 1:], first_no + n
+        yield self._parse_loop(data, first_no)
+
+    def _parse_loop(self, data: bytes, first_no: int) -> tuple[Batch, int]:
         texts, shapes = split_block(data)
         b = Batch()
         self.read_lines(texts, shapes, first_no, b)
@@ -433,6 +455,8 @@ def _template(rec: Record, text: str, offset: int) -> RecordTemplate | None:
 
     def locate(value: float) -> int | None:
         hits = [i for i, sp in enumerate(spans) if _same(sp[3], value)]
+        if len(hits) > 1 and not any(_HAS_DIGIT.search(text, spans[i][0], spans[i][1]) for i in hits):
+            return hits[0]     # "loss=nan ... 'loss': nan": digit-free, so the same on every line
         return hits[0] if len(hits) == 1 else None
 
     metrics = []

@@ -22,7 +22,7 @@ from .columns import ATTRS, COUNTERS, BlockColumns
 from .fastfloat import number_format, read_numbers
 from .reading import clean_line
 
-MAX_SLOW_SHARE = 0.5         # more line-by-line lines than this (a first block): read by the loop
+MAX_SLOW_SHARE = 0.1         # more line-by-line lines than this: learn first (BulkParser.parse_blocks)
 _CARRIED = ("epoch", "epoch_total", "step_total")    # what Parser.carry hands from line to line
 _FORMATS: dict[bytes, object] = {}                   # printed number format -> its reader
 

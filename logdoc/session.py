@@ -86,9 +86,12 @@ class Session:
         the same records as line by line, much faster on long logs (see logdoc.bulk)."""
         if self._bulk is None:
             self._bulk = BulkParser(self.parser)
-        batch, n = self._bulk.parse_block(data, first_no)
-        self.lines = first_no + n - 1
-        return self.feed_batch(batch)
+        found: list[Finding] = []
+        for batch, n in self._bulk.parse_blocks(data, first_no):
+            first_no += n
+            self.lines = first_no - 1
+            found += self.feed_batch(batch)
+        return found
 
     def feed_blocks(self, blocks: Iterable[tuple[int, bytes]]) -> "Result":
         for first_no, data in blocks:

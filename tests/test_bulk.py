@@ -111,6 +111,15 @@ def test_nan_lines_are_templated_too():
     assert got == want and templated >= 90
 
 
+def test_a_nan_printed_twice_on_a_line_is_templated():
+    # "loss=nan]{'loss': nan": either nan could be the loss, but a digit-free span reads the
+    # same on every line of the shape, so the first one serves
+    text = "".join(f" 50%|#####     | {i}/1000 [00:01<00:01, 7.00it/s, loss=nan]{{'loss': nan, "
+                   f"'grad_norm': {1 + i / 1000:.4f}, 'epoch': {i / 100:.2f}}}\n" for i in range(100, 200))
+    got, want, templated = _both(text)
+    assert got == want and templated >= 90
+
+
 def test_rank_prefixed_lines_are_deduplicated_and_templated():
     # two ranks print the same step; the copy is dropped, exactly as line by line
     text = "".join(f"[rank{r}]: train step {s}/500 | loss {1 / s:.4f} | batch 32\n"
