@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from .reading import CHUNK, InputError
 
+_CAN_POLL = os.name == "posix"      # select() on pipes; elsewhere read what one read gives
 Copy = Callable[[bytes], None]
 Tick = Callable[[], None]
 
@@ -37,17 +38,36 @@ class PipeInput:
         self.tick = tick
         self.interval = interval
         self._last_tick = time.monotonic()
+        self._ended = False
 
     def read1(self, size: int = CHUNK) -> bytes:
+        if self._ended:
+            return b""
         while self.tick is not None:
             ready, _, _ = select.select([self.fd], [], [], self.interval)
             self._maybe_tick()
             if ready:
                 break
         chunk = os.read(self.fd, size)
+        if chunk and len(chunk) < size and _CAN_POLL:
+            chunk = self._more(chunk, size)
         if chunk and self.copy is not None:
             self.copy(chunk)
         return chunk
+
+    def _more(self, chunk: bytes, size: int) -> bytes:
+        """Add what is already waiting in the pipe, without waiting for more: a fast writer (a
+        replayed file, a chatty run) then gives big blocks, which parse much faster, while a
+        slow one still gets every line as soon as it comes."""
+        parts, got = [chunk], len(chunk)
+        while got < size and select.select([self.fd], [], [], 0)[0]:
+            more = os.read(self.fd, size - got)
+            if not more:
+                self._ended = True
+                break
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts) if len(parts) > 1 else chunk
 
     def _maybe_tick(self) -> None:
         now = time.monotonic()

@@ -22,6 +22,7 @@ from typing import BinaryIO
 from .model import Line
 
 CHUNK = 1 << 20
+BLOCK = 8 << 20        # what analyze and watch parse at once when the input has that much ready
 MAX_LINE = 4 << 20          # longer physical lines are cut (bounded memory on \r-only streams)
 
 
@@ -126,13 +127,13 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
     return raw, name
 
 
-def iter_chunks(stream: BinaryIO, name: str) -> Iterator[bytes]:
+def iter_chunks(stream: BinaryIO, name: str, size: int = CHUNK) -> Iterator[bytes]:
     """Yield chunks as soon as they are available (read1 does not wait for a full buffer)."""
     read = getattr(stream, "read1", None) or stream.read
     first = True
     while True:
         try:
-            chunk = read(CHUNK)
+            chunk = read(size)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise InputError(f"{name}: corrupt or truncated gzip data ({exc})") from None
         except OSError as exc:
@@ -167,14 +168,17 @@ def iter_lines(stream: BinaryIO, name: str) -> Iterator[Line]:
         yield Line(no, clean_line(carry))
 
 
-def iter_blocks(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes]]:
+def iter_blocks(stream: BinaryIO, name: str, size: int = CHUNK,
+                gather: bool = False) -> Iterator[tuple[int, bytes]]:
     """(number of the first line, complete lines joined by \\n) for each chunk as it arrives.
 
     The bulk parser's input: the same lines as iter_lines, uncleaned, without per-line
-    Python objects. A live stream gives small blocks (whatever arrived), a file 1 MB ones."""
+    Python objects. A live stream gives small blocks (whatever arrived, up to `size`); with
+    `gather` (a file: nobody waits for its lines), chunks are joined up to `size` first."""
     carry = b""
     no = 1
-    for chunk in iter_chunks(stream, name):
+    chunks = iter_chunks(stream, name, size)
+    for chunk in (_gathered(chunks, size) if gather else chunks):
         data = carry + chunk if carry else chunk
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -191,11 +195,24 @@ def iter_blocks(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes]]:
         yield no, carry
 
 
-def read_blocks(path: str) -> Iterator[tuple[int, bytes]]:
-    """Blocks of a path or '-' (stdin), gzip or plain text (see iter_blocks)."""
+def _gathered(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
+    parts, got = [], 0
+    for chunk in chunks:
+        parts.append(chunk)
+        got += len(chunk)
+        if got >= size:
+            yield b"".join(parts)
+            parts, got = [], 0
+    if parts:
+        yield b"".join(parts)
+
+
+def read_blocks(path: str, size: int = BLOCK) -> Iterator[tuple[int, bytes]]:
+    """Blocks of a path or '-' (stdin), gzip or plain text, of about `size` bytes (see
+    iter_blocks): analyze reads big blocks, which the vector parser takes fastest."""
     stream, name = open_input(path)
     try:
-        yield from iter_blocks(stream, name)
+        yield from iter_blocks(stream, name, size, gather=True)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()

@@ -30,7 +30,7 @@ from typing import BinaryIO, TextIO
 from . import __version__
 from .batch import Batch
 from .model import JSON_SCHEMA_VERSION, Finding, Severity
-from .reading import iter_blocks
+from .reading import BLOCK, iter_blocks
 from .report import github, jsonl
 from .session import Result, Session
 
@@ -417,7 +417,7 @@ def watch_stream(stream, session: Session, sink: Sink, on_finding: Callable[[Fin
     alerted: set[int] = set()
     signum = None
     try:
-        for first_no, data in iter_blocks(stream, session.path):
+        for first_no, data in iter_blocks(stream, session.path, BLOCK):
             for f in session.feed_block(first_no, data):
                 alerted.add(id(f))
                 sink.alert(f)

@@ -336,3 +336,31 @@ def test_a_bad_config_is_reported_at_once_and_stdin_is_still_drained(tmp_path):
     proc.stdin.write(INCIDENT.read_bytes() * 20)                # would raise BrokenPipeError otherwise
     code, stdout, stderr = finish(proc, out, err)
     assert code == 2 and stderr.count(b"\n") == 1 and b"no-such-key" in stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="select() on pipes")
+def test_pipe_input_takes_what_is_waiting_without_waiting_for_more(monkeypatch):
+    import logdoc.follow
+    from logdoc.follow import PipeInput
+
+    real_read = os.read
+    # a pipe hands out at most its buffer per read; make that small to see the gathering
+    monkeypatch.setattr(logdoc.follow.os, "read", lambda fd, n: real_read(fd, min(n, 4096)))
+    r, w = os.pipe()
+    try:
+        os.write(w, b"a\n" * 5000)            # 10 KB waiting: three small reads' worth
+        pipe = PipeInput(r)
+        signal.alarm(10)                   # a read that waited for more would hang here
+        got = pipe.read1(1 << 20)
+        signal.alarm(0)
+        assert got == b"a\n" * 5000
+        os.write(w, b"d\n")
+        os.close(w)
+        w = None
+        assert pipe.read1(1 << 20) == b"d\n"     # the end seen while gathering is kept ...
+        assert pipe.read1(1 << 20) == b""        # ... and reported on the next read
+    finally:
+        signal.alarm(0)
+        os.close(r)
+        if w is not None:
+            os.close(w)
