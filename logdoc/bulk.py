@@ -194,19 +194,26 @@ class BulkParser:
         """(batch, number of lines) for consecutive parts of a block: as parse_block, but a
         big block with many shapes not learnt yet (a log's first block, a new phase of a run)
         is not read line by line whole: an eighth is, to learn, and the rest is tried again."""
+        cuts = 4          # learning cuts per block (each re-reads the rest's shapes)
         while self.vector and len(data) >= VECTOR_MIN_BYTES:
             from .bulk_vector import parse_block_vector
 
-            got = parse_block_vector(self, data, first_no)
-            if got is not None:
+            got = parse_block_vector(self, data, first_no, may_cut=cuts > 0)
+            if got is not None and got[0] == "cut":
+                cuts -= 1
+                head, data = data[:got[1]], data[got[1] + 1:]
+                batch, n = parse_block_vector(self, head, first_no) or self._parse_loop(head, first_no)
+            elif got is not None:
                 yield got
                 return
-            cut = data.find(b"\n", len(data) // 8)
-            if cut < 0:
-                break
-            batch, n = self._parse_loop(data[:cut], first_no)
+            else:
+                cut = data.find(b"\n", len(data) // 8)
+                if cut < 0:
+                    break
+                batch, n = self._parse_loop(data[:cut], first_no)
+                data = data[cut + 1:]
             yield batch, n
-            data, first_no = data[cut + 1:], first_no + n
+            first_no += n
         yield self._parse_loop(data, first_no)
 
     def _parse_loop(self, data: bytes, first_no: int) -> tuple[Batch, int]:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from .batch import Batch
-from .bulk import _NOTHING, _SHAPE, _SHAPE_MARK, RecordTemplate
+from .bulk import _NOTHING, _SHAPE, _SHAPE_MARK, RecordTemplate, _Tentative
 from .columns import ATTRS, COUNTERS, BlockColumns
 from .fastfloat import number_format, read_numbers
 from .reading import clean_line
 
 MAX_SLOW_SHARE = 0.1         # more line-by-line lines than this: learn first (BulkParser.parse_blocks)
+LEARN_AHEAD = 256            # a new shape with this many lines in a block is learnt before the rest
 _CARRIED = ("epoch", "epoch_total", "step_total")    # what Parser.carry hands from line to line
 _FORMATS: dict[bytes, object] = {}                   # printed number format -> its reader
 
@@ -46,14 +47,19 @@ def _spec(t: RecordTemplate, shape: bytes):
     return tuple(spec)
 
 
-def parse_block_vector(bp, data: bytes, first_no: int):
-    """(Batch, number of lines) of a block, or None when it is better read line by line."""
+def parse_block_vector(bp, data: bytes, first_no: int, may_cut: bool = False):
+    """(Batch, number of lines) of a block, or None when it is better read line by line.
+
+    With `may_cut`, a block where a shape not learnt yet comes back often may instead return
+    ("cut", byte offset of a newline): read the block up to there first (its first lines of
+    that shape teach the template), then the rest, where the shape is read as arrays."""
     marked = data.translate(_SHAPE_MARK)
     shapes = marked.split(b"\n")
     n = len(shapes)
     lens = np.fromiter(map(len, shapes), np.int64, n)
     starts = np.zeros(n, np.int64)
     np.cumsum(lens[:-1] + 1, out=starts[1:])
+    line_at = starts.copy() if may_cut else None
     src, foreign = _clean_dirty(data, marked, shapes, starts, lens)
 
     index = dict.fromkeys(shapes)
@@ -82,6 +88,10 @@ def parse_block_vector(bp, data: bytes, first_no: int):
     slow = np.flatnonzero(line_kind == 2)
     if len(slow) > MAX_SLOW_SHARE * n:
         return None
+    if may_cut and len(slow) >= LEARN_AHEAD:
+        cut = _learning_cut(bp, uniq, kinds, codes, slow)
+        if cut is not None:
+            return "cut", int(line_at[cut]) - 1
 
     buf = np.frombuffer(src, np.uint8)
     templates = [plans[key] if kinds[c] == 1 else None for c, key in enumerate(uniq)]
@@ -111,6 +121,19 @@ def parse_block_vector(bp, data: bytes, first_no: int):
     bp.templated += m
     cols = _assemble(v, m, sb, first_no, at_start, src, starts, lens)
     return Batch.from_columns(cols), n
+
+
+def _learning_cut(bp, uniq, kinds, codes, slow):
+    """The line after the third of the last new shape that fills much of the block, or None."""
+    plans = bp.plans
+    counts = np.bincount(codes[slow], minlength=len(uniq))
+    cut = None
+    for c in np.flatnonzero(counts >= LEARN_AHEAD).tolist():
+        plan = plans.get(uniq[c])
+        if kinds[c] == 2 and (plan is None or plan.__class__ is _Tentative):
+            third = int(slow[codes[slow] == c][2]) + 1
+            cut = third if cut is None else max(cut, third)
+    return cut if cut is not None and cut < len(codes) * 0.9 else None
 
 
 def _clean_dirty(data, marked, shapes, starts, lens):
@@ -294,7 +317,7 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
 
     u = len(templates)
     attrs = [tuple(getattr(t, a) for a in ATTRS) if t is not None else None for t in templates]
-    attrs += [tuple(getattr(sb, a)[i] for a in ATTRS) for i in range(n_slow)]
+    attrs += zip(*[getattr(sb, a) for a in ATTRS])
     rc = merged(tcodes.astype(np.int64), np.arange(u, u + n_slow))
 
     counters = {}

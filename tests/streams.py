@@ -21,10 +21,15 @@ class Trickle(io.BytesIO):
 
 @contextmanager
 def vector_everywhere():
-    """The NumPy path (logdoc.bulk_vector) on every block, however small or unlearnt."""
-    saved = logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE
-    logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE = 0, 2.0
+    """The NumPy path (logdoc.bulk_vector) on every block, however small or unlearnt, and
+    its learning cuts (BulkParser.parse_blocks) as soon as a new shape comes back thrice."""
+    names = ("VECTOR_MIN_BYTES", "MAX_SLOW_SHARE", "LEARN_AHEAD")
+    modules = (logdoc.bulk, logdoc.bulk_vector, logdoc.bulk_vector)
+    saved = [getattr(m, k) for m, k in zip(modules, names)]
+    for m, k, v in zip(modules, names, (0, 2.0, 3)):
+        setattr(m, k, v)
     try:
         yield
     finally:
-        logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE = saved
+        for m, k, v in zip(modules, names, saved):
+            setattr(m, k, v)

@@ -57,6 +57,7 @@ def test_numpy_parsing_gives_the_line_by_line_report(path, monkeypatch):
     # logdoc.bulk_vector on every block (it normally waits for big, learnt blocks)
     monkeypatch.setattr(logdoc.bulk, "VECTOR_MIN_BYTES", 0)
     monkeypatch.setattr(logdoc.bulk_vector, "MAX_SLOW_SHARE", 2.0)
+    monkeypatch.setattr(logdoc.bulk_vector, "LEARN_AHEAD", 3)     # and its learning cuts
     lines = _report(path, 1 << 20)
     assert _bulk_report(path, 4096) == lines
     assert _bulk_report(path, 300) == lines
