@@ -174,12 +174,14 @@ def _redrawn(data, bad, bad_line, starts, lens, shapes, marked) -> np.ndarray:
     the longest (tqdm's redraws): the terminal shows that frame, so the line becomes a span of
     the block (render_cursor's first case). Returns the dirty lines left to clean one by one."""
     is_cr = np.frombuffer(data, np.uint8)[bad] == 13
-    dirty = np.unique(bad_line)
-    other = np.unique(bad_line[~is_cr])
-    cr_lines = np.setdiff1d(dirty, other, assume_unique=True)
+    dirty = np.zeros(len(starts), bool)           # per line (set membership without sorting)
+    dirty[bad_line] = True
+    only_cr = dirty.copy()
+    only_cr[bad_line[~is_cr]] = False
+    cr_lines = np.flatnonzero(only_cr)
     if not cr_lines.size:
-        return dirty
-    pick = np.isin(bad_line, cr_lines)
+        return np.flatnonzero(dirty)
+    pick = only_cr[bad_line]
     cr, line = bad[pick], bad_line[pick]
     first = np.ones(len(cr), bool)
     first[1:] = line[1:] != line[:-1]
@@ -198,7 +200,8 @@ def _redrawn(data, bad, bad_line, starts, lens, shapes, marked) -> np.ndarray:
     starts[lines], lens[lines] = begin, size
     for d, b, k in zip(lines.tolist(), begin.tolist(), size.tolist()):
         shapes[d] = marked[b:b + k]
-    return np.setdiff1d(dirty, lines, assume_unique=True)
+    dirty[lines] = False
+    return np.flatnonzero(dirty)
 
 
 class _Values:
