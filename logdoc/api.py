@@ -7,7 +7,6 @@ from pathlib import Path
 from .config import Config
 from .engine import build_rules
 from .patterns import PatternSet, default_patterns
-from .reading import read_blocks
 from .session import Result, Session
 
 
@@ -18,19 +17,20 @@ def load_patterns(extra: Iterable[str | Path] = ()) -> PatternSet:
 
 def analyze(path: str, *, patterns: PatternSet | None = None, select: Iterable[str] | None = None,
             ignore: Iterable[str] = (), keep_tables: bool = False, config: Config | None = None,
-            keep_overview: bool = False) -> Result:
+            keep_overview: bool = False, parallel: bool = True) -> Result:
     """Analyse one log (a path, a .gz or '-' for stdin) and return its Result.
 
     `select`/`ignore` take rule ids or categories; `config` (see logdoc.config) adds its
     ignores, rule options and severity overrides, and its selection when `select` is None.
     `keep_tables` keeps every metric (logdoc.tables); `keep_overview` only what the terminal
-    report draws, in bounded memory (logdoc.overview).
+    report draws, in bounded memory (logdoc.overview). `parallel` lets a big file be parsed
+    by a second process (logdoc.pipeline); the result is the same.
     """
     session = Session(path if path != "-" else "<stdin>", patterns=patterns,
                       rules=rules_for(config, select, ignore), keep_tables=keep_tables,
                       keep_overview=keep_overview,
                       severities=config.severities if config else None)
-    return session.feed_blocks(read_blocks(path))
+    return session.feed_file(path, parallel=parallel)
 
 
 def rules_for(config: Config | None = None, select: Iterable[str] | None = None,

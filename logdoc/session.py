@@ -19,6 +19,7 @@ from .overview import Overview
 from .model import Diagnosis, Finding, Line, Severity
 from .parser import Parser
 from .patterns import PatternSet, default_patterns
+from .reading import read_blocks
 from .rules import Rule
 from .tables import TableBuilder
 
@@ -92,6 +93,18 @@ class Session:
             self.lines = first_no - 1
             found += self.feed_batch(batch)
         return found
+
+    def feed_file(self, path: str, parallel: bool = True) -> "Result":
+        """Replay a file (or '-' for stdin) in blocks; a big file is parsed by a second
+        process while this one runs the rules (logdoc.pipeline), with the same results."""
+        from . import pipeline
+
+        if parallel and pipeline.worth_it(path):
+            for batch, n in pipeline.parsed_batches(path, self.parser):
+                self.lines += n
+                self.feed_batch(batch)
+            return self.finish()
+        return self.feed_blocks(read_blocks(path))
 
     def feed_blocks(self, blocks: Iterable[tuple[int, bytes]]) -> "Result":
         for first_no, data in blocks:

@@ -1,0 +1,93 @@
+"""A big file on two cores: one process parses, the other runs the rules.
+
+`analyze` spends its time in two halves of similar cost: parsing blocks (logdoc.bulk) and
+judging the batches (the rules). Rules need the batches in order and parsing carries state
+from line to line, so the split that keeps both exact is a pipeline: a forked worker reads
+and parses the file block by block, exactly as a single process would, and sends each batch
+through a pipe (a NumPy batch pickles as a few arrays); the Session runs the rules on them as
+they arrive. The pipe holds a batch or two, so memory stays flat. Tests analyse every kept
+log both ways and compare the reports as text.
+
+Used for regular files of at least PIPELINE_MIN_BYTES on machines with fork() and more than
+one core; never inside a daemonic process (`logdoc scan` already runs one log per core).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import stat
+from collections.abc import Iterator
+
+from .batch import Batch
+from .bulk import BulkParser
+from .parser import Parser
+from .reading import InputError, read_blocks
+
+PIPELINE_MIN_BYTES = 64 << 20
+
+
+def worth_it(path: str) -> bool:
+    """Whether `path` is a file big enough to parse in a second process, here."""
+    if path == "-" or (os.cpu_count() or 1) < 2:
+        return False
+    if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False            # the single-process path reports the error
+    return stat.S_ISREG(st.st_mode) and st.st_size >= PIPELINE_MIN_BYTES
+
+
+def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
+    """(batch, number of lines) of the file, parsed in a worker; at the end `parser` holds the
+    worker's counts (records, formats), as if it had parsed the file itself."""
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    worker = ctx.Process(target=_parse, args=(path, parser, send), daemon=True)
+    worker.start()
+    send.close()
+    try:
+        while True:
+            try:
+                message = receive.recv()
+            except EOFError:
+                raise RuntimeError("the parsing process stopped without a word") from None
+            kind = message[0]
+            if kind == "batch":
+                _, payload, n = message
+                yield (Batch.from_columns(payload) if not isinstance(payload, Batch) else payload), n
+            elif kind == "done":
+                _, parser.records, formats = message
+                parser.formats.clear()
+                parser.formats.update(formats)
+                return
+            elif kind == "input-error":
+                raise InputError(message[1])
+            else:
+                raise RuntimeError(f"the parsing process failed: {message[1]}")
+    finally:
+        receive.close()
+        if worker.is_alive():
+            worker.terminate()
+        worker.join()
+
+
+def _parse(path: str, parser: Parser, send) -> None:
+    """The worker: parse the file block by block and send each batch."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the main process's to handle
+    try:
+        bulk = BulkParser(parser)
+        for first_no, data in read_blocks(path):
+            for batch, n in bulk.parse_blocks(data, first_no):
+                send.send(("batch", batch.columns if batch.columns is not None else batch, n))
+        send.send(("done", parser.records, dict(parser.formats)))
+    except InputError as exc:
+        send.send(("input-error", str(exc)))
+    except BrokenPipeError:
+        pass                    # the main process stopped listening (an error, Ctrl-C)
+    except Exception as exc:    # reported by the main process, which raises it
+        send.send(("crash", f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()

@@ -1,0 +1,48 @@
+"""A big file parsed in a second process (logdoc.pipeline) gives the single-process report."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+
+import logdoc.pipeline
+from logdoc import api
+from logdoc.reading import InputError
+from streams import vector_everywhere
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGS = sorted([*ROOT.glob("tests/corpus/*.log"), *ROOT.glob("sample_logs/*.log"),
+               *ROOT.glob("tests/heldout/*.log.gz")])
+
+pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                                reason="the pipeline needs fork()")
+
+
+@pytest.fixture
+def every_file(monkeypatch):
+    monkeypatch.setattr(logdoc.pipeline, "PIPELINE_MIN_BYTES", 0)
+
+
+def test_small_files_stay_in_one_process():
+    assert not logdoc.pipeline.worth_it(str(LOGS[0]))
+    assert not logdoc.pipeline.worth_it("-")
+
+
+@pytest.mark.parametrize("numpy", [False, True], ids=["lists", "numpy"])
+@pytest.mark.parametrize("path", LOGS[::3], ids=lambda p: p.name)
+def test_two_processes_give_the_same_report(path, numpy, every_file):
+    assert logdoc.pipeline.worth_it(str(path))
+    one = json.dumps(api.analyze(str(path), parallel=False).to_json())
+    with vector_everywhere() if numpy else nullcontext():   # NumPy batches cross the pipe too
+        two = json.dumps(api.analyze(str(path), parallel=True).to_json())
+    assert two == one
+
+
+def test_an_unreadable_input_is_the_same_error(tmp_path, every_file):
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(InputError, match="binary file"):
+        api.analyze(str(binary), parallel=True)
