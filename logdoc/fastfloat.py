@@ -18,23 +18,27 @@ import numpy as np
 
 _FORMAT = re.compile(rb"([+-]?)(7*)(?:\.(7*))?(?:[eE]([+-]?)(7+))?")
 _POW10 = np.array([10.0 ** k for k in range(23)])   # each exact in a double
-_MAX_DIGITS = 15                                      # 10**15 < 2**53
+_MAX_DIGITS = 15           # 57 * (10**15 - 1) / 9 < 2**53: sums of byte * weight stay exact
 
 
 class NumberFormat:
     """How to read one printed number format (its shape, e.g. b'7.777e-77')."""
 
-    __slots__ = ("width", "negative", "mantissa", "weights", "fraction", "exponent",
+    __slots__ = ("width", "negative", "mantissa", "weights", "zero", "fraction", "exponent",
                  "exp_weights", "exp_negative", "constant")
 
     def __init__(self, width, negative, mantissa, fraction, exponent, exp_negative, constant):
         self.width = width
         self.negative = negative
-        self.mantissa = mantissa            # offsets of the mantissa's digits
-        self.weights = np.array([10 ** (len(mantissa) - 1 - i) for i in range(len(mantissa))],
-                                dtype=np.int64)
+        self.mantissa = list(mantissa)      # offsets of the mantissa's digits
+        # the weight of every byte of the printed number (0 off the mantissa's digits): the
+        # mantissa is rows @ weights - 48 * sum(weights), all exact integers below 2**53
+        self.weights = np.zeros(width)
+        for i, at in enumerate(mantissa):
+            self.weights[at] = 10.0 ** (len(mantissa) - 1 - i)
+        self.zero = 48.0 * self.weights.sum()
         self.fraction = fraction            # digits after the point
-        self.exponent = exponent            # offsets of the exponent's digits
+        self.exponent = list(exponent)      # offsets of the exponent's digits
         self.exp_weights = np.array([10 ** (len(exponent) - 1 - i) for i in range(len(exponent))],
                                     dtype=np.int64)
         self.exp_negative = exp_negative
@@ -68,11 +72,16 @@ def read_numbers(buf: np.ndarray, starts: np.ndarray, fmt: NumberFormat, data: b
     n = len(starts)
     if fmt.constant is not None:
         return np.full(n, fmt.constant)
-    digits = buf[starts[:, None] + np.asarray(fmt.mantissa)].astype(np.int64)
-    digits -= 48
-    mantissa = (digits @ fmt.weights).astype(np.float64)     # < 2**53: exact
+    # the printed numbers as rows of bytes: a window view of the block, gathered once
+    rows = np.lib.stride_tricks.sliding_window_view(buf, fmt.width)[starts]
+    # column by column (a matrix product would call BLAS, slower for such thin matrices)
+    weights = fmt.weights
+    mantissa = rows[:, fmt.mantissa[0]] * weights[fmt.mantissa[0]]
+    for at in fmt.mantissa[1:]:
+        mantissa += rows[:, at] * weights[at]
+    mantissa -= fmt.zero
     if fmt.exponent:
-        exp = buf[starts[:, None] + np.asarray(fmt.exponent)].astype(np.int64)
+        exp = rows[:, fmt.exponent].astype(np.int64)
         exp -= 48
         scale = exp @ fmt.exp_weights
         if fmt.exp_negative:
