@@ -239,7 +239,7 @@ class _Values:
             owner = np.repeat(np.arange(len(tl)), per_line)
             spec = spec_base[tcodes[owner]] + (np.arange(total) - self.vbase[owner])
             where = starts[tl[owner]] + np.array(offsets, np.int64)[spec]
-            fid = np.array(spec_fids, np.int64)[spec]
+            fid = np.array(spec_fids, np.uint16 if len(formats) < 65536 else np.int64)[spec]   # (radix sort)
             order = np.argsort(fid, kind="stable")
             lo = 0
             for f, hi in enumerate(np.cumsum(np.bincount(fid, minlength=len(formats))).tolist()):
@@ -307,12 +307,25 @@ def _read_slow(bp, slow, v, src, starts, lens, shapes, foreign, first_no, sb) ->
     return n
 
 
+def _merge_order(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The permutation that sorts concatenate((first, second)) stably, for two sorted arrays
+    with no value in common."""
+    at = np.empty(len(first) + len(second), np.int64)
+    at[:len(first)] = np.arange(len(first)) + np.searchsorted(second, first, "left")
+    at[len(first):] = np.arange(len(second)) + np.searchsorted(first, second, "right")
+    order = np.empty_like(at)
+    order[at] = np.arange(len(at))
+    return order
+
+
 def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src, starts, lens):
     """BlockColumns of the first m template records and the line-by-line ones, in line order."""
     tl, tcodes, templates = v.tl[:m], v.tcodes[:m], v.templates
     n_slow = len(sb.line)
     keys = np.concatenate((tl, np.array(sb.line, np.int64) - first_no)) if n_slow else tl
-    order = np.argsort(keys, kind="stable") if n_slow else None
+    # both parts are in line order and hold different lines (several records of one slow line
+    # stay together): their merge is a pair of binary searches, not a sort
+    order = _merge_order(tl, keys[m:]) if n_slow else None
     line = keys[order] if n_slow else keys
 
     def merged(a_templates, a_slow):
@@ -371,7 +384,7 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
         m_row = np.concatenate((m_row, s_row))
         m_value = np.concatenate((m_value, np.array(sb.m_value, np.float64)))
         m_meta = np.concatenate((m_meta, s_meta))
-        by_row = np.argsort(m_row, kind="stable")
+        by_row = _merge_order(m_row[:len(m_row) - len(s_row)], s_row)
         m_row, m_value, m_meta = m_row[by_row], m_value[by_row], m_meta[by_row]
     fingerprint = merged(v.fingerprint[:m], np.full(n_slow, np.nan))
     return BlockColumns(line=line + first_no, rc=rc, attrs=attrs, counters=counters, src=src,
