@@ -107,6 +107,19 @@ class Series:
         return (self.lo, self.hi) if self.lo <= self.hi else None
 
 
+def _first_codes(codes) -> list[int]:
+    """The distinct values of an int array, in order of first appearance."""
+    import numpy as np
+
+    values, first = np.unique(codes, return_index=True)
+    return values[np.argsort(first)].tolist()
+
+
+def _in_order(meta_codes, meta) -> list[str]:
+    """Metric names of these meta codes, each once, in order of first appearance."""
+    return list(dict.fromkeys(meta[c][0] for c in _first_codes(meta_codes)))
+
+
 class Overview:
     def __init__(self):
         self.head: dict[float, dict[str, float]] = {}
@@ -116,6 +129,8 @@ class Overview:
         self.series: dict[str, Series] = {}
 
     def add_batch(self, b: "Batch") -> None:
+        if b.columns is not None and self._add_columns(b):
+            return
         roles = b.roles
         lines = b.line
         for role in TREND_ROLES:
@@ -152,6 +167,56 @@ class Overview:
         # only the epochs still shown need their values (a run of 1000 epochs keeps 12)
         for k in compress(range(len(idx)), map(kept.__contains__, ep)):
             kept[ep[k]][names[k]] = m_value[idx[k]]
+
+    def _add_columns(self, b: "Batch") -> bool:
+        """add_batch from a NumPy batch's arrays, without building its list columns (False,
+        before any change: a nan epoch, which the list code keeps as the log gave it)."""
+        import numpy as np
+
+        cols = b.columns
+        epochs, known = b.np_counter("epoch")
+        if np.isnan(epochs[known]).any():
+            return False
+        codes, role_names = cols.role_codes()
+        meta = cols.meta
+        for role in TREND_ROLES:
+            idx = cols.metric_index(role)
+            if not len(idx):
+                continue
+            at_line, values, mc = cols.line[cols.m_row[idx]], cols.m_value[idx], cols.m_meta[idx]
+            names = _in_order(mc, meta)
+            if len(names) == 1:
+                self._series(names[0], role, at_line.tolist(), values.tolist())
+                continue
+            name_of = np.array([m[0] for m in meta], dtype=object)[mc]
+            for name in names:
+                mine = name_of == name
+                self._series(name, role, at_line[mine].tolist(), values[mine].tolist())
+        if not known.any():
+            return True
+        wanted = [k for k, r in enumerate(role_names) if r in EPOCH_ROLES]
+        idx = np.flatnonzero(np.isin(codes, wanted))          # in metric order, as printed
+        idx = idx[known[cols.m_row[idx]]]
+        if not len(idx):
+            return True
+        mc = cols.m_meta[idx]
+        first_meta = {}
+        for c in _first_codes(mc):
+            first_meta.setdefault(meta[c][0], c)
+        for name, c in first_meta.items():
+            if name not in self.role_of and len(self.role_of) < MAX_NAMES:
+                self.role_of[name] = meta[c][1]
+        ep = epochs[cols.m_row[idx]]
+        values, first = np.unique(ep, return_index=True)
+        distinct = values[np.argsort(first)].tolist()       # each epoch once, in order
+        for epoch in distinct:
+            self._epoch(epoch)
+        kept = {e: row for e in distinct if (row := self.head.get(e, self.tail.get(e))) is not None}
+        # only the epochs still shown need their values (a run of 1000 epochs keeps 12)
+        sel = np.flatnonzero(np.isin(ep, list(kept)))
+        for e, c, v in zip(ep[sel].tolist(), mc[sel].tolist(), cols.m_value[idx[sel]].tolist()):
+            kept[e][meta[c][0]] = v
+        return True
 
     def _series(self, name: str, role: str, lines: list[int], values: list[float]) -> None:
         s = self.series.get(name)

@@ -54,3 +54,31 @@ def test_epochs_keep_the_first_and_the_last():
     assert cols == ["val_loss"] and skipped
     assert [r[0] for r in rows] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, *[float(e) for e in range(995, 1001)]]
     assert len(ov.head) == HEAD and len(ov.tail) == TAIL
+
+
+def _overview_of(path, monkeypatch, arrays: bool):
+    import gzip
+
+    from logdoc.reading import iter_blocks
+    from logdoc.session import Session
+    from streams import Trickle, vector_everywhere
+
+    if not arrays:         # the list code on the very same NumPy batches
+        monkeypatch.setattr(Overview, "_add_columns", lambda self, b: False)
+    data = path.read_bytes()
+    data = gzip.decompress(data) if path.suffix == ".gz" else data
+    with vector_everywhere():
+        o = Session(str(path), keep_overview=True).feed_blocks(iter_blocks(Trickle(data, 3000), str(path))).overview
+    monkeypatch.undo()
+    return (o.head, dict(o.tail), o.epochs_seen, o.role_of,
+            {k: (s.lines, s.counts, s.lo, s.hi, [round(v, 9) if v == v else "nan" for v in s.values()])
+             for k, s in o.series.items()})
+
+
+def test_numpy_batches_give_the_list_overview(monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    logs = sorted([*root.glob("tests/corpus/*.log"), *root.glob("sample_logs/*.log")])
+    for path in logs:
+        assert repr(_overview_of(path, monkeypatch, True)) == repr(_overview_of(path, monkeypatch, False)), path
