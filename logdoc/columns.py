@@ -80,11 +80,18 @@ class BlockColumns:
         return object_array([None if a is None else a[k] for a in self.attrs])[self.rc].tolist()
 
     def texts(self, rows: np.ndarray) -> list[str]:
-        if self._decoded is None:
-            self._decoded = self.src.decode("latin-1")      # ASCII lines only: 1 byte = 1 char
-        src, extra = self._decoded, self.extra
-        out = [src[s:e].rstrip() for s, e in zip(self.text_start[rows].tolist(),
-                                                  self.text_end[rows].tolist())]
+        """The texts of these rows (a few: decoded one by one; many: from the block decoded
+        once). Their lines are ASCII, so latin-1 decodes them byte for byte."""
+        spans = zip(self.text_start[rows].tolist(), self.text_end[rows].tolist())
+        if self._decoded is None and len(rows) < 256:
+            src = self.src
+            out = [src[s:e].decode("latin-1").rstrip() for s, e in spans]
+        else:
+            if self._decoded is None:
+                self._decoded = self.src.decode("latin-1")
+            src = self._decoded
+            out = [src[s:e].rstrip() for s, e in spans]
+        extra = self.extra
         if extra:
             for k, i in enumerate(rows.tolist()):
                 text = extra.get(i)
