@@ -195,6 +195,7 @@ class BulkParser:
         big block with many shapes not learnt yet (a log's first block, a new phase of a run)
         is not read line by line whole: an eighth is, to learn, and the rest is tried again."""
         cuts = 4          # learning cuts per block (each re-reads the rest's shapes)
+        at = 0            # where `data` starts in the block (a NumPy batch records it)
         while self.vector and len(data) >= VECTOR_MIN_BYTES:
             from .bulk_vector import parse_block_vector
 
@@ -204,14 +205,18 @@ class BulkParser:
                 head, data = data[:got[1]], data[got[1] + 1:]
                 batch, n = parse_block_vector(self, head, first_no) or self._parse_loop(head, first_no)
             elif got is not None:
+                got[0].columns.at = at
                 yield got
                 return
             else:
                 cut = data.find(b"\n", len(data) // 8)
                 if cut < 0:
                     break
-                batch, n = self._parse_loop(data[:cut], first_no)
-                data = data[cut + 1:]
+                head, data = data[:cut], data[cut + 1:]
+                batch, n = self._parse_loop(head, first_no)
+            if batch.columns is not None:
+                batch.columns.at = at
+            at += len(head) + 1
             yield batch, n
             first_no += n
         yield self._parse_loop(data, first_no)

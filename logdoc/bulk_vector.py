@@ -119,7 +119,7 @@ def parse_block_vector(bp, data: bytes, first_no: int, may_cut: bool = False):
             parser.formats[templates[c].family] += k
     parser.records += m
     bp.templated += m
-    cols = _assemble(v, m, sb, first_no, at_start, src, starts, lens)
+    cols = _assemble(v, m, sb, first_no, at_start, src, starts, lens, len(data))
     return Batch.from_columns(cols), n
 
 
@@ -318,7 +318,8 @@ def _merge_order(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return order
 
 
-def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src, starts, lens):
+def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src, starts, lens,
+              data_len: int):
     """BlockColumns of the first m template records and the line-by-line ones, in line order."""
     tl, tcodes, templates = v.tl[:m], v.tcodes[:m], v.templates
     n_slow = len(sb.line)
@@ -390,4 +391,4 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
     return BlockColumns(line=line + first_no, rc=rc, attrs=attrs, counters=counters, src=src,
                         text_start=text_start, text_end=text_end, extra=extra, m_row=m_row,
                         m_value=m_value, m_meta=m_meta, meta=meta, fingerprint=fingerprint,
-                        n_templates=u)
+                        n_templates=u, data_len=data_len)

@@ -47,16 +47,18 @@ class BlockColumns:
     ((name, role, group, agg) tuples)."""
 
     __slots__ = ("n", "line", "rc", "attrs", "counters", "src", "text_start", "text_end", "extra",
-                 "m_row", "m_value", "m_meta", "meta", "fingerprint", "n_templates", "_role_codes", "_decoded")
+                 "m_row", "m_value", "m_meta", "meta", "fingerprint", "n_templates", "data_len", "at", "_role_codes", "_decoded")
 
     def __init__(self, *, line, rc, attrs, counters, src, text_start, text_end, extra,
-                 m_row, m_value, m_meta, meta, fingerprint, n_templates):
+                 m_row, m_value, m_meta, meta, fingerprint, n_templates, data_len):
         self.n = len(line)
         self.line, self.rc, self.attrs, self.counters = line, rc, attrs, counters
         self.src, self.text_start, self.text_end, self.extra = src, text_start, text_end, extra
         self.m_row, self.m_value, self.m_meta, self.meta = m_row, m_value, m_meta, meta
         self.fingerprint = fingerprint      # per row: a function of its values (nan: none)
         self.n_templates = n_templates      # rc below this: a template's row (rc = its shape)
+        self.data_len = data_len            # src is the block's bytes (this long), then cleaned
+        self.at = 0                         # lines; `at`: the block's offset in what was parsed
         self._role_codes = None
         self._decoded = None
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from .batch import Batch
 from .bulk import BulkParser
 from .parser import Parser
-from .reading import InputError, read_blocks
+from .reading import InputError, read_blocks_at
 
 PIPELINE_MIN_BYTES = 64 << 20
 
@@ -48,6 +48,7 @@ def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
     worker = ctx.Process(target=_parse, args=(path, parser, send), daemon=True)
     worker.start()
     send.close()
+    fd = os.open(path, os.O_RDONLY)
     try:
         while True:
             try:
@@ -57,7 +58,12 @@ def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
             kind = message[0]
             if kind == "batch":
                 _, payload, n = message
-                yield (Batch.from_columns(payload) if not isinstance(payload, Batch) else payload), n
+                yield (payload if isinstance(payload, Batch) else Batch.from_columns(payload)), n
+            elif kind == "columns":
+                # a NumPy batch of a plain file comes without its block: read it here
+                _, cols, n, offset, cleaned = message
+                cols.src = os.pread(fd, cols.data_len, offset) + cleaned
+                yield Batch.from_columns(cols), n
             elif kind == "done":
                 _, parser.records, formats = message
                 parser.formats.clear()
@@ -68,6 +74,7 @@ def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
             else:
                 raise RuntimeError(f"the parsing process failed: {message[1]}")
     finally:
+        os.close(fd)
         receive.close()
         if worker.is_alive():
             worker.terminate()
@@ -78,10 +85,21 @@ def _parse(path: str, parser: Parser, send) -> None:
     """The worker: parse the file block by block and send each batch."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the main process's to handle
     try:
+        with open(path, "rb") as fh:
+            plain = fh.read(2) != b"\x1f\x8b"      # gzip: offsets are not the file's
         bulk = BulkParser(parser)
-        for first_no, data in read_blocks(path):
+        for first_no, offset, data in read_blocks_at(path):
             for batch, n in bulk.parse_blocks(data, first_no):
-                send.send(("batch", batch.columns if batch.columns is not None else batch, n))
+                cols = batch.columns
+                if cols is None:
+                    send.send(("batch", batch, n))
+                elif plain:
+                    # half of a NumPy batch is the block's bytes: the main process reads
+                    # them from the file; only the cleaned lines after them travel
+                    src, cols.src = cols.src, b""
+                    send.send(("columns", cols, n, offset + cols.at, src[cols.data_len:]))
+                else:
+                    send.send(("batch", cols, n))
         send.send(("done", parser.records, dict(parser.formats)))
     except InputError as exc:
         send.send(("input-error", str(exc)))

@@ -175,8 +175,16 @@ def iter_blocks(stream: BinaryIO, name: str, size: int = CHUNK,
     The bulk parser's input: the same lines as iter_lines, uncleaned, without per-line
     Python objects. A live stream gives small blocks (whatever arrived, up to `size`); with
     `gather` (a file: nobody waits for its lines), chunks are joined up to `size` first."""
+    for no, _, block in iter_blocks_at(stream, name, size, gather):
+        yield no, block
+
+
+def iter_blocks_at(stream: BinaryIO, name: str, size: int = CHUNK,
+                   gather: bool = False) -> Iterator[tuple[int, int, bytes]]:
+    """iter_blocks, with each block's offset in the stream: (first line, offset, block)."""
     carry = b""
     no = 1
+    offset = 0                 # of carry's first byte
     chunks = iter_chunks(stream, name, size)
     for chunk in (_gathered(chunks, size) if gather else chunks):
         data = carry + chunk if carry else chunk
@@ -186,13 +194,16 @@ def iter_blocks(stream: BinaryIO, name: str, size: int = CHUNK,
         else:
             carry = data[cut + 1:]
             block = data[:cut]
-            yield no, block
+            yield no, offset, block
             no += block.count(b"\n") + 1
+            offset += cut + 1
         if len(carry) > MAX_LINE:
             cut = carry.rfind(b"\r", 0, len(carry) - 1)
-            carry = carry[cut + 1:] if cut > 0 else carry[-MAX_LINE // 2:]
+            dropped = cut + 1 if cut > 0 else len(carry) - MAX_LINE // 2
+            carry = carry[dropped:]
+            offset += dropped
     if carry:
-        yield no, carry
+        yield no, offset, carry
 
 
 def _gathered(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
@@ -210,9 +221,15 @@ def _gathered(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
 def read_blocks(path: str, size: int = BLOCK) -> Iterator[tuple[int, bytes]]:
     """Blocks of a path or '-' (stdin), gzip or plain text, of about `size` bytes (see
     iter_blocks): analyze reads big blocks, which the vector parser takes fastest."""
+    for no, _, block in read_blocks_at(path, size):
+        yield no, block
+
+
+def read_blocks_at(path: str, size: int = BLOCK) -> Iterator[tuple[int, int, bytes]]:
+    """read_blocks with each block's offset in the (decompressed) text: (line, offset, block)."""
     stream, name = open_input(path)
     try:
-        yield from iter_blocks(stream, name, size, gather=True)
+        yield from iter_blocks_at(stream, name, size, gather=True)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
