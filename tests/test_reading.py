@@ -89,3 +89,30 @@ def test_lines_split_across_chunks():
 
 def test_lines_from_text():
     assert [l.no for l in lines_from_text("a\nb\n")] == [1, 2]
+
+
+def test_blocks_know_where_they_are_in_the_stream():
+    # the parse worker sends offsets instead of bytes (logdoc.pipeline): they must be exact,
+    # also after a line longer than MAX_LINE was cut short
+    import io
+    import random
+
+    from logdoc.reading import MAX_LINE, iter_blocks_at
+
+    class Chunks(io.BytesIO):
+        def __init__(self, data, size):
+            super().__init__(data)
+            self.size = size
+
+        def read1(self, n=-1):
+            return self.read(self.size)
+
+    rng = random.Random(5)
+    for _ in range(60):
+        parts = [b"x" * rng.randint(MAX_LINE - 10, MAX_LINE + 5000) + b"\r" + b"tail" * rng.randint(0, 3)
+                 if rng.random() < 0.05 else b"line %d" % i for i in range(rng.randint(1, 50))]
+        data = b"\n".join(parts) + (b"\n" if rng.random() < 0.5 else b"")
+        blocks = list(iter_blocks_at(Chunks(data, rng.randint(1, 100_000)), "t"))
+        assert blocks
+        for _, offset, block in blocks:
+            assert data[offset:offset + len(block)] == block
