@@ -29,7 +29,7 @@ PIPELINE_MIN_BYTES = 64 << 20
 
 def worth_it(path: str) -> bool:
     """Whether `path` is a file big enough to parse in a second process, here."""
-    if path == "-" or (os.cpu_count() or 1) < 2:
+    if path == "-" or _cores() < 2:
         return False
     if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
         return False
@@ -38,6 +38,14 @@ def worth_it(path: str) -> bool:
     except OSError:
         return False            # the single-process path reports the error
     return stat.S_ISREG(st.st_mode) and st.st_size >= PIPELINE_MIN_BYTES
+
+
+def _cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:      # not on Linux
+        return os.cpu_count() or 1
 
 
 def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
