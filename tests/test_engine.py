@@ -77,3 +77,15 @@ def test_rules_see_only_the_records_they_want():
     for r in (lr_only, event, rec(3)):
         engine.feed(r)
     assert rule.seen == [3]
+
+
+def test_importing_one_rule_first_still_loads_every_rule():
+    # a registry that holds one rule is not the catalogue: all_rules() must still load the rest
+    import subprocess
+    import sys
+
+    code = ("import logdoc.rules.stalled, logdoc.rules as r, pkgutil; "
+            "n = sum(1 for m in pkgutil.iter_modules(r.__path__) if m.name != 'base'); "
+            "print(len(r.all_rules()) == n)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

@@ -16,14 +16,21 @@ def register(cls: type[Rule]) -> type[Rule]:
     return cls
 
 
+_loaded = False
+
+
 def _load_all() -> None:
+    global _loaded
     for info in pkgutil.iter_modules(__path__):
         if info.name != "base":
             importlib.import_module(f"{__name__}.{info.name}")
+    _loaded = True
 
 
 def all_rules() -> dict[str, type[Rule]]:
-    if not REGISTRY:
+    # every module once, even when one rule module was imported on its own first (a test, a
+    # user's code): a non-empty registry is not a complete one
+    if not _loaded:
         _load_all()
     return dict(sorted(REGISTRY.items()))
 
