@@ -6,11 +6,14 @@ from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt, significant_digits, train_loss
 from .metric_zero import SCORE_NAME
+from .val_better_than_train import columns_record, columns_rows
 
 # Values a pattern may read as validation metrics although they measure the run, not the
 # model (sample counts, sizes, runtimes, throughput): they repeat legitimately.
 NOT_QUALITY = re.compile(
     r"(?i)(?:samples|runtime|time|count|size|steps?\b|per_second|per_sec|tokens|batch|epoch|\bnum|\bn_|total|memory|mem\b)")
+
+_ROLES = ("val_loss", "val_metric")
 
 
 @register
@@ -68,6 +71,16 @@ class ConstantValLoss(Rule):
         # metric name -> (value, first record, count, epoch of the last print, fired)
         self.runs: dict[str, list] = {}
         self.reports = Reports()
+
+    def observe_batch(self, b):
+        """`observe` for each record with a validation value. A batch over BlockColumns
+        builds only those records (each reads its own text, not the whole block's)."""
+        c = b.columns
+        if c is None:
+            yield from super().observe_batch(b)
+            return
+        for i in columns_rows(b, _ROLES):
+            yield from self.observe(columns_record(b, i))
 
     def observe(self, rec: Record):
         if not any(m.role in ("val_loss", "val_metric") for m in rec.metrics):

@@ -71,6 +71,8 @@ class Crash(Rule):
         self.resumed = 0
 
     def observe_batch(self, b: Batch):
+        if b.columns is not None:
+            return self._observe_columns(b)
         events = b.event
         n = len(events)
         if events.count(None) == n:        # the usual batch: training records or chatter
@@ -84,6 +86,29 @@ class Crash(Rule):
             self._event(events[i], b, i)
             done = i + 1
         self._training(len(trained) - bisect_left(trained, done))
+        return ()
+
+    def _observe_columns(self, b: Batch):
+        """`observe_batch` on a batch over BlockColumns, with NumPy: the event rows come from
+        the row codes, the rows with metrics from the sorted metric rows (no list built)."""
+        import numpy as np
+
+        c = b.columns
+        m_row = c.m_row
+        with_event = [k for k, a in enumerate(c.attrs) if a is not None and a[2] is not None]
+        ev_rows = np.flatnonzero(np.isin(c.rc, with_event)) if with_event else ()
+        if not len(ev_rows):               # the usual batch: training records or chatter
+            if m_row.size and (self.swallowed or self.start is not None):
+                self._training(int(np.count_nonzero(m_row[1:] != m_row[:-1])) + 1)
+            return ()
+        trained = np.unique(m_row)         # rows with metrics, in order
+        rc, attrs = c.rc, c.attrs
+        done = 0                           # rows before this one are done
+        for i in ev_rows.tolist():
+            self._training(int(np.searchsorted(trained, i) - np.searchsorted(trained, done)))
+            self._event(attrs[rc[i]][2], b, i)
+            done = i + 1
+        self._training(int(trained.size - np.searchsorted(trained, done)))
         return ()
 
     def _training(self, k: int):

@@ -72,6 +72,13 @@ class Fp16Overflow(Rule):
     def observe_batch(self, b: Batch):
         if self.fired and self.startup_reported:
             return                         # nothing left to report, ever
+        if b.columns is not None:         # with NumPy, no list built
+            if _quiet(b):                  # the usual batch
+                self.reports += _train_report_count(b)
+                self.last_step = _last_step_np(b, self.last_step)
+                return
+            yield from self._observe_columns(b)
+            return
         steps = b.step
         n_rows = len(steps)
         overflows = _overflow_rows(b)
@@ -123,6 +130,71 @@ class Fp16Overflow(Rule):
         self.reports += len(tl_rows) - bisect_left(tl_rows, done)
         self.last_step = _last_step(steps, done, n_rows, self.last_step)
 
+    def _observe_columns(self, b: Batch):
+        """The loop above on a batch over BlockColumns: rows, steps and training reports
+        read from arrays, records built for the overflow rows only."""
+        import numpy as np
+
+        from .val_better_than_train import columns_counter, columns_record
+
+        c = b.columns
+        overflows = _overflow_rows_np(b)
+        tl_rows = _train_report_rows(b)
+        steps, known = c.counters["step"]
+        shown = None if known is None else np.flatnonzero(known)
+
+        def last_step(start: int, stop: int, default):
+            """`_last_step` over rows start..stop-1."""
+            if start >= stop:
+                return default
+            if shown is None:
+                return float(steps[stop - 1])
+            k = int(np.searchsorted(shown, stop)) - 1
+            return float(steps[shown[k]]) if k >= 0 and shown[k] >= start else default
+
+        opt = self.opt
+        startup_steps, startup_reports = opt["startup_steps"], opt["startup_reports"]
+        later, attrs, rc = self.later, c.attrs, c.rc
+        done = 0                           # rows before this are accounted for
+        for i, n in overflows:
+            # training reports and steps of the rows in between
+            self.reports += int(np.searchsorted(tl_rows, i) - np.searchsorted(tl_rows, done))
+            self.last_step = last_step(done, i + 1, self.last_step)
+            done = i + 1
+            # calibrating?
+            epoch = columns_counter(c, "epoch", i)
+            if epoch is not None and epoch > 1:
+                calibrating = False
+            elif self.last_step is not None:   # the row's own step, else the last one shown
+                calibrating = self.last_step <= startup_steps
+            else:
+                calibrating = self.reports < startup_reports
+            if calibrating:
+                if not self.startup_reported:
+                    self.startup_reported = True
+                    f = self.finding(columns_record(b, i), "fp16 loss-scale overflow at start-up: the dynamic "
+                                                           "loss scaler is calibrating (benign if it stops)")
+                    f.severity = Severity.info
+                    yield f
+                continue
+            if self.fired:
+                continue
+            rec = columns_record(b, i)
+            for _ in range(min(n, later.maxlen)):
+                later.append((self.reports, rec))
+            if attrs[rc[i]][2] is None:
+                self.reports += 1          # a counter line is also a training report
+            span = self.reports - later[0][0]
+            if len(later) >= opt["max_overflows"] and span <= opt["window"]:
+                self.fired = True
+                first = later[0][1]
+                yield self.finding(
+                    first, f"{len(later)} fp16 overflows within {max(span, 1)} training reports after "
+                           f"start-up (lines {first.line}–{rec.line}): optimizer steps keep being skipped",
+                    evidence=[rec])
+        self.reports += int(tl_rows.size - np.searchsorted(tl_rows, done))
+        self.last_step = last_step(done, c.n, self.last_step)
+
 
 _is_not_none = partial(is_not, None)
 
@@ -161,6 +233,84 @@ def _overflow_rows(b: Batch) -> list[tuple[int, int]]:
                 if r not in found and int(total) > 0:
                     found[r] = int(total)
     return sorted(found.items())
+
+
+# ---- the same on a batch over BlockColumns, with NumPy
+
+def _quiet(b: Batch) -> bool:
+    """No row of the batch can be an overflow row (`_overflow_rows` would find none): no
+    row code carries the overflow event and no skipped-step counter is positive."""
+    c = b.columns
+    if any(a is not None and a[2] == "loss_scale_overflow" for a in c.attrs):
+        return False
+    return "skipped_steps" not in b.roles or not (b.np_series("skipped_steps")[1] > 0).any()
+
+
+def _train_report_count(b: Batch) -> int:
+    """len(b.train_loss()[0]): rows of the training phase with a loss."""
+    import numpy as np
+
+    rows = _train_loss_rows(b)
+    return int(np.count_nonzero(rows[1:] != rows[:-1])) + 1 if rows.size else 0
+
+
+def _train_loss_rows(b: Batch):
+    """Rows of the training phase with a loss, once per loss (so a row may repeat)."""
+    import numpy as np
+
+    rows = b.np_series("loss")[0]
+    if not rows.size:
+        return rows
+    c = b.columns
+    if all(a is None or a[3] == "train" for a in c.attrs):   # (the usual block: a row with
+        return rows                    # a loss is a record, so it has attrs, and trains)
+    train = np.array([a is not None and a[3] == "train" for a in c.attrs], bool)
+    return rows[train[c.rc[rows]]]
+
+
+def _train_report_rows(b: Batch):
+    """b.train_loss()[0] as an array: rows of the training phase with a loss, in order."""
+    import numpy as np
+
+    rows = _train_loss_rows(b)
+    return rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if rows.size else rows
+
+
+def _overflow_rows_np(b: Batch) -> list[tuple[int, int]]:
+    """`_overflow_rows` from the row codes and the skipped-step series' arrays."""
+    import numpy as np
+
+    c = b.columns
+    found: dict[int, int] = {}
+    with_event = [k for k, a in enumerate(c.attrs) if a is not None and a[2] == "loss_scale_overflow"]
+    if with_event:
+        found = dict.fromkeys(np.flatnonzero(np.isin(c.rc, with_event)).tolist(), 1)
+    if "skipped_steps" in b.roles:
+        rows, values = b.np_series("skipped_steps")
+        positive = (values > 0) & (values < _INF)      # finite and positive
+        if positive.any():
+            sums: dict[int, float] = {}
+            for r, v in zip(rows[positive].tolist(), values[positive].tolist()):
+                sums[r] = sums.get(r, 0) + v
+            for r, total in sums.items():
+                if r not in found and int(total) > 0:
+                    found[r] = int(total)
+    return sorted(found.items())
+
+
+def _last_step_np(b: Batch, default):
+    """`_last_step` over the whole batch, from the step counter's arrays."""
+    import numpy as np
+
+    values, known = b.columns.counters["step"]
+    if not values.size:
+        return default
+    if known is None:
+        return float(values[-1])
+    if known[-1]:
+        return float(values[-1])
+    last = len(known) - 1 - int(np.argmax(known[::-1]))     # the last True (argmax stops there)
+    return float(values[last]) if known[last] else default
 
 
 _INF = float("inf")

@@ -46,6 +46,26 @@ class FrozenParams(Rule):
         super().__init__(**options)
         self.hold = Hold(self.opt["hold"])
 
+    def observe_batch(self, b):
+        """`observe` for each record with an update statistic. On a batch over BlockColumns,
+        NumPy first: when no statistic is at or below `tiny` (so no record is frozen), every
+        record only ends the episode, which is the state left here. Otherwise only the
+        records with a statistic are built (each reading its own text, not the block's)."""
+        c = b.columns
+        if c is None:
+            yield from super().observe_batch(b)
+            return
+        import numpy as np
+
+        from .val_better_than_train import columns_record, columns_rows
+
+        values = b.np_series("param_delta")[1]
+        if values.size and not (np.abs(values) <= self.opt["tiny"]).any():
+            self.hold.update(False, None)
+            return
+        for i in columns_rows(b, ("param_delta",)):
+            yield from self.observe(columns_record(b, i))
+
     def observe(self, rec: Record):
         deltas = [m for m in rec.metrics if m.role == "param_delta"]
         if not deltas:

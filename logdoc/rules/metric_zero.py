@@ -62,6 +62,8 @@ class MetricZero(Rule):
         self.fired: set[str] = set()
 
     def observe_batch(self, b: Batch):
+        if b.columns is not None and self._quiet(b.columns):
+            return
         if not self.runs and 0.0 not in b.m_value:   # no run to end, no zero to start one
             return
         # the metrics of both roles, in record order (the bound on runs depends on the order)
@@ -103,6 +105,25 @@ class MetricZero(Rule):
                     first, f"{name} is exactly 0 at {run[1]} consecutive reports (lines "
                            f"{first.line}–{b.line[i]}): the metric never sees a correct prediction",
                     evidence=[b.record(i)], metric=name)
+
+    def _quiet(self, c) -> bool:
+        """The list code's early returns, answered with NumPy on a batch over BlockColumns:
+        no run to end and no zero to start one, or no unfired score name of these roles
+        with a run or a zero in the batch (the loop only reads entries of such names)."""
+        import numpy as np
+
+        zero = c.m_value == 0.0
+        if not self.runs and not zero.any():
+            return True
+        codes, role_names = c.role_codes()
+        wanted = [k for k, r in enumerate(role_names) if r in _ROLES]
+        if not wanted:
+            return True                    # no metric of these roles: the loop sees nothing
+        ours = np.isin(codes, wanted)
+        meta = c.meta
+        watch = {meta[k][0] for k in np.unique(c.m_meta[ours]).tolist()} & set(self.runs)
+        watch.update(filter(is_score_name, {meta[k][0] for k in np.unique(c.m_meta[ours & zero]).tolist()}))
+        return not watch - self.fired
 
 
 _ROLES = frozenset({"metric", "val_metric"})

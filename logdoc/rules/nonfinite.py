@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from itertools import compress
 from math import isfinite
-from operator import not_
+from operator import itemgetter, not_
 
 from ..batch import Batch
 from ..model import Severity
@@ -55,6 +55,9 @@ class NonFinite(Rule):
         self.reported: set[str] = set()
 
     def observe_batch(self, b: Batch):
+        if b.columns is not None:
+            yield from self._observe_columns(b)
+            return
         reported = self.reported
         events, values = b.event, b.m_value
         event_row = events.index("nonfinite_loss") if "nonfinite_loss" in events else -1
@@ -76,9 +79,48 @@ class NonFinite(Rule):
         if event_row >= 0:
             yield from self._event(b, event_row)
 
-    def _event(self, b: Batch, i: int):
+    def _observe_columns(self, b: Batch):
+        """`observe_batch` on a batch over BlockColumns, with NumPy (no list built): the same
+        findings in the same order. Only the first non-finite value of each metric name (not
+        of an ignored role) can make one, so only those are read."""
+        import numpy as np
+
+        from .val_better_than_train import columns_record
+
+        c = b.columns
+        with_event = [k for k, a in enumerate(c.attrs) if a is not None and a[2] == "nonfinite_loss"]
+        ev = np.flatnonzero(np.isin(c.rc, with_event)) if with_event else ()
+        event_row = int(ev[0]) if len(ev) else -1
+        bad = np.flatnonzero(~np.isfinite(c.m_value))
+        meta, reported = c.meta, self.reported
+        if bad.size:
+            # one key per metric name (-1: an ignored role); the first bad value of each
+            # name is the only one that can speak (the loop skips the others)
+            names = list(map(itemgetter(0), meta))
+            ids = {name: k for k, name in enumerate(dict.fromkeys(names))}
+            key = np.fromiter(map(ids.__getitem__, names), np.int64, len(names))
+            key[np.fromiter(map(IGNORED_ROLES.__contains__, map(itemgetter(1), meta)), bool, len(meta))] = -1
+            key = key[c.m_meta[bad]]
+            bad = bad[key >= 0]
+            _, first = np.unique(key[key >= 0], return_index=True)
+            bad = bad[np.sort(first)]
+        for j in bad.tolist():
+            i = int(c.m_row[j])
+            if 0 <= event_row <= i:
+                yield from self._event(b, event_row, columns_record)
+                event_row = -1
+            name, role = meta[c.m_meta[j]][:2]
+            if role in IGNORED_ROLES or name in reported:
+                continue
+            reported.add(name)
+            rec = columns_record(b, i)
+            yield self.finding(rec, f"{name} is {fmt(float(c.m_value[j]))} at {rec.position()}", metric=name)
+        if event_row >= 0:
+            yield from self._event(b, event_row, columns_record)
+
+    def _event(self, b: Batch, i: int, record=Batch.record):
         if "event" not in self.reported:
             self.reported.add("event")
-            rec = b.record(i)
+            rec = record(b, i)
             yield self.finding(rec, f"the framework reports a non-finite loss or gradient at {rec.position()}: "
                                     f"{rec.text.strip()[:140]}")

@@ -8,7 +8,13 @@ from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
 from .metric_zero import is_score_name
-from .val_better_than_train import first_per_row
+from .val_better_than_train import (
+    columns_last_ok,
+    columns_losses,
+    columns_record,
+    columns_report_key,
+    first_per_row,
+)
 
 
 @register
@@ -67,6 +73,9 @@ class Overfitting(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
+        if b.columns is not None:
+            yield from self._observe_columns(b)
+            return
         roles = b.roles
         l_rows, _, l_values, _ = b.series("loss") if "loss" in roles else ((), (), (), ())
         phase = b.phase
@@ -101,6 +110,47 @@ class Overfitting(Rule):
                     evidence=[b.record(i)], metric=name)
                 return
         train = _last_train(l_rows, l_values, phase, li, len(l_rows))
+        if train is not None:
+            self.train = train
+
+    def _observe_columns(self, b: Batch):
+        """`observe_batch` on a batch over BlockColumns: the same loop over the evaluations,
+        reading their rows and the training losses from arrays (no list column built)."""
+        import numpy as np
+
+        c = b.columns
+        l_rows, l_values, ok = columns_losses(b, train_only=True)
+        li = 0                            # losses before li are already in self.train
+        rows, names, values, worse_if_higher = self._signals(b)
+        for i, name, val in zip(rows, names, values):
+            # the latest finite training loss up to this row (a loss on the row itself counts)
+            end = int(np.searchsorted(l_rows, i, "right"))
+            train = columns_last_ok(l_values, ok, li, end)
+            if train is not None:
+                self.train = train
+            li = end
+            if not self.reports.is_new_at(*columns_report_key(c, i)):
+                continue
+            if self.prev is not None:
+                prev_val, prev_train = self.prev
+                step = self.opt["min_rise"] * abs(prev_val)
+                worse = val > prev_val + step if worse_if_higher else val < prev_val - step
+                fell = self.train is not None and prev_train is not None and self.train < prev_train
+                if worse and fell:
+                    self.count += 1
+                    self.first = self.first or columns_record(b, i)
+                else:
+                    self.count, self.first = 0, None
+            self.prev = (val, self.train)
+            if self.count >= self.opt["patience"]:
+                self.fired = True
+                verb = "rose" if worse_if_higher else "fell"
+                yield self.finding(
+                    self.first, f"{name} {verb} at {self.count} consecutive evaluations (to "
+                                f"{fmt(val)} at line {int(c.line[i])}) while the training loss fell: overfitting",
+                    evidence=[columns_record(b, i)], metric=name)
+                return
+        train = columns_last_ok(l_values, ok, li, len(l_rows))
         if train is not None:
             self.train = train
 
