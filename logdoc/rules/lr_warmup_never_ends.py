@@ -9,6 +9,7 @@ from ..batch import Batch
 from ..model import Record, Severity
 from . import register
 from .base import Rule, fmt
+from .zero_lr import lr_arrays
 
 
 def progress(rec: Record) -> float | None:
@@ -29,6 +30,23 @@ def _progress_at(b: Batch, i: int) -> float | None:
     if epoch is not None and epoch_total:
         return epoch / epoch_total
     return None
+
+
+def _progress_np(b: Batch, rows):
+    """`_progress_at` of several rows, as float64 (nan where it is None)."""
+    import numpy as np
+
+    step, step_known = b.np_counter("step")
+    step_total, step_total_known = b.np_counter("step_total")
+    epoch, epoch_known = b.np_counter("epoch")
+    epoch_total, epoch_total_known = b.np_counter("epoch_total")
+    s, st, e, et = step[rows], step_total[rows], epoch[rows], epoch_total[rows]
+    # `x and y` of Python: known and not 0 (nan is true)
+    by_step = step_known[rows] & step_total_known[rows] & (st != 0)
+    by_epoch = epoch_known[rows] & epoch_total_known[rows] & (et != 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(by_step, s / np.where(by_step, st, 1.0),
+                        np.where(by_epoch, e / np.where(by_epoch, et, 1.0), np.nan))
 
 
 def _near_start_at(b: Batch, i: int) -> bool:
@@ -89,6 +107,8 @@ class LRWarmupNeverEnds(Rule):
     def observe_batch(self, b: Batch):
         if self.fired or self.from_start is False:
             return
+        if self.from_start and b.columns is not None and self._quiet(b):
+            return                    # proved from the arrays that nothing fires; state updated
         rows, names, values, groups = b.series("lr")
         n = len(values)
         if not n:
@@ -150,6 +170,58 @@ class LRWarmupNeverEnds(Rule):
                 b.record(i), f"learning rate {name} is still rising at {b.position(i)} ({done:.0%} of "
                              f"training; {fmt(g[0].by_role('lr')[0].value)} at line {g[0].line} → "
                              f"{fmt(value)}): the warm-up never ends", evidence=[g[0]], metric=name)
+
+    def _quiet(self, b: Batch) -> bool:
+        """The bulk path below on a batch over BlockColumns, in arrays: True when no report can
+        fire, after leaving `groups` as that path leaves it; False (nothing changed) when one
+        may fire or the batch takes the record-by-record path: the list code decides."""
+        import numpy as np                          # a columns batch: NumPy is loaded already
+
+        rows, values, keys, key = lr_arrays(b)
+        n = len(values)
+        if n < 16:
+            return not n                            # none: nothing to do; a few: row by row
+        count = np.bincount(key, minlength=len(keys))
+        present = [keys[k] for k in np.flatnonzero(count).tolist()]
+        known = self.groups
+        if len(known) + len([k for k in present if k not in known]) > 64:
+            return False
+        min_increases, fraction = self.opt["min_increases"], self.opt["fraction"]
+        single = len(present) == 1
+        updates = []
+        for name in present:
+            g = known.get(name)
+            if g is not None and not g[3]:
+                continue                            # fell once: can never fire
+            mine = None if single else key == keys.index(name)
+            vs = values if single else values[mine]
+            if g is not None and vs.min() == vs.max() == g[1]:
+                continue                            # no change (the usual case): nothing to do
+            at = rows if single else rows[mine]
+            finite = np.isfinite(vs)
+            if not finite.all():
+                at, vs = at[finite], vs[finite]
+                if not len(vs):
+                    continue
+            before = np.empty(len(vs))
+            before[0] = vs[0] if g is None else g[1]
+            before[1:] = vs[:-1]
+            falls = vs < before
+            end = int(falls.argmax()) if falls.any() else len(vs)   # the first fall ends it
+            rises = vs[:end] > before[:end]
+            increases = (0 if g is None else g[2]) + np.cumsum(rises)
+            judged = np.flatnonzero(rises & (increases >= min_increases))
+            if len(judged) and (_progress_np(b, at[judged]) >= fraction).any():
+                return False                        # a report may fire: read the rows
+            updates.append((name, g, at, vs, int(increases[-1]) if end else
+                            (0 if g is None else g[2]), end == len(vs)))
+        for name, g, at, vs, increases, rising in updates:
+            if g is None:
+                g = known[name] = [b.record(int(at[0])), float(vs[0]), 0, True]
+            g[1], g[2] = float(vs[-1]), increases
+            if not rising:
+                g[3] = False
+        return True
 
     def _observe_rows(self, b: Batch, rows, names, values, groups):
         """Record by record: for a small batch, or one that brings groups beyond the 64 followed."""

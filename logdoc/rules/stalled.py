@@ -100,6 +100,8 @@ class Stalled(Rule):
     def observe_batch(self, b: Batch):
         if self.fired_event and self.fired_silence:
             return
+        if b.columns is not None and self._quiet(b.columns):
+            return                         # proved from the arrays: nothing to read, no state
         events, texts = b.event, b.text
         n = len(texts)
         if not self.fired_silence and events.count(None) == n:   # no event in this batch
@@ -152,6 +154,40 @@ class Stalled(Rule):
                 yield f
             if event is None:
                 self.last = (t, b, i)
+
+    def _quiet(self, cols) -> bool:
+        """True when the list code below would neither fire nor change state on a batch over
+        BlockColumns (no list column is built here); False: let it read the batch.
+
+        That code reads only rows whose first 80 characters hold hh:mm:ss (`_HMS_TAIL`) and,
+        until it fired, stall events. Rows of one template code share one line shape (the
+        vector parser's codes are its shapes: every digit written as 7), and whether
+        `_HMS_TAIL` finds a match in the first 80 characters depends only on the shape, so one
+        row per code answers for all of them. Any such row (training or not) sends the batch
+        to the list code, which decides."""
+        import numpy as np                 # a columns batch: NumPy is loaded already
+
+        attrs, rc = cols.attrs, cols.rc
+        if not self.fired_event:
+            stall = [k for k, a in enumerate(attrs) if a is not None and a[2] == "stall"]
+            if stall and np.isin(rc, stall).any():
+                return False
+        if self.fired_silence or not cols.n:
+            return True
+        rep = np.full(len(attrs), -1, np.int64)
+        rep[rc] = np.arange(cols.n)        # a row of each code present (any one will do)
+        src, start, end, extra = cols.src, cols.text_start, cols.text_end, cols.extra
+        search, search_text = _HMS_BYTES.search, _HMS_TAIL.search
+        for i in rep[rep >= 0].tolist():
+            s = int(start[i])
+            if s < 0:                      # a line-by-line record: its text is kept as str
+                if search_text(extra[i], 0, 80) is not None:
+                    return False
+            # text = src[s:e].rstrip(): a match (digits and colons) inside src[s:e] lies in
+            # the stripped text too, so its first 80 characters are src[s:min(s + 80, e)]
+            elif search(src, s, min(s + 80, int(end[i]))) is not None:
+                return False
+        return True
 
     def _stall(self, b: Batch, i: int):
         self.fired_event = True
@@ -239,6 +275,7 @@ class Stalled(Rule):
 _FORMATS = (_ISO, _GLOG, _MDHMS)
 _ISO_AT_START = _ISO.match
 _HMS_TAIL = re.compile(r":\d\d:\d\d")    # found wherever _HMS is (a fast literal-led scan)
+_HMS_BYTES = re.compile(rb":[0-9][0-9]:[0-9][0-9]")   # _HMS_TAIL on a block's (ASCII) bytes
 _MISSING = object()
 _ISO_WIDTH = slice(0, 19)              # what _ISO matches is always 19 characters long
 _ISO_LINES = re.compile(r"(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\n)*\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")

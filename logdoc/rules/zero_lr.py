@@ -70,6 +70,8 @@ class ZeroLR(Rule):
         self.first_step_zero: dict[str, Record] = {}   # per-step logs: a 0 on the first report waits
 
     def observe_batch(self, b: Batch):
+        if b.columns is not None and not self.first_step_zero and self._quiet(b):
+            return                    # proved from the arrays that nothing fires; state updated
         series = rows, names, values, groups = b.series("lr")
         skips = _skip_rows(b)
         if not self.first_step_zero:
@@ -95,6 +97,48 @@ class ZeroLR(Rule):
                             self.pending.pop(group, None)
                 return
         yield from self._observe_rows(b, *series, skips)
+
+    def _quiet(self, b: Batch) -> bool:
+        """The quick path below on a batch over BlockColumns, in arrays: True (state updated
+        as it leaves it) when every LR is positive, once the zeros of groups already reported
+        are left out; False, nothing changed: the list code decides."""
+        import numpy as np                    # a columns batch: NumPy is loaded already
+
+        rows, values, keys, key = lr_arrays(b)
+        zero = values == 0.0
+        if zero.any():
+            if not self.reported:
+                return False
+            zero_keys = np.flatnonzero(np.bincount(key[zero], minlength=len(keys))).tolist()
+            if not all(keys[k] in self.reported for k in zero_keys):
+                return False
+            rows, values, key = rows[~zero], values[~zero], key[~zero]
+        if not (values > 0).all():            # a negative or nan LR
+            return False
+        cols, last_skip = b.columns, -1      # the last row saying steps are skipped
+        roles = b.roles
+        if "event" in roles:
+            codes = [k for k, a in enumerate(cols.attrs) if a is not None and a[2] in SKIP_EVENTS]
+            if codes:
+                at = np.flatnonzero(np.isin(cols.rc, codes))
+                if len(at):
+                    last_skip = int(at[-1])
+        if "skipped_steps" in roles:
+            s_rows, s_values = b.np_series("skipped_steps")
+            counted = s_rows[s_values > 0]
+            if len(counted):
+                last_skip = max(last_skip, int(counted[-1]))
+        if last_skip >= 0 and (not len(rows) or last_skip > rows[-1]):
+            self.skipping = True
+        elif len(rows):
+            self.skipping = False
+        if len(rows):
+            seen = {keys[k] for k in np.flatnonzero(np.bincount(key, minlength=len(keys))).tolist()}
+            self.seen_positive |= seen
+            if self.pending:
+                for group in seen:
+                    self.pending.pop(group, None)
+        return True
 
     def _observe_rows(self, b: Batch, rows, names, values, groups, skips):
         """The batch record by record (a 0, a negative or nan LR, or a first-step 0 pending)."""
@@ -183,6 +227,29 @@ def group_keys(groups: list, names: list[str]) -> set[str]:
     if None in present or "" in present:
         keys.update(compress(names, map(not_, groups)))
     return keys
+
+
+def lr_arrays(b: Batch):
+    """(rows, values, keys, key) of a batch over BlockColumns' lr metrics, as arrays, without
+    building list columns: `key[j]` indexes `keys`, the `group or name` of metric j (a param
+    group's key, as `group_keys` gives it). Shared by the lr rules through the batch's memo."""
+    got = b.memo.get(_LR_ARRAYS)
+    if got is None:
+        import numpy as np                    # a columns batch: NumPy is loaded already
+
+        cols = b.columns
+        meta = cols.meta
+        ids: dict[str, int] = {}
+        lut = np.full(len(meta), -1, np.int64)
+        for k, m in enumerate(meta):          # (name, role, group, agg) of each metric kind
+            if m[1] == "lr":
+                lut[k] = ids.setdefault(m[2] or m[0], len(ids))
+        idx = cols.metric_index("lr")
+        got = b.memo[_LR_ARRAYS] = (cols.m_row[idx], cols.m_value[idx], list(ids), lut[cols.m_meta[idx]])
+    return got
+
+
+_LR_ARRAYS = "zero_lr.lr_arrays"
 
 
 def _skip_rows(b: Batch) -> list[int]:

@@ -1,0 +1,39 @@
+"""lr-too-low: the NumPy quick test (`LRTooLow._quiet`) never changes a finding nor the state
+carried to the next batch (tests/lr_streams.py)."""
+from __future__ import annotations
+
+import pytest
+
+from logdoc.rules.lr_too_low import LRTooLow
+
+from lr_streams import lockstep
+
+
+def _state(rule: LRTooLow) -> tuple:
+    return (rule.fired, rule.reports,
+            {key: (run[0].line, run[1], run[2]) for key, run in rule.runs.items()})
+
+
+@pytest.fixture
+def quiet_calls(monkeypatch):
+    """What the quick test answered, so the test knows both branches were taken."""
+    seen = []
+    real = LRTooLow._quiet
+
+    def spy(self, b):
+        got = real(self, b)
+        seen.append(got)
+        return got
+
+    monkeypatch.setattr(LRTooLow, "_quiet", spy)
+    return seen
+
+
+@pytest.mark.parametrize("options", [{}, {"tiny": 1e-4, "hold": 5}])
+def test_same_findings_and_state_as_the_list_code(quiet_calls, options):
+    found = lockstep("lr-too-low", range(30), _state, options=options)
+    # mostly decays below 1e-7 (cosine, steps, a tiny stretch) beside constants
+    found += lockstep("lr-too-low", range(30, 80), _state, options=options,
+                      n_lines=1200, kinds=[0, 3, 4, 5, 5, 6])
+    assert found > 10
+    assert True in quiet_calls and False in quiet_calls

@@ -1,0 +1,39 @@
+"""lr-warmup-never-ends: the NumPy quick test (`LRWarmupNeverEnds._quiet`) never changes a
+finding nor the state carried to the next batch (tests/lr_streams.py)."""
+from __future__ import annotations
+
+import pytest
+
+from logdoc.rules.lr_warmup_never_ends import LRWarmupNeverEnds
+
+from lr_streams import lockstep
+
+
+def _state(rule: LRWarmupNeverEnds) -> tuple:
+    return (rule.fired, rule.from_start,
+            {key: (g[0].line, g[1], g[2], g[3]) for key, g in rule.groups.items()})
+
+
+@pytest.fixture
+def quiet_calls(monkeypatch):
+    """What the quick test answered, so the test knows both branches were taken."""
+    seen = []
+    real = LRWarmupNeverEnds._quiet
+
+    def spy(self, b):
+        got = real(self, b)
+        seen.append(got)
+        return got
+
+    monkeypatch.setattr(LRWarmupNeverEnds, "_quiet", spy)
+    return seen
+
+
+@pytest.mark.parametrize("options", [{}, {"fraction": 0.2, "min_increases": 1}])
+def test_same_findings_and_state_as_the_list_code(quiet_calls, options):
+    found = lockstep("lr-warmup-never-ends", range(40), _state, options=options)
+    # mostly rising schedules (warm-ups, rises that never stop, a few rises then flat)
+    found += lockstep("lr-warmup-never-ends", range(40, 100), _state, options=options,
+                      n_lines=1200, kinds=[0, 1, 2, 8, 9, 9, 9])
+    assert found > 10
+    assert True in quiet_calls and False in quiet_calls
