@@ -261,7 +261,13 @@ def new_finite_losses(reports: Reports, b: "Batch"):
 
     The loss rules judge finite values only (non-finite ones are the nonfinite rule's); the
     filtered lists are kept on the batch, so every rule passes the same lists and
-    `new_reports` can answer the rules that follow in the same state from its memo."""
+    `new_reports` can answer the rules that follow in the same state from its memo. A batch
+    over BlockColumns is answered from its arrays (`new_finite_losses_np`) when it can be."""
+    if b.columns is not None:
+        got = new_finite_losses_np(reports, b)
+        if got is not None:
+            rows, values, n_epoch = got
+            return rows.tolist(), values.tolist(), n_epoch
     got = b.memo.get("finite_train_loss")
     if got is None:
         rows, _, values = b.train_loss()
@@ -397,3 +403,179 @@ def _new_reports_few(reports: Reports, b: "Batch", rows: list[int], values: list
             else:
                 counting = False
     return keep, kept_values, n_epoch
+
+
+# ---- the same in NumPy, for batches over BlockColumns (big blocks of the vector parser)
+#
+# Building a list column of such a batch (b.text, b.epoch, b.pattern...) costs more than a loss
+# rule's own work, so the new reports are found from the arrays: pattern codes (`rc`), the
+# counter arrays, and the texts' spans in the block. Only the cases the list code settles
+# field by field are taken (every followed row with a finite epoch, and a step on all or none
+# of them); others return None and the list code answers, from the untouched state.
+
+def finite_losses_np(b: "Batch"):
+    """(rows int64, values float64, row codes, codes) of `b.train_loss()`'s finite values,
+    from a columns batch's arrays; None when some record holds two losses (the list code
+    merges them). Row codes (`b.columns.rc` of each row) index `b.columns.attrs`; `codes`
+    lists those of the batch's loss rows (a superset of the row codes). Kept on the batch;
+    shared: never modify them."""
+    got = b.memo.get("np_finite_train_loss", _NEVER)
+    if got is _NEVER:
+        got = b.memo["np_finite_train_loss"] = _finite_losses_np(b)
+    return got
+
+
+def _finite_losses_np(b: "Batch"):
+    import numpy as np
+
+    c = b.columns
+    rows, values = b.np_series("loss")
+    if rows.size > 1 and not (rows[1:] != rows[:-1]).all():
+        return None                                  # a record with two losses
+    codes = c.rc[rows]
+    present: list[int] = []
+    if rows.size:
+        attrs = c.attrs
+        present = np.flatnonzero(np.bincount(codes)).tolist()
+        if any(attrs[k][3] != "train" for k in present):     # losses of eval records: dropped
+            train = np.zeros(len(attrs), bool)
+            train[present] = [attrs[k][3] == "train" for k in present]
+            keep = np.flatnonzero(train[codes])
+            rows, values, codes = rows[keep], values[keep], codes[keep]
+        finite = np.isfinite(values)
+        if not finite.all():
+            keep = np.flatnonzero(finite)
+            rows, values, codes = rows[keep], values[keep], codes[keep]
+    return rows, values, codes, present
+
+
+def new_finite_losses_np(reports: Reports, b: "Batch"):
+    """`new_finite_losses` of a columns batch as arrays: (rows int64, values float64, n_epoch),
+    or None (and `reports` untouched) where the list code must answer. The arrays may be
+    shared with other rules: never modify them."""
+    got = finite_losses_np(b)
+    if got is None:
+        return None
+    rows, values, codes, present = got
+    if not rows.size:
+        return rows, values, 0
+    state = reports.state()
+    memo = b.memo.setdefault("np_new_reports", [])
+    for seen_state, answer, end_state in memo:
+        if seen_state == state:
+            reports.restore(end_state)
+            return answer
+    answer = _new_reports_np(reports, b.columns, rows, values, codes, present)
+    if answer is not None and len(memo) < 8:
+        memo.append((state, answer, reports.state()))
+    return answer
+
+
+def _text_np(c, i: int) -> str:
+    """The text of row i of BlockColumns c (as c.texts gives it)."""
+    text = c.extra.get(i) if c.extra else None
+    if text is None:
+        text = c.src[int(c.text_start[i]):int(c.text_end[i])].decode("latin-1").rstrip()
+    return text
+
+
+def _new_reports_np(reports: Reports, c, rows, values, codes, present: list[int]):
+    """`_new_reports_bulk` from the arrays, or None (state untouched) for the cases it leaves
+    to the list code. `codes`: the row codes; `present`: a superset of them."""
+    import numpy as np
+
+    attrs = c.attrs
+    pattern = reports.pattern
+    if reports.one_series:
+        if pattern is None:
+            pattern = attrs[int(codes[0])][0]
+        if any(attrs[k][0] != pattern for k in present):
+            same = np.zeros(len(attrs), bool)
+            same[present] = [attrs[k][0] == pattern for k in present]
+            keep = np.flatnonzero(same[codes])
+            if not keep.size:
+                reports.pattern = pattern
+                return keep, values[keep], 0
+            rows, values, codes = rows[keep], values[keep], codes[keep]
+    # counters are nan where unknown: all finite means all known (and no nan, which tuples
+    # compare by identity)
+    ev, ek = c.counters["epoch"]
+    sv, sk = c.counters["step"]
+    e = ev[rows]
+    if np.isfinite(e).all():
+        e_all = True
+    elif ek is not None and not ek[rows].any():
+        e_all = False
+    else:
+        return None                                  # some epochs only, or nan/inf: tuples
+    s_known = None if sk is None else sk[rows]
+    if s_known is not None and not s_known.any():
+        s, mode = None, "text" if e_all else "none"
+    else:
+        s = sv[rows]
+        if not e_all or not np.isfinite(s).all():
+            return None                              # steps on some rows only, or nan: tuples
+        mode = "step"
+    pos = reports.pos
+    fresh = pos is None or (pos[0] is None and pos[1] is None)
+    n = rows.size
+    if mode == "none":                               # no position: every row is a report
+        flags = np.ones(n, bool)
+    elif mode == "step":                             # new: another step or epoch
+        flags = np.empty(n, bool)
+        np.not_equal(s[1:], s[:-1], out=flags[1:])
+        flags[1:] |= e[1:] != e[:-1]
+        flags[0] = fresh or float(s[0]) != pos[1] or float(e[0]) != pos[0]
+    else:                                            # new: another epoch or text
+        flags = np.empty(n, bool)
+        np.not_equal(e[1:], e[:-1], out=flags[1:])
+        if not flags[1:].all():
+            # Texts proved different without building them: a row read by a template
+            # (text_start >= 0) has its rc below the number of templates: its line shape
+            # (digits as 7), shared only by rows of the same template. When its span ends in a
+            # printable non-blank byte (the shape tells: one row per code is read), the span is
+            # its text. Two such rows differ when their shapes differ, or when a value read at
+            # the same place of the same shape differs. (Rows read line by line have an rc of
+            # their own and text_start -1.)
+            one_row = np.zeros(len(attrs), np.int64)
+            one_row[codes] = rows
+            at = one_row[present]
+            start, end = c.text_start[at], c.text_end[at]
+            last = np.frombuffer(c.src, np.uint8)[np.where(end > start, end - 1, 0)]
+            plain_code = np.zeros(len(attrs), bool)
+            plain_code[present] = (start >= 0) & (end > start) & (last > 32) & (last < 127)
+            plain = plain_code[codes]
+            flags[1:] |= plain[1:] & plain[:-1] & ((codes[1:] != codes[:-1]) | (values[1:] != values[:-1]))
+            for k in np.flatnonzero(~flags[1:]).tolist():      # left: compare the texts
+                flags[k + 1] = _text_np(c, int(rows[k + 1])) != _text_np(c, int(rows[k]))
+        pe = _NEVER if fresh or pos[1] is not None else pos[0]
+        flags[0] = (pe is _NEVER or float(e[0]) != pe
+                    or _text_np(c, int(rows[0])) != reports.text)
+    n_epoch = 0
+    if reports.per_epoch:
+        new = np.flatnonzero(flags)
+        if new.size:
+            if mode != "text":
+                reports.per_epoch = False            # a step, or no epoch: per-step reports
+            else:
+                # a new report counts as per-epoch while its epoch is whole and differs from
+                # the row before's
+                ok = e == np.floor(e)
+                ok[1:] &= e[1:] != e[:-1]
+                if pos is not None and float(e[0]) == pos[0]:
+                    ok[0] = False
+                bad = np.flatnonzero(~ok[new])
+                if bad.size:
+                    n_epoch = int(bad[0])
+                    reports.per_epoch = False
+                else:
+                    n_epoch = int(new.size)
+    last = int(rows[-1])
+    reports.pos = (None if mode == "none" else float(e[-1]), float(s[-1]) if mode == "step" else None)
+    reports.text = _text_np(c, last)
+    reports.pattern = pattern
+    if not flags.all():
+        keep = np.flatnonzero(flags)
+        rows, values = rows[keep], values[keep]
+    reports.count += int(rows.size)
+    return rows, values, n_epoch

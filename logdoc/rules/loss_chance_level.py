@@ -10,7 +10,7 @@ from operator import and_
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, loss_name_at, new_finite_losses
+from .base import Reports, Rule, fmt, loss_label, loss_name_at, new_finite_losses, new_finite_losses_np
 
 # Cross-entropy of a uniform guess, ln(C), for common class counts and LLM vocabularies.
 # Benchmarks' class counts (binary, CIFAR-10/MNIST, CIFAR-100, ImageNet-1k) and the
@@ -85,14 +85,54 @@ class LossChanceLevel(Rule):
                 merged[-1][1] = max(merged[-1][1], hi)
             else:
                 merged.append([lo, hi])
-        self.band_edge = partial(bisect_right, [x for span in merged for x in span])
+        self.band_edges = [x for span in merged for x in span]
+        self.band_edge = partial(bisect_right, self.band_edges)
 
     def observe_batch(self, b: Batch):
         if self.fired:
             return
+        if b.columns is not None:                 # a big batch of the vector parser
+            got = new_finite_losses_np(self.reports, b)
+            if got is not None:
+                rows, vals, _ = got
+                if not rows.size or self._quiet_np(b, rows, vals):
+                    return
+                yield from self._scan(b, rows.tolist(), vals.tolist())
+                return
         rows, vals, _ = new_finite_losses(self.reports, b)
         if not rows:
             return
+        yield from self._scan(b, rows, vals)
+
+    def _quiet_np(self, b: Batch, rows, vals) -> bool:
+        """True, with the state updated as `_scan` leaves it, when no run of `window` reports
+        in a band forms in this batch (`_scan` judges only there); False changes nothing."""
+        import numpy as np
+
+        window, n, edges = self.opt["window"], len(vals), self.band_edges
+        # the reports inside a band (band_edge odd), looked up only between the outer edges
+        at = np.flatnonzero((vals >= edges[0]) & (vals <= edges[-1]))
+        if at.size:
+            at = at[(np.searchsorted(edges, vals[at], "right") & 1).astype(bool)]
+        run = 0
+        if at.size:
+            # runs of consecutive reports inside: their lengths, the first one going on from
+            # the last batch's run when it starts at the first report
+            ends = np.flatnonzero(np.diff(at) != 1)
+            lengths = np.diff(np.concatenate(([-1], ends, [at.size - 1])))
+            carry = self.run if at[0] == 0 else 0
+            if int(lengths[0]) + carry >= window or int(lengths.max()) >= window:
+                return False
+            if at[-1] == n - 1:
+                run = int(lengths[-1]) + (carry if lengths.size == 1 else 0)
+        self.run = run
+        self.seen += n
+        start = max(0, n - window)
+        self.recent.extend(zip(vals[start:].tolist(), map(b.record, rows[start:].tolist())))
+        return True
+
+    def _scan(self, b: Batch, rows: list[int], vals: list[float]):
+        """The new reports `rows`, `vals` of this batch, report by report where it matters."""
         window, seen0, n = self.opt["window"], self.seen, len(vals)
         # Firing needs `window` reports in a row inside a band around some ln(C): only where
         # such a run is long enough is the window judged exactly.

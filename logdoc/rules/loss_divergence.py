@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import chain, repeat
+from math import inf, isfinite
 from operator import itemgetter, sub, truediv
 
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_name_at, new_finite_losses
+from .base import Reports, Rule, fmt, loss_name_at, new_finite_losses, new_finite_losses_np
 
 
 @register
@@ -89,17 +90,28 @@ class LossDivergence(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        rows, vals, n_epoch = new_finite_losses(self.reports, b)
-        if not rows:
-            return
         window = self.opt["window"]
-        # Reports while the series still looks per-epoch go one by one (there is one per
-        # epoch); after that, blocks of `window` reports are cut from the batch's values.
-        one_by_one = len(rows) if window <= 1 else n_epoch
-        if one_by_one:
-            yield from self._reports(b, rows, vals, 0, one_by_one, n_epoch)
-        if one_by_one < len(rows) and not self.fired:
-            yield from self._blocks(b, rows, vals, one_by_one)
+        # A big batch from the vector parser: its new reports come as arrays, and NumPy proves
+        # first that no block fires (`_quiet_blocks`); the list code takes the rest.
+        got = new_finite_losses_np(self.reports, b) if b.columns is not None else None
+        settled = False
+        if got is None:
+            rows, vals, n_epoch = new_finite_losses(self.reports, b)
+        else:
+            rows, vals, n_epoch = got
+            settled = window > 1 and not n_epoch and len(rows) > 0 and self._quiet_blocks(rows, vals)
+            if not settled:
+                rows, vals = rows.tolist(), vals.tolist()     # what new_finite_losses returns
+        if not settled:
+            if not rows:
+                return
+            # Reports while the series still looks per-epoch go one by one (there is one per
+            # epoch); after that, blocks of `window` reports are cut from the batch's values.
+            one_by_one = len(rows) if window <= 1 else n_epoch
+            if one_by_one:
+                yield from self._reports(b, rows, vals, 0, one_by_one, n_epoch)
+            if one_by_one < len(rows) and not self.fired:
+                yield from self._blocks(b, rows, vals, one_by_one)
         if not self.fired:               # places that outlive the batch become Records
             rec = self._rec
             if self.block_first is not None:
@@ -109,7 +121,8 @@ class LossDivergence(Rule):
             if self.risen_first is not None:
                 self.risen_first = rec(b, self.risen_first)
             if self.last is not None and self.last[0] is None:
-                self.last = (loss_name_at(b, self.last[1]), rec(b, self.last[1]))
+                at = rec(b, self.last[1])
+                self.last = (_loss_name(b, self.last[1], at), at)
             if self.last_raw is not None:
                 self.last_raw = (self.last_raw[0], rec(b, self.last_raw[1]))
 
@@ -221,6 +234,96 @@ class LossDivergence(Rule):
         self.level, self.best, self.risen, self.risen_first = level, best, risen, risen_first
         self.spread_sum, self.spread_blocks = spread_sum, spread_blocks
 
+    def _quiet_blocks(self, rows, vals) -> bool:
+        """`_blocks` from the start, with NumPy, on the arrays of a columns batch's new
+        reports (rows int64, values float64): True when no block fires, with the state left
+        exactly as `_blocks` leaves it; False (state as it was) otherwise.
+
+        Block means, medians, spreads and the running spread sum are the same IEEE operations
+        in the same order as `_blocks` (sums left to right; `np.add.accumulate` is sequential).
+        The smoothed level is a recurrence, so it stays a Python loop over the block means;
+        the judgement of every block (new best, risen, how long risen, fired) is then done on
+        arrays."""
+        window = self.opt["window"]
+        if self.size != window:
+            self._resize(window)         # as `_blocks` does first (it finds it done after a False)
+        end = len(rows)
+        carried = self.block
+        if len(carried) >= window:
+            return False
+        k = window - len(carried) if carried else 0     # where the first block of the batch starts
+        if k > end:
+            return False                  # no block closes: `_blocks` is cheap
+        whole = (end - k) // window       # blocks cut from this batch alone
+        if not whole and not carried:
+            return False
+        import numpy as np
+
+        rest = k + whole * window
+        M = vals[k:rest].reshape(whole, window)
+        if carried:
+            M = np.concatenate((np.array([carried + vals[:k].tolist()], np.float64), M))
+        total = M[:, 0] + 0.0             # sum() starts from 0: 0 + -0.0 is 0.0
+        for c in range(1, window):
+            total += M[:, c]
+        means = total / window
+        half = window // 2
+        medians = np.sort(M, axis=1)[:, half]
+        spreads = np.sort(np.abs(M - medians[:, None]), axis=1)[:, half]
+        opt = self.opt
+        smoothing, factor, sigmas, explode, patience = (opt["smoothing"], opt["factor"], opt["sigmas"],
+                                                       opt["explode"], opt["patience"])
+        level = self.level
+        levels = []
+        append = levels.append
+        for mean in means.tolist():
+            level = mean if level is None else level + smoothing * (mean - level)
+            append(level)
+        lv = np.array(levels)
+        best = self.best
+        if not np.isfinite(lv).all() or (best is not None and not isfinite(best[0])):
+            return False                  # nan/inf levels: the running minimum below assumes order
+        n = len(levels)
+        spread_sums = np.add.accumulate(np.concatenate(([self.spread_sum], 1.4826 * spreads)))[1:]
+        counts = np.arange(self.spread_blocks + 1, self.spread_blocks + n + 1)
+        # the best level before each block; a block below it is a new best (and resets risen)
+        low = np.minimum.accumulate(np.concatenate(([inf if best is None else best[0]], lv)))[:-1]
+        new_best = lv < low
+        judged = ~new_best & (low > 0)   # where `_blocks` goes on past its two `continue`s
+        noise = spread_sums / counts / window ** 0.5
+        risen = judged & (means >= factor * low) & (means >= low + sigmas * noise)
+        reset = new_best | (judged & ~risen)
+        ups = np.cumsum(risen)
+        last_reset = np.maximum.accumulate(np.where(reset, np.arange(n), -1))
+        run = np.where(last_reset >= 0, ups - ups[np.maximum(last_reset, 0)], self.risen + ups)
+        if (judged & ((means >= explode * low) | (run >= patience))).any():
+            return False
+
+        def first(j: int):                # where block j starts (a row, or the carried place)
+            if carried:
+                return self.block_first if j == 0 else int(rows[k + (j - 1) * window])
+            return int(rows[k + j * window])
+
+        if new_best.any():
+            j = int(np.flatnonzero(new_best)[-1])
+            self.best = (levels[j], first(j))
+        if reset.any():
+            r = int(np.flatnonzero(reset)[-1])
+            after = np.flatnonzero(risen[r:])
+            self.risen_first = first(r + int(after[0])) if after.size else None
+        elif self.risen_first is None and risen.any():
+            self.risen_first = first(int(np.flatnonzero(risen)[0]))
+        self.risen = int(run[-1])
+        self.level = levels[-1]
+        self.spread_sum = float(spread_sums[-1])
+        self.spread_blocks += n
+        if rest < end:
+            self.block, self.block_first = vals[rest:].tolist(), int(rows[rest])
+        else:
+            self.block, self.block_first = [], None
+        self.last = (None, int(rows[-1]))
+        return True
+
     def finish(self):
         # A run that explodes and dies leaves a short last block: judge it if it holds at
         # least half a window.
@@ -281,6 +384,17 @@ class LossDivergence(Rule):
                 start, f"training loss {how} from a best average of {_show(best)} "
                        f"(from line {best_rec.line}) to {_show(mean)} by line {rec.line}",
                 evidence=[rec, best_rec], metric=name)
+
+
+def _loss_name(b: Batch, i: int, rec: Record) -> str:
+    """`loss_name_at(b, i)`, where `rec` is row i's Record: on a columns batch, from the record
+    when it holds one loss (what `b.train_loss` names then), so that `b.train_loss` (and the
+    list columns it builds) is not needed for it."""
+    if b.columns is not None:
+        names = [m.name for m in rec.metrics if m.role == "loss"]
+        if len(names) == 1:
+            return names[0]
+    return loss_name_at(b, i)
 
 
 def _show(value: float) -> str:

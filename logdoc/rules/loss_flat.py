@@ -6,7 +6,8 @@ from operator import eq
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, loss_name_at, new_finite_losses, significant_digits
+from .base import (Reports, Rule, fmt, loss_label, loss_name_at, new_finite_losses, new_finite_losses_np,
+                   significant_digits)
 
 
 @register
@@ -67,9 +68,65 @@ class LossFlat(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
+        if b.columns is not None:                 # a big batch of the vector parser
+            got = new_finite_losses_np(self.reports, b)
+            if got is not None:
+                rows, vals, n_epoch = got
+                if not rows.size or self._quiet_np(b, rows, vals, n_epoch):
+                    return
+                yield from self._scan(b, rows.tolist(), vals.tolist(), n_epoch)
+                return
         rows, vals, n_epoch = new_finite_losses(self.reports, b)
         if not rows:
             return
+        yield from self._scan(b, rows, vals, n_epoch)
+
+    def _quiet_np(self, b: Batch, rows, vals, n_epoch: int) -> bool:
+        """`_scan` on arrays when it does not fire: True, with the state updated as `_scan`
+        leaves it. Only the repeats are visited, as there; False (nothing changed) when one
+        would fire."""
+        import numpy as np
+
+        n = len(vals)
+        mags = np.abs(vals)
+        repeats = np.empty(n, bool)
+        np.equal(vals[1:], vals[:-1], out=repeats[1:])
+        repeats[0] = self.value is not None and float(vals[0]) == self.value
+        count, first, last = self.count, self.first, -1
+        if repeats.any():
+            converged = self.opt["converged"]
+            top = np.maximum.accumulate(mags)     # largest |loss| up to each row
+            for k in np.flatnonzero(repeats).tolist():
+                value = float(vals[k])
+                if value == 0:
+                    continue
+                if k != last + 1:                 # a run of equal values starts at row k - 1
+                    if abs(float(vals[k - 1])) <= converged * max(self.highest, float(top[k - 1])):
+                        count = 0
+                    else:
+                        count, first = 1, int(rows[k - 1])
+                last = k
+                if count == 0:
+                    continue
+                count += 1
+                precise = significant_digits(value) >= 4
+                need = self.opt["min_epochs"] if k < n_epoch and precise else self.opt["min_repeats"]
+                if count >= need:
+                    return False
+        self.highest = highest = max(self.highest, float(mags.max()))
+        value = float(vals[-1])
+        if last == n - 1:
+            self.value, self.count = (value, count) if count else (None, 0)
+            if count:
+                self.first = first if isinstance(first, Record) else b.record(first)
+        elif abs(value) <= self.opt["converged"] * highest:
+            self.value, self.count = None, 0
+        else:
+            self.value, self.first, self.count = value, b.record(int(rows[-1])), 1
+        return True
+
+    def _scan(self, b: Batch, rows: list[int], vals: list[float], n_epoch: int):
+        """The new reports `rows`, `vals` of this batch (the first `n_epoch` per-epoch)."""
         # Row by row: the largest |loss| so far grows; a loss at or below `converged` times it
         # forgets the value; a loss unlike the previous one (or 0) starts a count of 1; a loss
         # equal to it counts one more. Only the equal ones can fire, so only they are visited

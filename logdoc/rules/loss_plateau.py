@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left
 from itertools import chain, compress, repeat
 from math import isfinite, isnan
@@ -8,7 +9,7 @@ from operator import eq, ne, or_
 from ..batch import Batch
 from ..model import Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label
+from .base import Reports, Rule, finite_losses_np, fmt, loss_label, new_finite_losses_np
 
 
 @register
@@ -73,6 +74,11 @@ class LossPlateau(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
+        if b.columns is not None:                 # a big batch of the vector parser
+            done = self._observe_np(b)
+            if done is not None:
+                yield from done
+                return
         rows, _, values = b.train_loss()
         if not rows:
             return
@@ -112,11 +118,57 @@ class LossPlateau(Rule):
         if self.best is not None and type(self.best[1]) is tuple:
             self.best = (self.best[0], b.record(self.best[1][1]))
 
+    def _observe_np(self, b: Batch):
+        """`observe_batch` for a columns batch from its arrays: the new reports come from
+        `new_finite_losses_np` (the same ones `is_new_at` finds row by row, and the number of
+        them seen while the series was per-epoch), then the same block steps as the list code.
+        Returns the findings (none or one), or None (nothing changed) where the arrays
+        cannot say."""
+        got = finite_losses_np(b)
+        if got is None:
+            return None
+        if not got[0].size:
+            return ()                                 # no finite training loss: no report
+        if self.from_start is None:
+            i = int(got[0][0])
+            ev, ek = b.columns.counters["epoch"]
+            sv, sk = b.columns.counters["step"]
+            self.from_start = _near_start(None if ek is not None and not ek[i] else float(ev[i]),
+                                          None if sk is not None and not sk[i] else float(sv[i]))
+        new = new_finite_losses_np(self.reports, b)
+        if new is None:
+            return None
+        rows, values, n_epoch = new
+        window = self.opt["window"]
+        # the reports `is_new_at` left per-epoch, and the one that ended that (blocks start
+        # over), one by one as `_report` takes them; the rest in blocks as `_per_step` does
+        k, n = 0, len(rows)
+        while k < n and (k < n_epoch or self.size != window):
+            f = self._add(b, int(rows[k]), float(values[k]), 1 if k < n_epoch else window)
+            k += 1
+            if f is not None:
+                return (f,)
+        if k < n:
+            if k:
+                rows, values = rows[k:], values[k:]
+            f = self._blocks(b, rows, values, self._means_np(values))
+            if f is not None:
+                return (f,)
+        # keep no batch alive: the open block and the best one become Records
+        if type(self.block_first) is tuple:
+            self.block_first = b.record(self.block_first[1])
+        if self.best is not None and type(self.best[1]) is tuple:
+            self.best = (self.best[0], b.record(self.best[1][1]))
+        return ()
+
     def _report(self, b: Batch, i: int, value: float):
         """One finite training loss of the followed series (what `observe` did per record)."""
         if not self.reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]):
             return None
-        size = 1 if self.reports.per_epoch else self.opt["window"]
+        return self._add(b, i, value, 1 if self.reports.per_epoch else self.opt["window"])
+
+    def _add(self, b: Batch, i: int, value: float, size: int):
+        """A new report (row i) into blocks of `size` reports."""
         if size != self.size:             # the series turned out to be per-step: start over
             self.size, self.block, self.best = size, [], None
         if not self.block:
@@ -180,36 +232,68 @@ class LossPlateau(Rule):
         reports.count += n
         if not n:
             return None
+        return self._blocks(b, rows, values)
+
+    def _blocks(self, b: Batch, rows, values, means: list[float] | None = None):
+        """New reports (rows, values: lists, or arrays with `means` given) into blocks of
+        `self.size`, block by block. `means`: those of the blocks they complete (the open
+        block's first), as the list code computes them."""
+        n = len(rows)
         w = self.size
         block = self.block
         lb = len(block)
         if lb + n < w:                                 # no block completes
             if not lb:
-                self.block_first = (b, rows[0])
-            self.block = block + values
+                self.block_first = (b, int(rows[0]))
+            self.block = block + (values if type(values) is list else values.tolist())
             return None
         k0 = w - lb                                    # values that complete the open block
-        means = [sum(block + values[:k0]) / w]
-        means += [sum(values[s:s + w]) / w for s in range(k0, n - w + 1, w)]
+        if means is None:
+            means = [sum(block + values[:k0]) / w]
+            means += [sum(values[s:s + w]) / w for s in range(k0, n - w + 1, w)]
         best, stale = self.best, self.stale
         min_delta, patience = self.opt["min_delta"], self.opt["patience"]
         for t, mean in enumerate(means):
             if best is None or mean < best[0] - min_delta * abs(best[0]):
                 self.improved = best is not None
-                best = (mean, (self.block_first if lb else (b, rows[0])) if t == 0
-                        else (b, rows[k0 + (t - 1) * w]))
+                best = (mean, (self.block_first if lb else (b, int(rows[0]))) if t == 0
+                        else (b, int(rows[k0 + (t - 1) * w])))
                 stale = 0
                 continue
             stale += 1
             if stale >= patience:
                 self.best, self.stale = best, stale
-                return self._fire(b, rows[k0 - 1 + t * w])
+                return self._fire(b, int(rows[k0 - 1 + t * w]))
         self.best, self.stale = best, stale
         s = k0 + (len(means) - 1) * w                  # the open block starts here
-        self.block = values[s:]
+        self.block = values[s:] if type(values) is list else values[s:].tolist()
         if s < n:
-            self.block_first = (b, rows[s])
+            self.block_first = (b, int(rows[s]))
         return None
+
+    def _means_np(self, values) -> list[float] | None:
+        """The means `_blocks` computes (blocks of `self.size` over the open block and then
+        `values`, an array), or None when no block completes. Python's sum() adds floats one
+        by one from 0 up to 3.11, so a column-by-column accumulation gives the same floats;
+        later versions compensate their sums: there, sum() itself is used."""
+        import numpy as np
+
+        w, block = self.size, self.block
+        lb = len(block)
+        count = (lb + len(values)) // w
+        if not count:
+            return None
+        seq = values[:count * w - lb]
+        if lb:
+            seq = np.concatenate((np.array(block, np.float64), seq))
+        if not _PLAIN_SUM:
+            seq = seq.tolist()
+            return [sum(seq[s:s + w]) / w for s in range(0, count * w, w)]
+        by_block = seq.reshape(count, w)
+        total = np.zeros(count)
+        for j in range(w):
+            total += by_block[:, j]
+        return (total / w).tolist()
 
     def _fire(self, b: Batch, i: int):
         """`patience` stale blocks, the last one completed at row i."""
@@ -233,6 +317,7 @@ class LossPlateau(Rule):
 
 
 _NOTHING = object()                      # unequal to any position or text
+_PLAIN_SUM = sys.version_info < (3, 12)  # sum() of floats: plain additions, in order
 
 
 def _total(values: list):

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from collections import deque
+from math import isfinite
 
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_name_at, new_finite_losses
+from .base import Reports, Rule, fmt, new_finite_losses, new_finite_losses_np
+from .loss_divergence import _loss_name
 
 
 @register
@@ -63,7 +65,51 @@ class LossSpike(Rule):
         self.reports = Reports(one_series=True)
 
     def observe_batch(self, b: Batch):
-        rows, values, _ = new_finite_losses(self.reports, b)
+        # A big batch from the vector parser: its new reports come as arrays, and NumPy marks
+        # the values that may be spikes (`_marks`); the values between them are taken in bulk
+        # (`_skip`) and the loop (`_loop`) reads from each mark until its window is the
+        # arrays' again.
+        got = new_finite_losses_np(self.reports, b) if b.columns is not None else None
+        if got is None:
+            rows, values, _ = new_finite_losses(self.reports, b)
+            yield from self._loop(b, rows, values)
+            return
+        rows, values, _ = got
+        marks = self._marks(values)
+        if marks is None:
+            yield from self._loop(b, rows.tolist(), values.tolist())
+            return
+        window, n, p = self.recent.maxlen, len(values), 0
+        for q in marks:
+            if q < p:
+                continue                  # read by the loop already
+            self._skip(values, p, q)
+            # A spike stays out of the window, so the windows after it are not the arrays'
+            # until `window` values in a row have entered it.
+            p, calm = q, None             # (None: no spike since the mark)
+            while p < n:
+                yield from self._loop(b, [int(rows[p])], [float(values[p])])
+                p += 1
+                if self.run:
+                    calm = 0
+                elif calm is None:
+                    break
+                else:
+                    calm += 1
+                    if calm >= window:
+                        break
+        self._skip(values, p, n)
+
+    def _skip(self, values, start: int, end: int) -> None:
+        """The loop's state changes for values start..end-1, none of which is a spike."""
+        if end > start:
+            self.seen += end - start
+            if self.run:
+                self.run, self.run_first = 0, None
+            self.recent.extend(values[max(start, end - self.recent.maxlen):end].tolist())
+
+    def _loop(self, b: Batch, rows: list[int], values: list[float]):
+        """The reports one by one."""
         recent, opt = self.recent, self.opt
         warmup, rtol, patience = opt["warmup"], opt["rtol"], opt["patience"]
         seen, run = self.seen, self.run
@@ -87,15 +133,50 @@ class LossSpike(Rule):
                 self.run_first = self.run_first or b.record(i)
                 if run >= patience and not self.reported_warning:
                     self.reported_warning = True
+                    rec = b.record(i)     # (b.line[i] would build the whole column of a big batch)
                     yield self.finding(
                         self.run_first, f"training loss stayed above {1 + rtol:g}× its running mean "
-                                        f"for {run} reports (lines {self.run_first.line}–{b.line[i]})",
-                        evidence=[b.record(i)], metric=loss_name_at(b, i))
+                                        f"for {run} reports (lines {self.run_first.line}–{rec.line})",
+                        evidence=[rec], metric=_loss_name(b, i, rec))
                 elif run == 1 and not self.reported_info:
                     self.reported_info = True
-                    f = self.finding(b.record(i), f"training loss spiked to {fmt(value)} at {b.position(i)}, "
-                                                  f"{value / mean:.1f}× its running mean", metric=loss_name_at(b, i))
+                    rec = b.record(i)
+                    f = self.finding(rec, f"training loss spiked to {fmt(value)} at {b.position(i)}, "
+                                          f"{value / mean:.1f}× its running mean",
+                                     metric=_loss_name(b, i, rec))
                     f.severity = Severity.info
                     yield f
         finally:
             self.seen, self.run = seen, run
+
+    def _marks(self, values) -> list[int] | None:
+        """Positions in `values` (float64, finite: a columns batch's new reports) that may be
+        spikes, or None where this test does not apply (the loop then reads every value).
+
+        Value j is compared with the mean of the `window` values before it, across the
+        batch's start. Up to the first spike every value enters the window, so these are the
+        loop's windows; after a spike they are again once `window` values in a row have
+        entered it (the caller reads the values in between with the loop). The means are
+        summed in another order than the loop's `sum`, so a value within a margin (far above
+        the rounding of a window's sum) of being a spike is marked too."""
+        recent, opt = self.recent, self.opt
+        window, rtol, warmup = recent.maxlen, opt["rtol"], opt["warmup"]
+        if not window or not isfinite(rtol):
+            return None
+        import numpy as np
+
+        n, held = len(values), len(recent)
+        seq = np.concatenate((np.zeros(window - held), np.array(recent, np.float64), values))
+        scale = float(np.abs(seq).max()) if n else 0.0
+        if not scale < 1e300:
+            return None                   # sums could overflow
+        # the window before value j is seq[j:j + window] (zeros where the stream had less)
+        sums = seq[:n] + 0.0
+        for c in range(1, window):
+            sums += seq[c:c + n]
+        count = np.minimum(np.arange(held, held + n), window)
+        after_warmup = np.arange(self.seen, self.seen + n) >= warmup
+        judged = after_warmup & (count > 0) & (values >= seq[window - 1:window - 1 + n])
+        mean = sums / np.maximum(count, 1)
+        margin = (1e-9 + window * window * 4e-16) * (2.0 + abs(rtol)) * scale
+        return np.flatnonzero(judged & (mean > -margin) & (values - mean - rtol * mean >= -margin)).tolist()

@@ -6,7 +6,7 @@ from bisect import bisect_left, bisect_right
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, loss_label
+from .base import Reports, Rule, finite_losses_np, loss_label
 
 
 @register
@@ -67,6 +67,15 @@ class LossZero(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
+        if b.columns is not None:                 # a big batch of the vector parser
+            got = finite_losses_np(b)
+            # With a finite training loss and none of them 0 (nan and inf are not 0 either),
+            # every report ends an episode, as below; the training losses' lists (and the
+            # phase column they need) are never built.
+            if got is not None and got[0].size and not (got[1] == 0).any():
+                self.started = True
+                self.first, self.count = None, 0
+                return
         rows, names, values = b.train_loss()
         if not rows:
             return
