@@ -31,9 +31,9 @@ def quiet_calls(monkeypatch):
 
 @pytest.mark.parametrize("options", [{}, {"tiny": 1e-4, "hold": 5}])
 def test_same_findings_and_state_as_the_list_code(quiet_calls, options):
-    found = lockstep("lr-too-low", range(30), _state, options=options)
+    found = lockstep("lr-too-low", range(15), _state, options=options)
     # mostly decays below 1e-7 (cosine, steps, a tiny stretch) beside constants
-    found += lockstep("lr-too-low", range(30, 80), _state, options=options,
+    found += lockstep("lr-too-low", range(30, 55), _state, options=options,
                       n_lines=1200, kinds=[0, 3, 4, 5, 5, 6])
     assert found > 10
     assert True in quiet_calls and False in quiet_calls

@@ -31,9 +31,9 @@ def quiet_calls(monkeypatch):
 
 @pytest.mark.parametrize("options", [{}, {"fraction": 0.2, "min_increases": 1}])
 def test_same_findings_and_state_as_the_list_code(quiet_calls, options):
-    found = lockstep("lr-warmup-never-ends", range(40), _state, options=options)
+    found = lockstep("lr-warmup-never-ends", range(20), _state, options=options)
     # mostly rising schedules (warm-ups, rises that never stop, a few rises then flat)
-    found += lockstep("lr-warmup-never-ends", range(40, 100), _state, options=options,
+    found += lockstep("lr-warmup-never-ends", range(40, 70), _state, options=options,
                       n_lines=1200, kinds=[0, 1, 2, 8, 9, 9, 9])
-    assert found > 10
+    assert found > 5
     assert True in quiet_calls and False in quiet_calls

@@ -108,7 +108,7 @@ def test_blocks_know_where_they_are_in_the_stream():
             return self.read(self.size)
 
     rng = random.Random(5)
-    for _ in range(60):
+    for _ in range(20):
         parts = [b"x" * rng.randint(MAX_LINE - 10, MAX_LINE + 5000) + b"\r" + b"tail" * rng.randint(0, 3)
                  if rng.random() < 0.05 else b"line %d" % i for i in range(rng.randint(1, 50))]
         data = b"\n".join(parts) + (b"\n" if rng.random() < 0.5 else b"")
