@@ -30,9 +30,13 @@ from typing import BinaryIO, TextIO
 from . import __version__
 from .batch import Batch
 from .model import JSON_SCHEMA_VERSION, Finding, Severity
-from .reading import BLOCK, iter_blocks
+from .reading import iter_blocks
 from .report import github, jsonl
 from .session import Result, Session
+
+# A pipe gives what it holds, up to this much (see follow.PipeInput): big enough for the
+# NumPy parser to pay off, small enough that memory stays flat on a never-ending stream.
+LIVE_BLOCK = 2 << 20
 
 
 # --------------------------------------------------------------------------- output safety
@@ -417,7 +421,7 @@ def watch_stream(stream, session: Session, sink: Sink, on_finding: Callable[[Fin
     alerted: set[int] = set()
     signum = None
     try:
-        for first_no, data in iter_blocks(stream, session.path, BLOCK):
+        for first_no, data in iter_blocks(stream, session.path, LIVE_BLOCK):
             for f in session.feed_block(first_no, data):
                 alerted.add(id(f))
                 sink.alert(f)

@@ -60,12 +60,12 @@ class EpochReplay(Rule):
     def __init__(self, **options):
         super().__init__(**options)
         self.epoch = _UNSET                # the epoch being collected (None is a real key)
-        # the losses of the epoch being collected and of the previous one, with the
-        # (batch, row) of their first report (a Record is only built for a finding)
+        # the losses of the epoch being collected and of the previous one, with their first
+        # report
         self.current: list[float] = []
-        self.current_first: tuple | None = None
+        self.current_first = None           # (batch, row) or, once its batch is read, a Record
         self.previous: list[float] = []
-        self.previous_first: tuple | None = None
+        self.previous_first = None
         # Reports(one_series=True).is_new_at, inlined: the followed pattern and the last
         # report's epoch, step and text (pos_epoch is _UNSET before the first report)
         self.pattern: str | None = None
@@ -166,6 +166,7 @@ class EpochReplay(Rule):
         self.epoch, self.pattern, self.text = tracked, pattern, text
         self.pos_epoch, self.pos_step = pos_epoch, pos_step
         self.current, self.current_first = cur, cur_first
+        self._settle()
 
     def _in_bulk(self, b: Batch) -> bool:
         """Take a big batch with array operations when it provably holds no replay.
@@ -253,6 +254,7 @@ class EpochReplay(Rule):
         if runs > 1:
             self.previous, self.previous_first = collected(runs - 2)
         self.current, self.current_first = collected(runs - 1)
+        self._settle()
         self.epoch = float(epochs[-1])
         if m:
             last = len(rows) - 1
@@ -296,9 +298,15 @@ class EpochReplay(Rule):
         self.fired = True
         return True
 
+    def _settle(self) -> None:
+        """First reports are kept as (batch, row) while their batch is read, as Records after
+        it: holding a batch would hold its whole block in memory."""
+        self.current_first = _record(self.current_first)
+        self.previous_first = _record(self.previous_first)
+
     def _finding(self):
-        values, (cb, ci), _, (pb, pi) = self.replay
-        first, prev_first = cb.record(ci), pb.record(pi)
+        values, first, _, prev_first = self.replay
+        first, prev_first = _record(first), _record(prev_first)
         self.replay = self.current_first = self.previous_first = None
         return self.finding(
             first, f"the training losses of this epoch repeat the previous epoch's exactly "
@@ -307,3 +315,8 @@ class EpochReplay(Rule):
 
 
 _UNSET = object()
+
+
+def _record(first):
+    """A first report as a Record ((batch, row) while its batch is being read)."""
+    return first[0].record(first[1]) if first.__class__ is tuple else first
