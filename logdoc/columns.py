@@ -116,15 +116,24 @@ class BlockColumns:
             differ |= plain & (self.rc[a] != self.rc[b])
         return differ
 
+    def text(self, i: int) -> str:
+        """Row i's text, decoding only its own bytes."""
+        if self.extra:
+            text = self.extra.get(i)
+            if text is not None:
+                return text
+        return self.src[int(self.text_start[i]):int(self.text_end[i])].decode("latin-1").rstrip()
+
+    def counter(self, name: str, i: int):
+        """Row i's epoch, epoch_total, step or step_total: a float, or None when unknown."""
+        values, known = self.counters[name]
+        return None if known is not None and not known[i] else float(values[i])
+
     def record(self, i: int) -> Record:
         pattern, family, event, phase, agg, epoch_base, step_base = self.attrs[self.rc[i]]
-        counters = {}
-        for name in COUNTERS:
-            values, known = self.counters[name]
-            counters[name] = None if known is not None and not known[i] else float(values[i])
-        rec = Record(line=int(self.line[i]), text=self.texts(np.array([i]))[0], pattern=pattern,
+        rec = Record(line=int(self.line[i]), text=self.text(i), pattern=pattern,
                      family=family, event=event, phase=phase, agg=agg, epoch_base=epoch_base,
-                     step_base=step_base, **counters)
+                     step_base=step_base, **{name: self.counter(name, i) for name in COUNTERS})
         lo, hi = self.metric_span(i)
         meta = self.meta
         rec.metrics = [Metric(*meta[c][:2], v, *meta[c][2:])

@@ -471,14 +471,6 @@ def new_finite_losses_np(reports: Reports, b: "Batch"):
     return answer
 
 
-def _text_np(c, i: int) -> str:
-    """The text of row i of BlockColumns c (as c.texts gives it)."""
-    text = c.extra.get(i) if c.extra else None
-    if text is None:
-        text = c.src[int(c.text_start[i]):int(c.text_end[i])].decode("latin-1").rstrip()
-    return text
-
-
 def _new_reports_np(reports: Reports, c, rows, values, codes, present: list[int]):
     """`_new_reports_bulk` from the arrays, or None (state untouched) for the cases it leaves
     to the list code. `codes`: the row codes; `present`: a superset of them."""
@@ -547,10 +539,10 @@ def _new_reports_np(reports: Reports, c, rows, values, codes, present: list[int]
             plain = plain_code[codes]
             flags[1:] |= plain[1:] & plain[:-1] & ((codes[1:] != codes[:-1]) | (values[1:] != values[:-1]))
             for k in np.flatnonzero(~flags[1:]).tolist():      # left: compare the texts
-                flags[k + 1] = _text_np(c, int(rows[k + 1])) != _text_np(c, int(rows[k]))
+                flags[k + 1] = c.text(int(rows[k + 1])) != c.text(int(rows[k]))
         pe = _NEVER if fresh or pos[1] is not None else pos[0]
         flags[0] = (pe is _NEVER or float(e[0]) != pe
-                    or _text_np(c, int(rows[0])) != reports.text)
+                    or c.text(int(rows[0])) != reports.text)
     n_epoch = 0
     if reports.per_epoch:
         new = np.flatnonzero(flags)
@@ -572,10 +564,58 @@ def _new_reports_np(reports: Reports, c, rows, values, codes, present: list[int]
                     n_epoch = int(new.size)
     last = int(rows[-1])
     reports.pos = (None if mode == "none" else float(e[-1]), float(s[-1]) if mode == "step" else None)
-    reports.text = _text_np(c, last)
+    reports.text = c.text(last)
     reports.pattern = pattern
     if not flags.all():
         keep = np.flatnonzero(flags)
         rows, values = rows[keep], values[keep]
     reports.count += int(rows.size)
     return rows, values, n_epoch
+
+
+# ---- rows of a columns batch, for rules that read them one by one
+
+
+def columns_rows(b: Batch, roles) -> list[int]:
+    """Rows with a metric of one of `roles`, in order (`Batch.rows_for` for roles only), from
+    the batch's `np_series` (shared with the other rules that read them)."""
+    import numpy as np
+
+    got = [b.np_series(r)[0] for r in roles if r in b.roles]
+    if not got:
+        return []
+    return np.unique(np.concatenate(got) if len(got) > 1 else got[0]).tolist()
+
+
+def columns_report_key(c, i: int) -> tuple:
+    """(pattern, epoch, step, text) of row i: what `Reports.is_new_at` reads."""
+    a = c.attrs[c.rc[i]]
+    return (None if a is None else a[0], c.counter("epoch", i), c.counter("step", i), c.text(i))
+
+
+def columns_losses(b: Batch, train_only: bool):
+    """(rows, values, ok) of the batch's loss series as arrays, `ok` the indexes of its finite
+    values (of training-phase rows with `train_only`), for `columns_last_ok`."""
+    import numpy as np
+
+    if "loss" not in b.roles:
+        empty = np.zeros(0, np.int64)
+        return empty, np.zeros(0), empty
+    rows, values = b.np_series("loss")
+    ok = np.isfinite(values)
+    if train_only:
+        c = b.columns
+        if not all(a is None or a[3] == "train" for a in c.attrs):   # (usually all train)
+            train = np.array([a is not None and a[3] == "train" for a in c.attrs], bool)
+            ok &= train[c.rc[rows]]
+    return rows, values, np.flatnonzero(ok)
+
+
+def columns_last_ok(values, ok, start: int, end: int):
+    """The value at the last index of `ok` in start..end-1 (a float), or None."""
+    import numpy as np
+
+    k = int(np.searchsorted(ok, end)) - 1
+    if k >= 0 and ok[k] >= start:
+        return float(values[ok[k]])
+    return None

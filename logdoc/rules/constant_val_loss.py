@@ -4,9 +4,8 @@ import re
 
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, significant_digits, train_loss
+from .base import Reports, Rule, columns_rows, fmt, significant_digits, train_loss
 from .metric_zero import SCORE_NAME
-from .val_better_than_train import columns_record, columns_rows
 
 # Values a pattern may read as validation metrics although they measure the run, not the
 # model (sample counts, sizes, runtimes, throughput): they repeat legitimately.
@@ -80,7 +79,7 @@ class ConstantValLoss(Rule):
             yield from super().observe_batch(b)
             return
         for i in columns_rows(b, _ROLES):
-            yield from self.observe(columns_record(b, i))
+            yield from self.observe(b.record(i))
 
     def observe(self, rec: Record):
         if not any(m.role in ("val_loss", "val_metric") for m in rec.metrics):

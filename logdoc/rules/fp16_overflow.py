@@ -135,7 +135,6 @@ class Fp16Overflow(Rule):
         read from arrays, records built for the overflow rows only."""
         import numpy as np
 
-        from .val_better_than_train import columns_counter, columns_record
 
         c = b.columns
         overflows = _overflow_rows_np(b)
@@ -162,7 +161,7 @@ class Fp16Overflow(Rule):
             self.last_step = last_step(done, i + 1, self.last_step)
             done = i + 1
             # calibrating?
-            epoch = columns_counter(c, "epoch", i)
+            epoch = c.counter("epoch", i)
             if epoch is not None and epoch > 1:
                 calibrating = False
             elif self.last_step is not None:   # the row's own step, else the last one shown
@@ -172,14 +171,14 @@ class Fp16Overflow(Rule):
             if calibrating:
                 if not self.startup_reported:
                     self.startup_reported = True
-                    f = self.finding(columns_record(b, i), "fp16 loss-scale overflow at start-up: the dynamic "
+                    f = self.finding(b.record(i), "fp16 loss-scale overflow at start-up: the dynamic "
                                                            "loss scaler is calibrating (benign if it stops)")
                     f.severity = Severity.info
                     yield f
                 continue
             if self.fired:
                 continue
-            rec = columns_record(b, i)
+            rec = b.record(i)
             for _ in range(min(n, later.maxlen)):
                 later.append((self.reports, rec))
             if attrs[rc[i]][2] is None:

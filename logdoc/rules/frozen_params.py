@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Hold, Rule, fmt
+from .base import Hold, Rule, columns_rows, fmt
 
 
 @register
@@ -57,14 +57,13 @@ class FrozenParams(Rule):
             return
         import numpy as np
 
-        from .val_better_than_train import columns_record, columns_rows
 
         values = b.np_series("param_delta")[1]
         if values.size and not (np.abs(values) <= self.opt["tiny"]).any():
             self.hold.update(False, None)
             return
         for i in columns_rows(b, ("param_delta",)):
-            yield from self.observe(columns_record(b, i))
+            yield from self.observe(b.record(i))
 
     def observe(self, rec: Record):
         deltas = [m for m in rec.metrics if m.role == "param_delta"]

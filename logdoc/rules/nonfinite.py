@@ -85,7 +85,6 @@ class NonFinite(Rule):
         of an ignored role) can make one, so only those are read."""
         import numpy as np
 
-        from .val_better_than_train import columns_record
 
         c = b.columns
         with_event = [k for k, a in enumerate(c.attrs) if a is not None and a[2] == "nonfinite_loss"]
@@ -107,20 +106,20 @@ class NonFinite(Rule):
         for j in bad.tolist():
             i = int(c.m_row[j])
             if 0 <= event_row <= i:
-                yield from self._event(b, event_row, columns_record)
+                yield from self._event(b, event_row)
                 event_row = -1
             name, role = meta[c.m_meta[j]][:2]
             if role in IGNORED_ROLES or name in reported:
                 continue
             reported.add(name)
-            rec = columns_record(b, i)
+            rec = b.record(i)
             yield self.finding(rec, f"{name} is {fmt(float(c.m_value[j]))} at {rec.position()}", metric=name)
         if event_row >= 0:
-            yield from self._event(b, event_row, columns_record)
+            yield from self._event(b, event_row)
 
-    def _event(self, b: Batch, i: int, record=Batch.record):
+    def _event(self, b: Batch, i: int):
         if "event" not in self.reported:
             self.reported.add("event")
-            rec = record(b, i)
+            rec = b.record(i)
             yield self.finding(rec, f"the framework reports a non-finite loss or gradient at {rec.position()}: "
                                     f"{rec.text.strip()[:140]}")

@@ -6,15 +6,9 @@ from math import isfinite
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt
+from .base import Reports, Rule, columns_last_ok, columns_losses, columns_report_key, fmt
 from .metric_zero import is_score_name
-from .val_better_than_train import (
-    columns_last_ok,
-    columns_losses,
-    columns_record,
-    columns_report_key,
-    first_per_row,
-)
+from .val_better_than_train import first_per_row
 
 
 @register
@@ -138,7 +132,7 @@ class Overfitting(Rule):
                 fell = self.train is not None and prev_train is not None and self.train < prev_train
                 if worse and fell:
                     self.count += 1
-                    self.first = self.first or columns_record(b, i)
+                    self.first = self.first or b.record(i)
                 else:
                     self.count, self.first = 0, None
             self.prev = (val, self.train)
@@ -148,7 +142,7 @@ class Overfitting(Rule):
                 yield self.finding(
                     self.first, f"{name} {verb} at {self.count} consecutive evaluations (to "
                                 f"{fmt(val)} at line {int(c.line[i])}) while the training loss fell: overfitting",
-                    evidence=[columns_record(b, i)], metric=name)
+                    evidence=[b.record(i)], metric=name)
                 return
         train = columns_last_ok(l_values, ok, li, len(l_rows))
         if train is not None:

@@ -6,9 +6,9 @@ from math import isfinite
 from operator import and_, ne
 
 from ..batch import Batch
-from ..model import Metric, Record, Severity
+from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt
+from .base import Reports, Rule, columns_last_ok, columns_losses, columns_report_key, fmt
 
 
 @register
@@ -126,7 +126,7 @@ class ValBetterThanTrain(Rule):
             self.evals += 1
             if val == 0.0 and self.evals > 1:
                 self.fired = True
-                rec = columns_record(b, i)
+                rec = b.record(i)
                 yield self.finding(rec, f"{name} is exactly 0 at {rec.position()}: suspiciously perfect",
                                    metric=name)
                 return
@@ -135,7 +135,7 @@ class ValBetterThanTrain(Rule):
                 continue
             if val < self.opt["ratio"] * train:
                 self.count += 1
-                self.first = self.first or columns_record(b, i)
+                self.first = self.first or b.record(i)
             else:
                 self.count, self.first = 0, None
             if self.count >= self.opt["hold"]:
@@ -143,7 +143,7 @@ class ValBetterThanTrain(Rule):
                 yield self.finding(
                     self.first, f"{name} ({fmt(val)}) is below half the training loss "
                                 f"({fmt(train)}) at {self.count} consecutive evaluations: check for "
-                                "leakage or a different loss in evaluation", evidence=[columns_record(b, i)],
+                                "leakage or a different loss in evaluation", evidence=[b.record(i)],
                     metric=name)
                 return
         train = columns_last_ok(l_values, ok, li, len(l_rows))
@@ -177,87 +177,3 @@ def _last_finite(values: list[float], start: int, end: int) -> float | None:
 #
 # A rule that only reads a few rows of a big NumPy batch (evaluations) reads them here: each
 # value is the one the materialised column would hold at that row (tests/test_fast_*.py).
-
-def columns_rows(b: Batch, roles) -> list[int]:
-    """Rows with a metric of one of `roles`, in order (`Batch.rows_for` for roles only), from
-    the batch's `np_series` (shared with the other rules that read them)."""
-    import numpy as np
-
-    got = [b.np_series(r)[0] for r in roles if r in b.roles]
-    if not got:
-        return []
-    return np.unique(np.concatenate(got) if len(got) > 1 else got[0]).tolist()
-
-
-def columns_text(c, i: int) -> str:
-    """Row i's text (BlockColumns.texts for one row, without decoding the whole block)."""
-    extra = c.extra
-    if extra:
-        text = extra.get(i)
-        if text is not None:
-            return text
-    return c.src[int(c.text_start[i]):int(c.text_end[i])].decode("latin-1").rstrip()
-
-
-def columns_counter(c, name: str, i: int):
-    """Row i's epoch, epoch_total, step or step_total: a float, or None when unknown."""
-    values, known = c.counters[name]
-    return None if known is not None and not known[i] else float(values[i])
-
-
-def columns_report_key(c, i: int) -> tuple:
-    """(pattern, epoch, step, text) of row i: what `Reports.is_new_at` reads."""
-    a = c.attrs[c.rc[i]]
-    return (None if a is None else a[0], columns_counter(c, "epoch", i), columns_counter(c, "step", i),
-            columns_text(c, i))
-
-
-def columns_record(b: Batch, i: int) -> Record:
-    """`b.record(i)` on a batch over BlockColumns, reading only this row's text (not the
-    whole block's); kept in the batch's record cache like `b.record` keeps it, so the same
-    row is the same Record (a finding quotes a record once)."""
-    rec = b._records.get(i)
-    if rec is None:
-        rec = b._records[i] = _columns_record(b.columns, i)
-    return rec
-
-
-def _columns_record(c, i: int) -> Record:
-    pattern, family, event, phase, agg, epoch_base, step_base = c.attrs[c.rc[i]]
-    rec = Record(line=int(c.line[i]), text=columns_text(c, i), pattern=pattern, family=family,
-                 event=event, phase=phase, agg=agg, epoch_base=epoch_base, step_base=step_base,
-                 epoch=columns_counter(c, "epoch", i), epoch_total=columns_counter(c, "epoch_total", i),
-                 step=columns_counter(c, "step", i), step_total=columns_counter(c, "step_total", i))
-    lo, hi = c.m_row.searchsorted((i, i + 1)).tolist()      # (metric_span in one call)
-    meta = c.meta
-    rec.metrics = [Metric(*meta[k][:2], v, *meta[k][2:])
-                   for k, v in zip(c.m_meta[lo:hi].tolist(), c.m_value[lo:hi].tolist())]
-    return rec
-
-
-def columns_losses(b: Batch, train_only: bool):
-    """(rows, values, ok) of the batch's loss series as arrays, `ok` the indexes of its finite
-    values (of training-phase rows with `train_only`), for `columns_last_ok`."""
-    import numpy as np
-
-    if "loss" not in b.roles:
-        empty = np.zeros(0, np.int64)
-        return empty, np.zeros(0), empty
-    rows, values = b.np_series("loss")
-    ok = np.isfinite(values)
-    if train_only:
-        c = b.columns
-        if not all(a is None or a[3] == "train" for a in c.attrs):   # (usually all train)
-            train = np.array([a is not None and a[3] == "train" for a in c.attrs], bool)
-            ok &= train[c.rc[rows]]
-    return rows, values, np.flatnonzero(ok)
-
-
-def columns_last_ok(values, ok, start: int, end: int):
-    """The value at the last index of `ok` in start..end-1 (a float), or None."""
-    import numpy as np
-
-    k = int(np.searchsorted(ok, end)) - 1
-    if k >= 0 and ok[k] >= start:
-        return float(values[ok[k]])
-    return None
