@@ -13,7 +13,7 @@ line, then the sections in DOC_SECTIONS (rendered by `logdoc explain`, checked b
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from itertools import chain, compress, repeat
 from math import isfinite, isnan
@@ -587,35 +587,45 @@ def columns_rows(b: Batch, roles) -> list[int]:
     return np.unique(np.concatenate(got) if len(got) > 1 else got[0]).tolist()
 
 
-def columns_report_key(c, i: int) -> tuple:
-    """(pattern, epoch, step, text) of row i: what `Reports.is_new_at` reads."""
+def report_key(b: "Batch", i: int) -> tuple:
+    """(pattern, epoch, step, text) of row i, what `Reports.is_new_at` reads; from a columns
+    batch without building its list columns."""
+    c = b.columns
+    if c is None:
+        return b.pattern[i], b.epoch[i], b.step[i], b.text[i]
     a = c.attrs[c.rc[i]]
     return (None if a is None else a[0], c.counter("epoch", i), c.counter("step", i), c.text(i))
 
 
-def columns_losses(b: Batch, train_only: bool):
-    """(rows, values, ok) of the batch's loss series as arrays, `ok` the indexes of its finite
-    values (of training-phase rows with `train_only`), for `columns_last_ok`."""
-    import numpy as np
+class LatestLoss:
+    """The latest finite training loss up to each row, read forward through a batch (a loss
+    on the row itself counts): evaluation rules pair each evaluation with it. With
+    `train_only`, losses of evaluation-phase records do not count."""
 
-    if "loss" not in b.roles:
-        empty = np.zeros(0, np.int64)
-        return empty, np.zeros(0), empty
-    rows, values = b.np_series("loss")
-    ok = np.isfinite(values)
-    if train_only:
-        c = b.columns
-        if not all(a is None or a[3] == "train" for a in c.attrs):   # (usually all train)
-            train = np.array([a is not None and a[3] == "train" for a in c.attrs], bool)
-            ok &= train[c.rc[rows]]
-    return rows, values, np.flatnonzero(ok)
+    def __init__(self, b: "Batch", train_only: bool):
+        self.done = 0                 # losses before this one are behind us
+        if b.columns is None:
+            rows, _, values, _ = b.series("loss") if "loss" in b.roles else ((), (), (), ())
+            phase = b.phase
+            self.rows, self.values = rows, values
+            self.ok = [k for k, (r, v) in enumerate(zip(rows, values))
+                       if isfinite(v) and (not train_only or phase[r] == "train")]
+            return
+        import numpy as np
 
+        rows, values = b.np_series("loss") if "loss" in b.roles else (np.zeros(0, np.int64), np.zeros(0))
+        ok = np.isfinite(values)
+        if train_only and len(rows):
+            c = b.columns
+            if not all(a is None or a[3] == "train" for a in c.attrs):   # (usually all train)
+                train = np.array([a is not None and a[3] == "train" for a in c.attrs], bool)
+                ok &= train[c.rc[rows]]
+        self.rows, self.values, self.ok = rows, values, np.flatnonzero(ok)
 
-def columns_last_ok(values, ok, start: int, end: int):
-    """The value at the last index of `ok` in start..end-1 (a float), or None."""
-    import numpy as np
-
-    k = int(np.searchsorted(ok, end)) - 1
-    if k >= 0 and ok[k] >= start:
-        return float(values[ok[k]])
-    return None
+    def up_to(self, row: float) -> float | None:
+        """The last finite loss on rows up to `row` not read before, or None."""
+        end = bisect_right(self.rows, row, self.done)
+        k = bisect_right(self.ok, end - 1) - 1
+        found = float(self.values[self.ok[k]]) if k >= 0 and self.ok[k] >= self.done else None
+        self.done = end
+        return found

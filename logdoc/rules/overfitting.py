@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from bisect import bisect_right
-from math import isfinite
 
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, columns_last_ok, columns_losses, columns_report_key, fmt
+from .base import LatestLoss, Reports, Rule, fmt, report_key
 from .metric_zero import is_score_name
 from .val_better_than_train import first_per_row
 
@@ -67,22 +65,13 @@ class Overfitting(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        if b.columns is not None:
-            yield from self._observe_columns(b)
-            return
-        roles = b.roles
-        l_rows, _, l_values, _ = b.series("loss") if "loss" in roles else ((), (), (), ())
-        phase = b.phase
-        li = 0                            # losses before li are already in self.train
+        losses = LatestLoss(b, train_only=True)
         rows, names, values, worse_if_higher = self._signals(b)
         for i, name, val in zip(rows, names, values):
-            # the latest finite training loss up to this row (a loss on the row itself counts)
-            end = bisect_right(l_rows, i, li)
-            train = _last_train(l_rows, l_values, phase, li, end)
+            train = losses.up_to(i)
             if train is not None:
                 self.train = train
-            li = end
-            if not self.reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]):
+            if not self.reports.is_new_at(*report_key(b, i)):
                 continue
             if self.prev is not None:
                 prev_val, prev_train = self.prev
@@ -98,53 +87,13 @@ class Overfitting(Rule):
             if self.count >= self.opt["patience"]:
                 self.fired = True
                 verb = "rose" if worse_if_higher else "fell"
+                rec = b.record(i)
                 yield self.finding(
                     self.first, f"{name} {verb} at {self.count} consecutive evaluations (to "
-                                f"{fmt(val)} at line {b.line[i]}) while the training loss fell: overfitting",
-                    evidence=[b.record(i)], metric=name)
+                                f"{fmt(val)} at line {rec.line}) while the training loss fell: overfitting",
+                    evidence=[rec], metric=name)
                 return
-        train = _last_train(l_rows, l_values, phase, li, len(l_rows))
-        if train is not None:
-            self.train = train
-
-    def _observe_columns(self, b: Batch):
-        """`observe_batch` on a batch over BlockColumns: the same loop over the evaluations,
-        reading their rows and the training losses from arrays (no list column built)."""
-        import numpy as np
-
-        c = b.columns
-        l_rows, l_values, ok = columns_losses(b, train_only=True)
-        li = 0                            # losses before li are already in self.train
-        rows, names, values, worse_if_higher = self._signals(b)
-        for i, name, val in zip(rows, names, values):
-            # the latest finite training loss up to this row (a loss on the row itself counts)
-            end = int(np.searchsorted(l_rows, i, "right"))
-            train = columns_last_ok(l_values, ok, li, end)
-            if train is not None:
-                self.train = train
-            li = end
-            if not self.reports.is_new_at(*columns_report_key(c, i)):
-                continue
-            if self.prev is not None:
-                prev_val, prev_train = self.prev
-                step = self.opt["min_rise"] * abs(prev_val)
-                worse = val > prev_val + step if worse_if_higher else val < prev_val - step
-                fell = self.train is not None and prev_train is not None and self.train < prev_train
-                if worse and fell:
-                    self.count += 1
-                    self.first = self.first or b.record(i)
-                else:
-                    self.count, self.first = 0, None
-            self.prev = (val, self.train)
-            if self.count >= self.opt["patience"]:
-                self.fired = True
-                verb = "rose" if worse_if_higher else "fell"
-                yield self.finding(
-                    self.first, f"{name} {verb} at {self.count} consecutive evaluations (to "
-                                f"{fmt(val)} at line {int(c.line[i])}) while the training loss fell: overfitting",
-                    evidence=[b.record(i)], metric=name)
-                return
-        train = columns_last_ok(l_values, ok, li, len(l_rows))
+        train = losses.up_to(float("inf"))
         if train is not None:
             self.train = train
 
@@ -170,11 +119,3 @@ class Overfitting(Rule):
         if self.kind == "loss":
             return (*losses, True) if losses else ((), (), (), True)
         return (*scores, False) if scores else ((), (), (), False)
-
-
-def _last_train(rows: list[int], values: list[float], phase: list, start: int, end: int) -> float | None:
-    """The last finite training-phase value of values[start:end], or None."""
-    for k in range(end - 1, start - 1, -1):
-        if phase[rows[k]] == "train" and isfinite(values[k]):
-            return values[k]
-    return None

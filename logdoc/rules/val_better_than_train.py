@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from bisect import bisect_right
 from itertools import chain, compress
 from math import isfinite
 from operator import and_, ne
@@ -8,7 +7,7 @@ from operator import and_, ne
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, columns_last_ok, columns_losses, columns_report_key, fmt
+from .base import LatestLoss, Reports, Rule, fmt, report_key
 
 
 @register
@@ -65,63 +64,13 @@ class ValBetterThanTrain(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        if b.columns is not None:
-            yield from self._observe_columns(b)
-            return
-        l_rows, _, l_values, _ = b.series("loss") if "loss" in b.roles else ((), (), (), ())
-        li = 0                            # losses before li are already in self.train
+        losses = LatestLoss(b, train_only=False)
         evals = first_per_row(*b.series("val_loss")[:3]) if "val_loss" in b.roles else ()
         for i, name, val in zip(*evals):
-            # the latest finite training loss up to this row (a loss on the row itself counts)
-            end = bisect_right(l_rows, i, li)
-            train = _last_finite(l_values, li, end)
+            train = losses.up_to(i)
             if train is not None:
                 self.train = train
-            li = end
-            if not self.reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]):
-                continue
-            self.evals += 1
-            if val == 0.0 and self.evals > 1:
-                self.fired = True
-                yield self.finding(b.record(i), f"{name} is exactly 0 at {b.position(i)}: suspiciously perfect",
-                                   metric=name)
-                return
-            train = self.train
-            if self.evals < self.opt["start"] or train is None or train <= 0:
-                continue
-            if val < self.opt["ratio"] * train:
-                self.count += 1
-                self.first = self.first or b.record(i)
-            else:
-                self.count, self.first = 0, None
-            if self.count >= self.opt["hold"]:
-                self.fired = True
-                yield self.finding(
-                    self.first, f"{name} ({fmt(val)}) is below half the training loss "
-                                f"({fmt(train)}) at {self.count} consecutive evaluations: check for "
-                                "leakage or a different loss in evaluation", evidence=[b.record(i)], metric=name)
-                return
-        train = _last_finite(l_values, li, len(l_values))
-        if train is not None:
-            self.train = train
-
-    def _observe_columns(self, b: Batch):
-        """`observe_batch` on a batch over BlockColumns: the same loop over the evaluations,
-        reading their rows and the training losses from arrays (no list column built)."""
-        import numpy as np
-
-        c = b.columns
-        l_rows, l_values, ok = columns_losses(b, train_only=False)
-        li = 0                            # losses before li are already in self.train
-        evals = first_per_row(*b.series("val_loss")[:3]) if "val_loss" in b.roles else ()
-        for i, name, val in zip(*evals):
-            # the latest finite training loss up to this row (a loss on the row itself counts)
-            end = int(np.searchsorted(l_rows, i, "right"))
-            train = columns_last_ok(l_values, ok, li, end)
-            if train is not None:
-                self.train = train
-            li = end
-            if not self.reports.is_new_at(*columns_report_key(c, i)):
+            if not self.reports.is_new_at(*report_key(b, i)):
                 continue
             self.evals += 1
             if val == 0.0 and self.evals > 1:
@@ -146,7 +95,7 @@ class ValBetterThanTrain(Rule):
                                 "leakage or a different loss in evaluation", evidence=[b.record(i)],
                     metric=name)
                 return
-        train = columns_last_ok(l_values, ok, li, len(l_rows))
+        train = losses.up_to(float("inf"))
         if train is not None:
             self.train = train
 
@@ -163,17 +112,3 @@ def first_per_row(rows: list[int], names: list[str], values: list[float], name_o
     if not all(first):
         rows, names, values = (list(compress(c, first)) for c in (rows, names, values))
     return rows, names, values
-
-
-def _last_finite(values: list[float], start: int, end: int) -> float | None:
-    """The last finite value of values[start:end], or None."""
-    for k in range(end - 1, start - 1, -1):
-        if isfinite(values[k]):
-            return values[k]
-    return None
-
-
-# ---- rows of a batch over BlockColumns (logdoc.columns), read without building its lists
-#
-# A rule that only reads a few rows of a big NumPy batch (evaluations) reads them here: each
-# value is the one the materialised column would hold at that row (tests/test_fast_*.py).
