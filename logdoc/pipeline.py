@@ -13,7 +13,6 @@ one core; never inside a daemonic process (`logdoc scan` already runs one log pe
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import stat
@@ -29,15 +28,18 @@ PIPELINE_MIN_BYTES = 64 << 20
 
 def worth_it(path: str) -> bool:
     """Whether `path` is a file big enough to parse in a second process, here."""
-    if path == "-" or _cores() < 2:
-        return False
-    if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+    if path == "-":
         return False
     try:
         st = os.stat(path)
     except OSError:
         return False            # the single-process path reports the error
-    return stat.S_ISREG(st.st_mode) and st.st_size >= PIPELINE_MIN_BYTES
+    if not stat.S_ISREG(st.st_mode) or st.st_size < PIPELINE_MIN_BYTES or _cores() < 2:
+        return False
+    import multiprocessing      # (not for small logs: start-up time counts there)
+
+    return ("fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon)
 
 
 def _cores() -> int:
@@ -51,6 +53,8 @@ def _cores() -> int:
 def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
     """(batch, number of lines) of the file, parsed in a worker; at the end `parser` holds the
     worker's counts (records, formats), as if it had parsed the file itself."""
+    import multiprocessing
+
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     worker = ctx.Process(target=_parse, args=(path, parser, send), daemon=True)

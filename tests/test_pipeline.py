@@ -46,3 +46,16 @@ def test_an_unreadable_input_is_the_same_error(tmp_path, every_file):
     binary.write_bytes(b"\x00\x01\x02" * 100)
     with pytest.raises(InputError, match="binary file"):
         api.analyze(str(binary), parallel=True)
+
+
+def test_a_small_log_imports_no_heavy_module():
+    # start-up time is most of a small log's analysis (issue 7): NumPy, pandas and
+    # multiprocessing are for big inputs and the commands that ask for tables
+    import subprocess
+    import sys
+
+    code = ("import sys; from logdoc import api; api.analyze(sys.argv[1]); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pandas', 'multiprocessing'}))")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "sample_logs" / "warmup-zero-lr-broken.log")],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
