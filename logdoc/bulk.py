@@ -175,6 +175,7 @@ class BulkParser:
     def __init__(self, parser: Parser, vector: bool | None = None):
         self.parser = parser
         self.vector = VECTOR if vector is None else vector   # big blocks with NumPy
+        self.defer = False        # NumPy blocks as bulk_vector.Pending (see logdoc.pipeline)
         self.clears = 0           # how often the plans were forgotten (a header changed)
         self.plans: dict[bytes, object] = {}
         self.templated = 0        # lines read by a template (for benchmarks and tests)
@@ -205,7 +206,7 @@ class BulkParser:
                 head, data = data[:got[1]], data[got[1] + 1:]
                 batch, n = parse_block_vector(self, head, first_no) or self._parse_loop(head, first_no)
             elif got is not None:
-                got[0].columns.at = at
+                _starts_at(got[0], at)
                 yield got
                 return
             else:
@@ -214,8 +215,7 @@ class BulkParser:
                     break
                 head, data = data[:cut], data[cut + 1:]
                 batch, n = self._parse_loop(head, first_no)
-            if batch.columns is not None:
-                batch.columns.at = at
+            _starts_at(batch, at)
             at += len(head) + 1
             yield batch, n
             first_no += n
@@ -429,6 +429,13 @@ class BulkParser:
             parser.formats[t.family] += 1
         self.templated += 1
         return True
+
+
+def _starts_at(got, at: int) -> None:
+    """Record where a NumPy batch (or its Pending) starts in the block parse_blocks was given."""
+    target = got if got.__class__ is not Batch else got.columns
+    if target is not None:
+        target.at = at
 
 
 def _raw_view(rec: Record):

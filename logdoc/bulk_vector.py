@@ -119,8 +119,10 @@ def parse_block_vector(bp, data: bytes, first_no: int, may_cut: bool = False):
             parser.formats[templates[c].family] += k
     parser.records += m
     bp.templated += m
-    cols = _assemble(v, m, sb, first_no, at_start, src, starts, lens, len(data))
-    return Batch.from_columns(cols), n
+    v._setters = {}
+    tl = v.tl[:m]
+    pending = Pending(v, m, sb, first_no, at_start, src, starts[tl], lens[tl], len(data))
+    return (pending if bp.defer else Batch.from_columns(pending.assemble())), n
 
 
 def _learning_cut(bp, uniq, kinds, codes, slow):
@@ -208,7 +210,11 @@ class _Values:
     """The values of the template lines `tl`: one flat array, `nv` values per line."""
 
     def __init__(self, buf, src, starts, tl, tcodes, templates, specs):
-        self.tl, self.tcodes, self.templates = tl, tcodes, templates
+        self.tl, self.tcodes = tl, tcodes
+        # what assembling needs of each template (plain data: it may cross a process boundary)
+        self.tinfo = [None if t is None else (tuple(getattr(t, a) for a in ATTRS),
+                                              tuple(zip(t.names, t.roles, t.groups, t.aggs)))
+                      for t in templates]
         u = len(templates)
         nv = np.zeros(u, np.int64)
         nm = np.zeros(u, np.int64)
@@ -318,10 +324,33 @@ def _merge_order(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return order
 
 
-def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src, starts, lens,
+class Pending:
+    """A block's records before their columns are put together (`assemble`).
+
+    The parsing process of logdoc.pipeline sends this instead of the BlockColumns (BulkParser
+    with `defer`): it is smaller, and putting the columns together then runs in the process
+    that judges the batch, which has time to spare, instead of the one that parses."""
+
+    __slots__ = ("v", "m", "sb", "first_no", "at_start", "src", "text_start", "text_len",
+                 "data_len", "at")
+
+    def __init__(self, v, m, sb, first_no, at_start, src, text_start, text_len, data_len):
+        self.v, self.m, self.sb, self.first_no, self.at_start = v, m, sb, first_no, at_start
+        self.src, self.text_start, self.text_len = src, text_start, text_len
+        self.data_len, self.at = data_len, 0
+
+    def assemble(self) -> BlockColumns:
+        cols = _assemble(self.v, self.m, self.sb, self.first_no, self.at_start, self.src,
+                         self.text_start, self.text_len, self.data_len)
+        cols.at = self.at
+        return cols
+
+
+def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src, t_start, t_len,
               data_len: int):
-    """BlockColumns of the first m template records and the line-by-line ones, in line order."""
-    tl, tcodes, templates = v.tl[:m], v.tcodes[:m], v.templates
+    """BlockColumns of the first m template records and the line-by-line ones, in line order
+    (`t_start`, `t_len`: where the template records' texts are in `src`)."""
+    tl, tcodes, tinfo = v.tl[:m], v.tcodes[:m], v.tinfo
     n_slow = len(sb.line)
     keys = np.concatenate((tl, np.array(sb.line, np.int64) - first_no)) if n_slow else tl
     # both parts are in line order and hold different lines (several records of one slow line
@@ -332,8 +361,8 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
     def merged(a_templates, a_slow):
         return np.concatenate((a_templates, a_slow))[order] if n_slow else a_templates
 
-    u = len(templates)
-    attrs = [tuple(getattr(t, a) for a in ATTRS) if t is not None else None for t in templates]
+    u = len(tinfo)
+    attrs = [None if t is None else t[0] for t in tinfo]
     attrs += zip(*[getattr(sb, a) for a in ATTRS])
     rc = merged(tcodes.astype(np.int64), np.arange(u, u + n_slow))
 
@@ -355,8 +384,8 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
             known = np.where(has, known[picked], first is not None)
         counters[name] = (values, None if known.all() else known)
 
-    text_start = merged(starts[tl], np.full(n_slow, -1, np.int64))
-    text_end = merged(starts[tl] + lens[tl], np.full(n_slow, -1, np.int64))
+    text_start = merged(t_start, np.full(n_slow, -1, np.int64))
+    text_end = merged(t_start + t_len, np.full(n_slow, -1, np.int64))
     extra = {}
     if n_slow:
         rank = np.empty(len(order), np.int64)
@@ -371,10 +400,10 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
     owner = np.repeat(np.arange(m), nm)
     k = np.arange(total) - (np.cumsum(nm) - nm)[owner]
     meta, meta_base = [], np.zeros(u, np.int64)
-    for c, t in enumerate(templates):
+    for c, t in enumerate(tinfo):
         if t is not None:
             meta_base[c] = len(meta)
-            meta.extend(zip(t.names, t.roles, t.groups, t.aggs))
+            meta.extend(t[1])
     m_value = v.flat[v.vbase[:m][owner] + k] if total else np.zeros(0)
     m_meta = meta_base[tcodes[owner]] + k if total else np.zeros(0, np.int64)
     m_row = owner if rank is None else rank[owner]

@@ -70,12 +70,14 @@ def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
             kind = message[0]
             if kind == "batch":
                 _, payload, n = message
-                yield (payload if isinstance(payload, Batch) else Batch.from_columns(payload)), n
-            elif kind == "columns":
-                # a NumPy batch of a plain file comes without its block: read it here
-                _, cols, n, offset, cleaned = message
-                cols.src = os.pread(fd, cols.data_len, offset) + cleaned
-                yield Batch.from_columns(cols), n
+                yield payload, n
+            elif kind == "pending":
+                # a NumPy block, its columns to put together here; from a plain file it
+                # comes without the block's bytes: they are read from the file
+                _, pending, n, offset, cleaned = message
+                if offset is not None:
+                    pending.src = os.pread(fd, pending.data_len, offset) + cleaned
+                yield Batch.from_columns(pending.assemble()), n
             elif kind == "done":
                 _, parser.records, formats = message
                 parser.formats.clear()
@@ -100,18 +102,18 @@ def _parse(path: str, parser: Parser, send) -> None:
         with open(path, "rb") as fh:
             plain = fh.read(2) != b"\x1f\x8b"      # gzip: offsets are not the file's
         bulk = BulkParser(parser)
+        bulk.defer = True             # the main process puts NumPy batches together
         for first_no, offset, data in read_blocks_at(path):
-            for batch, n in bulk.parse_blocks(data, first_no):
-                cols = batch.columns
-                if cols is None:
-                    send.send(("batch", batch, n))
+            for got, n in bulk.parse_blocks(data, first_no):
+                if isinstance(got, Batch):
+                    send.send(("batch", got, n))
                 elif plain:
-                    # half of a NumPy batch is the block's bytes: the main process reads
-                    # them from the file; only the cleaned lines after them travel
-                    src, cols.src = cols.src, b""
-                    send.send(("columns", cols, n, offset + cols.at, src[cols.data_len:]))
+                    # most of a NumPy block is its bytes: the main process reads them from
+                    # the file; only the cleaned lines after them travel
+                    src, got.src = got.src, b""
+                    send.send(("pending", got, n, offset + got.at, src[got.data_len:]))
                 else:
-                    send.send(("batch", cols, n))
+                    send.send(("pending", got, n, None, b""))
         send.send(("done", parser.records, dict(parser.formats)))
     except InputError as exc:
         send.send(("input-error", str(exc)))
