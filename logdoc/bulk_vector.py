@@ -14,6 +14,8 @@ over in both directions. A block where such lines are common is left to BulkPars
 """
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from .batch import Batch
@@ -200,8 +202,9 @@ def _redrawn(data, bad, bad_line, starts, lens, shapes, marked) -> np.ndarray:
             b = int(begin[k])
             size[k] = len(data[b:b + int(size[k])].rstrip())
     starts[lines], lens[lines] = begin, size
-    for d, b, k in zip(lines.tolist(), begin.tolist(), size.tolist()):
-        shapes[d] = marked[b:b + k]
+    # shapes[d] = marked[b:b + k] for each, looped in C (a tenth of a block's lines are redraws)
+    deque(map(shapes.__setitem__, lines.tolist(),
+              map(marked.__getitem__, map(slice, begin.tolist(), (begin + size).tolist()))), maxlen=0)
     dirty[lines] = False
     return np.flatnonzero(dirty)
 
@@ -253,12 +256,7 @@ class _Values:
                     idx = order[lo:hi]
                     self.flat[idx] = read_numbers(buf, where[idx], formats[f], src)
                 lo = hi
-            # a number per line that differs when one of its values differs (nan: unknown),
-            # so rules can tell most different lines apart without building their texts
-            weight = (np.arange(total) - self.vbase[owner] + 1).astype(np.float64)
-            self.fingerprint = np.bincount(owner, weights=self.flat * weight, minlength=len(tl))
-        else:
-            self.fingerprint = np.zeros(len(tl))
+        self.per_line = per_line
         self._setters = {}
 
     def column(self, name: str, m: int):
@@ -268,6 +266,16 @@ class _Values:
         values = np.full(m, np.nan)
         values[known] = self.flat[self.vbase[:m][known] + at[known]]
         return values, known
+
+    def fingerprint(self, m: int) -> np.ndarray:
+        """A number per template line (of the first m) that differs when one of its values
+        differs (nan: unknown), so rules can tell most different lines apart without
+        building their texts (BlockColumns.texts_differ)."""
+        per_line = self.per_line[:m]
+        total = int(per_line.sum())
+        owner = np.repeat(np.arange(m), per_line)
+        weight = (np.arange(total) - self.vbase[owner] + 1).astype(np.float64)
+        return np.bincount(owner, weights=self.flat[:total] * weight, minlength=m)
 
     def setters(self, name: str):
         """(line indexes, values) of the template lines that set carried counter `name`."""
@@ -416,7 +424,7 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
         m_meta = np.concatenate((m_meta, s_meta))
         by_row = _merge_order(m_row[:len(m_row) - len(s_row)], s_row)
         m_row, m_value, m_meta = m_row[by_row], m_value[by_row], m_meta[by_row]
-    fingerprint = merged(v.fingerprint[:m], np.full(n_slow, np.nan))
+    fingerprint = merged(v.fingerprint(m), np.full(n_slow, np.nan))
     return BlockColumns(line=line + first_no, rc=rc, attrs=attrs, counters=counters, src=src,
                         text_start=text_start, text_end=text_end, extra=extra, m_row=m_row,
                         m_value=m_value, m_meta=m_meta, meta=meta, fingerprint=fingerprint,
