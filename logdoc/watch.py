@@ -36,7 +36,7 @@ from .session import Result, Session
 
 # A pipe gives what it holds, up to this much (see follow.PipeInput): big enough for the
 # NumPy parser to pay off, small enough that memory stays flat on a never-ending stream.
-LIVE_BLOCK = 2 << 20
+LIVE_BLOCK = 1 << 20
 
 
 # --------------------------------------------------------------------------- output safety
