@@ -134,10 +134,23 @@ class PatternRule:
         return self.anchors[0] if self.anchors else None
 
     def __post_init__(self):
-        # A regex anchored with ^ is tried at the start only (re.search would scan the line).
-        self._find = self.regex.match if self.regex.pattern.startswith("^") else self.regex.search
+        if isinstance(self.regex, str):   # a built-in rule: compiled when first needed
+            self._find = self._compile_and_find
+        else:
+            self._set_find()
         self._needs_header = (f"{self.family}/{self.kv.columns}"
                               if self.kv is not None and self.kv.columns is not None else None)
+
+    def _set_find(self) -> None:
+        # A regex anchored with ^ is tried at the start only (re.search would scan the line).
+        self._find = self.regex.match if self.regex.pattern.startswith("^") else self.regex.search
+
+    def _compile_and_find(self, text: str):
+        # Compiling the 140 built-in regexes is most of a small log's start-up, and a log
+        # meets few of them (the anchor index picks them): each is compiled on first use.
+        self.regex = re.compile(self.regex)
+        self._set_find()
+        return self._find(text)
 
     def apply(self, text: str, line_no: int, default_roles: dict[str, str], state: dict | None = None):
         """A Record, HEADER (a header line was remembered) or None (no match)."""
@@ -388,6 +401,9 @@ def _check_keys(table: dict, allowed: set[str], where: str) -> None:
         raise PatternError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
 
 
+_GROUP_NAME = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
+
+
 def _compile(regex: str, where: str) -> re.Pattern:
     try:
         return re.compile(regex)
@@ -443,7 +459,10 @@ RULE_KEYS = {"id", "regex", "anchor", "fields", "kv", "event", "phase", "agg", "
 PARSERS = ("pydict", "json")
 
 
-def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self_test: bool = True) -> Family:
+def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self_test: bool = True,
+                trusted: bool = False) -> Family:
+    """A pattern file's Family. A `trusted` file (built in: the test suite self-tests it)
+    is not self-tested here and its rule regexes are compiled when first used."""
     where = str(path)
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -476,9 +495,13 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
         if r["id"] in seen:
             raise PatternError(f"{rwhere}: duplicate rule id")
         seen.add(r["id"])
-        regex = _compile(_expand(r["regex"], macros, rwhere), rwhere)
+        if trusted:
+            regex = _expand(r["regex"], macros, rwhere)
+            names = set(_GROUP_NAME.findall(regex))
+        else:
+            regex = _compile(_expand(r["regex"], macros, rwhere), rwhere)
+            names = set(regex.groupindex)
         fields = [_field(n, s, rwhere) for n, s in r.get("fields", {}).items()]
-        names = set(regex.groupindex)
         for fs in fields:
             if fs.name not in names:
                 raise PatternError(f"{rwhere}: field {fs.name!r} is not a named group of the regex")
@@ -521,7 +544,7 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
                     priority=int(fam.get("priority", 50)), rules=rules,
                     negatives=[n["line"] for n in doc.get("negative", [])],
                     description=fam.get("description", ""), urls=fam.get("urls", []))
-    if self_test:
+    if self_test and not trusted:
         from .selftest import check_family   # selftest needs this module's classes
 
         problems = check_family(family, default_roles or {})
@@ -687,8 +710,9 @@ class PatternSet:
         prefix_file = base / "_prefixes.toml"
         prefixes = Prefixes.load(prefix_file) if prefix_file.exists() else None
         by_id: dict[str, Family] = {}
+        builtin = set(pattern_files([base]))
         for path in pattern_files([base, *extra]):
-            fam = load_family(path, roles, self_test=self_test)
+            fam = load_family(path, roles, self_test=self_test, trusted=path in builtin)
             by_id[fam.id] = fam       # a user file with the same id overrides the built-in one
         return cls(list(by_id.values()), roles, prefixes)
 

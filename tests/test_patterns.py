@@ -366,3 +366,37 @@ def test_patterns_test_passes_for_every_builtin_file(cli):
     run = cli("patterns", "test")
     assert run.code == 0, run.out
     assert "FAIL" not in run.out and run.out.count("ok ") == len(pattern_files([builtin_dir()]))
+
+
+def test_builtin_regexes_are_compiled_when_first_used():
+    # start-up: a small log meets few of the ~140 built-in regexes (issue 7)
+    import re
+
+    from logdoc.parser import Parser
+    from logdoc.reading import lines_from_text
+
+    ps = PatternSet.load()
+    rules = [r for fam in ps.families for r in fam.rules]
+    assert rules and all(isinstance(r.regex, str) for r in rules)
+    parser = Parser(ps)
+    for line in lines_from_text("Epoch 001/030: train 0.217  val 1.921642\n"):
+        assert parser.feed(line)
+    compiled = [r for r in rules if isinstance(r.regex, re.Pattern)]
+    assert 0 < len(compiled) < len(rules) // 2
+
+
+def test_a_user_file_with_a_bad_regex_fails_at_load(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(textwrap.dedent('''
+        schema = "logdoc.pattern/1"
+        [family]
+        id = "bad"
+        [[rule]]
+        id = "oops"
+        regex = '(?P<loss>[0-9'
+        fields = { loss = "loss" }
+        [[rule.sample]]
+        line = "x"
+    '''))
+    with pytest.raises(PatternError, match="bad regex"):
+        PatternSet.load([bad])
