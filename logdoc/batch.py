@@ -262,8 +262,17 @@ class Batch:
         if got is None:
             import numpy as np
 
-            rows, _, values = self.train_loss()
-            got = self.memo["np_train_loss"] = (np.array(rows, np.int64), np.array(values, np.float64))
+            c = self.columns
+            if c is not None:
+                rows, values = self.np_series("loss")
+                if len(rows) < 2 or bool((rows[1:] != rows[:-1]).all()):   # one loss per record
+                    train = np.array([a is not None and a[3] == "train" for a in c.attrs], bool)
+                    keep = train[c.rc[rows]]
+                    got = (rows, values) if keep.all() else (rows[keep], values[keep])
+            if got is None:
+                rows, _, values = self.train_loss()
+                got = (np.array(rows, np.int64), np.array(values, np.float64))
+            self.memo["np_train_loss"] = got
         return got
 
     def np_counter(self, name: str):

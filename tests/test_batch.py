@@ -57,3 +57,39 @@ def test_train_loss_ignores_eval_records_without_a_training_loss():
     b = Batch.from_records([rec(1, ("loss", "loss", 0.5)), rec(2, ("val_loss", "val_loss", 0.7), phase="eval"),
                             rec(3, ("loss", "loss", 0.4))])
     assert b.train_loss() == ([0, 2], ["loss", "loss"], [0.5, 0.4])
+
+
+def test_numpy_views_equal_the_lists_on_numpy_batches():
+    # np_train_loss / np_series / np_counter of a NumPy batch come from its arrays; they must
+    # be the very lists the batch builds when asked (every kept log, the NumPy path forced)
+    import gzip
+    from pathlib import Path
+
+    import numpy as np
+
+    from logdoc.bulk import BulkParser
+    from logdoc.parser import Parser
+    from logdoc.patterns import default_patterns
+    from logdoc.reading import iter_blocks
+    from streams import Trickle, vector_everywhere
+
+    root = Path(__file__).resolve().parent.parent
+    checked = 0
+    for path in sorted([*root.glob("tests/corpus/*.log"), *root.glob("tests/heldout/*.log.gz")]):
+        data = path.read_bytes()
+        data = gzip.decompress(data) if path.suffix == ".gz" else data
+        bulk = BulkParser(Parser(default_patterns()))
+        with vector_everywhere():
+            for no, block in iter_blocks(Trickle(data, 2000), str(path)):
+                for b, _ in bulk.parse_blocks(block, no):
+                    if b.columns is None or not len(b):
+                        continue
+                    rows, _, values = b.train_loss()
+                    got_rows, got_values = b.np_train_loss()
+                    assert got_rows.tolist() == rows
+                    np.testing.assert_array_equal(got_values, np.array(values, np.float64))
+                    for name in ("epoch", "step"):
+                        v, known = b.np_counter(name)
+                        assert [x if k else None for x, k in zip(v.tolist(), known.tolist())] == getattr(b, name)
+                    checked += 1
+    assert checked > 20
