@@ -113,16 +113,8 @@ class LossFlat(Rule):
                 need = self.opt["min_epochs"] if k < n_epoch and precise else self.opt["min_repeats"]
                 if count >= need:
                     return False
-        self.highest = highest = max(self.highest, float(mags.max()))
-        value = float(vals[-1])
-        if last == n - 1:
-            self.value, self.count = (value, count) if count else (None, 0)
-            if count:
-                self.first = first if isinstance(first, Record) else b.record(first)
-        elif abs(value) <= self.opt["converged"] * highest:
-            self.value, self.count = None, 0
-        else:
-            self.value, self.first, self.count = value, b.record(int(rows[-1])), 1
+        self.highest = max(self.highest, float(mags.max()))
+        self._carry(b, rows, float(vals[-1]), count, first, last == n - 1)
         return True
 
     def _scan(self, b: Batch, rows: list[int], vals: list[float], n_epoch: int):
@@ -164,14 +156,17 @@ class LossFlat(Rule):
                                f"(lines {first.line}–{rec.line}): the model is not learning",
                         evidence=[rec], metric=name)
                     return
-        n = len(vals)
-        self.highest = highest = max(highest, max(map(abs, vals[done:])))
-        value = vals[-1]
-        if last == n - 1:                       # the batch ends in a run of equal values
+        self.highest = max(highest, max(map(abs, vals[done:])))
+        self._carry(b, rows, vals[-1], count, first, last == len(vals) - 1)
+
+    def _carry(self, b: Batch, rows, value: float, count: int, first, ends_in_run: bool) -> None:
+        """The state the next batch starts from: the run of equal values the batch ends in,
+        else its last value (forgotten when it is converged near 0)."""
+        if ends_in_run:
             self.value, self.count = (value, count) if count else (None, 0)
             if count:
                 self.first = first if isinstance(first, Record) else b.record(first)
-        elif abs(value) <= converged * highest:
+        elif abs(value) <= self.opt["converged"] * self.highest:
             self.value, self.count = None, 0
         else:
-            self.value, self.first, self.count = value, b.record(rows[-1]), 1
+            self.value, self.first, self.count = value, b.record(int(rows[-1])), 1
