@@ -87,48 +87,49 @@ class Fp16Overflow(Rule):
             self.reports += len(tl_rows)
             self.last_step = _last_step(steps, 0, n_rows, self.last_step)
             return
-        opt = self.opt
-        startup_steps, startup_reports = opt["startup_steps"], opt["startup_reports"]
-        later, epochs, events = self.later, b.epoch, b.event
+        epochs, events = b.epoch, b.event
         done = 0                           # rows before this are accounted for
         for i, n in overflows:
             # training reports and steps of the rows in between
             self.reports += bisect_left(tl_rows, i) - bisect_left(tl_rows, done)
             self.last_step = _last_step(steps, done, i + 1, self.last_step)
             done = i + 1
-            # calibrating?
-            epoch = epochs[i]
-            if epoch is not None and epoch > 1:
-                calibrating = False
-            elif self.last_step is not None:   # the row's own step, else the last one shown
-                calibrating = self.last_step <= startup_steps
-            else:
-                calibrating = self.reports < startup_reports
-            if calibrating:
-                if not self.startup_reported:
-                    self.startup_reported = True
-                    f = self.finding(b.record(i), "fp16 loss-scale overflow at start-up: the dynamic loss "
-                                                  "scaler is calibrating (benign if it stops)")
-                    f.severity = Severity.info
-                    yield f
-                continue
-            if self.fired:
-                continue
-            rec = b.record(i)
-            for _ in range(min(n, later.maxlen)):
-                later.append((self.reports, rec))
-            if events[i] is None:
-                self.reports += 1          # a counter line is also a training report
-            span = self.reports - later[0][0]
-            if len(later) >= opt["max_overflows"] and span <= opt["window"]:
-                self.fired = True
-                first = later[0][1]
-                yield self.finding(
-                    first, f"{len(later)} fp16 overflows within {max(span, 1)} training reports after "
-                           f"start-up (lines {first.line}–{rec.line}): optimizer steps keep being skipped",
-                    evidence=[rec])
+            yield from self._overflow(b, i, n, epochs[i], events[i] is not None)
         self.reports += len(tl_rows) - bisect_left(tl_rows, done)
         self.last_step = _last_step(steps, done, n_rows, self.last_step)
+
+    def _overflow(self, b: Batch, i: int, n: int, epoch, is_event: bool):
+        """Row i says n optimizer steps were skipped (the reports and step before it counted)."""
+        opt, later = self.opt, self.later
+        if epoch is not None and epoch > 1:
+            calibrating = False
+        elif self.last_step is not None:       # the row's own step, else the last one shown
+            calibrating = self.last_step <= opt["startup_steps"]
+        else:
+            calibrating = self.reports < opt["startup_reports"]
+        if calibrating:
+            if not self.startup_reported:
+                self.startup_reported = True
+                f = self.finding(b.record(i), "fp16 loss-scale overflow at start-up: the dynamic loss "
+                                              "scaler is calibrating (benign if it stops)")
+                f.severity = Severity.info
+                yield f
+            return
+        if self.fired:
+            return
+        rec = b.record(i)
+        for _ in range(min(n, later.maxlen)):
+            later.append((self.reports, rec))
+        if not is_event:
+            self.reports += 1              # a counter line is also a training report
+        span = self.reports - later[0][0]
+        if len(later) >= opt["max_overflows"] and span <= opt["window"]:
+            self.fired = True
+            first = later[0][1]
+            yield self.finding(
+                first, f"{len(later)} fp16 overflows within {max(span, 1)} training reports after "
+                       f"start-up (lines {first.line}–{rec.line}): optimizer steps keep being skipped",
+                evidence=[rec])
 
     def _observe_columns(self, b: Batch):
         """The loop above on a batch over BlockColumns: rows, steps and training reports
@@ -151,46 +152,14 @@ class Fp16Overflow(Rule):
             k = int(np.searchsorted(shown, stop)) - 1
             return float(steps[shown[k]]) if k >= 0 and shown[k] >= start else default
 
-        opt = self.opt
-        startup_steps, startup_reports = opt["startup_steps"], opt["startup_reports"]
-        later, attrs, rc = self.later, c.attrs, c.rc
+        attrs, rc = c.attrs, c.rc
         done = 0                           # rows before this are accounted for
         for i, n in overflows:
             # training reports and steps of the rows in between
             self.reports += int(np.searchsorted(tl_rows, i) - np.searchsorted(tl_rows, done))
             self.last_step = last_step(done, i + 1, self.last_step)
             done = i + 1
-            # calibrating?
-            epoch = c.counter("epoch", i)
-            if epoch is not None and epoch > 1:
-                calibrating = False
-            elif self.last_step is not None:   # the row's own step, else the last one shown
-                calibrating = self.last_step <= startup_steps
-            else:
-                calibrating = self.reports < startup_reports
-            if calibrating:
-                if not self.startup_reported:
-                    self.startup_reported = True
-                    f = self.finding(b.record(i), "fp16 loss-scale overflow at start-up: the dynamic "
-                                                           "loss scaler is calibrating (benign if it stops)")
-                    f.severity = Severity.info
-                    yield f
-                continue
-            if self.fired:
-                continue
-            rec = b.record(i)
-            for _ in range(min(n, later.maxlen)):
-                later.append((self.reports, rec))
-            if attrs[rc[i]][2] is None:
-                self.reports += 1          # a counter line is also a training report
-            span = self.reports - later[0][0]
-            if len(later) >= opt["max_overflows"] and span <= opt["window"]:
-                self.fired = True
-                first = later[0][1]
-                yield self.finding(
-                    first, f"{len(later)} fp16 overflows within {max(span, 1)} training reports after "
-                           f"start-up (lines {first.line}–{rec.line}): optimizer steps keep being skipped",
-                    evidence=[rec])
+            yield from self._overflow(b, i, n, c.counter("epoch", i), attrs[rc[i]][2] is not None)
         self.reports += int(tl_rows.size - np.searchsorted(tl_rows, done))
         self.last_step = last_step(done, c.n, self.last_step)
 
