@@ -14,12 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from logdoc.batch import Batch
-from logdoc.bulk import BulkParser
 from logdoc.engine import build_rules
-from logdoc.parser import Parser
 from logdoc.patterns import PatternSet
 
-from streams import vector_everywhere
+from streams import numpy_blocks
 
 PROBES = Path(__file__).parent / "rules" / "probe-patterns.toml"
 _PATTERNS: list = []
@@ -31,16 +29,7 @@ def _parsed(data: bytes, block_bytes: int) -> tuple:
     the vector parser forced on every block (kept: tests replay a log with several options)."""
     if not _PATTERNS:
         _PATTERNS.append(PatternSet.load([PROBES]))
-    with vector_everywhere():
-        bulk = BulkParser(Parser(_PATTERNS[0]))
-        out, no, start = [], 1, 0
-        while start < len(data):
-            cut = data.find(b"\n", start + block_bytes)
-            end = len(data) if cut < 0 else cut
-            batch, n = bulk.parse_block(data[start:end], no)
-            out.append((batch.columns, tuple(batch.records())))
-            no, start = no + n, end + 1
-        return tuple(out)
+    return numpy_blocks(data, block_bytes, _PATTERNS[0])
 
 
 def batches(data: bytes, block_bytes: int) -> list:

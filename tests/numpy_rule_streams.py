@@ -12,13 +12,10 @@ import random
 from functools import lru_cache
 from pathlib import Path
 
-import logdoc.bulk
-import logdoc.bulk_vector
 from logdoc.batch import Batch
-from logdoc.bulk import BulkParser
 from logdoc.engine import build_rules
-from logdoc.parser import Parser
 from logdoc.patterns import PatternSet
+from streams import numpy_blocks
 
 PROBES = Path(__file__).parent / "rules" / "probe-patterns.toml"
 _PATTERNS: list = []
@@ -119,21 +116,7 @@ def parsed(seed: int, block_bytes: int, log_options: tuple = ()) -> tuple:
     """((BlockColumns or None, records), ...) of `random_log(seed, **log_options)` cut in
     blocks of about `block_bytes`, the vector parser forced on every block. Kept: the test
     files of several rules replay the same logs (each run builds fresh batches)."""
-    data = random_log(seed, **dict(log_options))
-    saved = logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE
-    logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE = 0, 2.0
-    try:
-        bulk = BulkParser(Parser(patterns()))
-        out, no, start = [], 1, 0
-        while start < len(data):
-            cut = data.find(b"\n", start + block_bytes)
-            end = len(data) if cut < 0 else cut
-            batch, n = bulk.parse_block(data[start:end], no)
-            out.append((batch.columns, tuple(batch.records())))
-            no, start = no + n, end + 1
-        return tuple(out)
-    finally:
-        logdoc.bulk.VECTOR_MIN_BYTES, logdoc.bulk_vector.MAX_SLOW_SHARE = saved
+    return numpy_blocks(random_log(seed, **dict(log_options)), block_bytes, patterns())
 
 
 def batches(blocks: tuple, columns: bool) -> list:

@@ -33,3 +33,22 @@ def vector_everywhere():
     finally:
         for m, k, v in zip(modules, names, saved):
             setattr(m, k, v)
+
+
+def numpy_blocks(data: bytes, block_bytes: int, patterns) -> tuple:
+    """((BlockColumns or None, records), ...) of `data` cut in blocks of about `block_bytes`,
+    the vector parser forced on every block: what the rules' differential tests feed a rule as
+    NumPy batches and, from the same records, as list batches."""
+    from logdoc.bulk import BulkParser
+    from logdoc.parser import Parser
+
+    with vector_everywhere():
+        bulk = BulkParser(Parser(patterns))
+        out, no, start = [], 1, 0
+        while start < len(data):
+            cut = data.find(b"\n", start + block_bytes)
+            end = len(data) if cut < 0 else cut
+            batch, n = bulk.parse_block(data[start:end], no)
+            out.append((batch.columns, tuple(batch.records())))
+            no, start = no + n, end + 1
+        return tuple(out)
