@@ -23,3 +23,23 @@ def test_arbitrary_bytes_never_crash(tmp_path_factory, capsys, data):
         assert "internal error" not in err and "Traceback" not in err
         if code == 2:
             assert err.count("\n") == 1
+
+
+@settings(max_examples=int(__import__("os").environ.get("LOGDOC_FUZZ_EXAMPLES", "60")), deadline=None)
+@given(data=st.one_of(st.binary(max_size=3000), LOGGY), chunk=st.sampled_from([50, 700, 1 << 20]))
+def test_arbitrary_bytes_read_with_numpy_give_the_line_by_line_report(data, chunk):
+    # the NumPy parser (forced on every block, learning cuts at the third repeat) on any input:
+    # no crash, and the report of the line-by-line parser, as text
+    import json
+
+    from logdoc.reading import InputError, iter_blocks, lines_from_text
+    from logdoc.session import Session
+    from streams import Trickle, vector_everywhere
+
+    try:
+        want = json.dumps(Session("x").feed_all(lines_from_text(data)).to_json())
+    except InputError:
+        return
+    with vector_everywhere():
+        got = json.dumps(Session("x").feed_blocks(iter_blocks(Trickle(data, chunk), "x")).to_json())
+    assert got == want
