@@ -45,7 +45,7 @@ class Batch:
         self._rows_for: dict[frozenset, list[int]] = {}
         self._train_loss: tuple | None = None
         self._roles: frozenset | None = None
-        self.memo: dict = {}       # answers rules share within this batch (see rules.base)
+        self.memo: dict = {}       # answers rules share within this batch (see rules._series)
         self.columns = None        # BlockColumns, when the vector parser built the batch
 
     @classmethod

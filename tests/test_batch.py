@@ -39,7 +39,8 @@ def test_record_rebuilds_a_row_with_its_metrics():
 
 
 def test_new_reports_replayed_to_a_second_rule_leave_the_same_state():
-    from logdoc.rules.base import Reports, new_reports
+    from logdoc.rules._series import new_reports
+    from logdoc.rules.base import Reports
 
     recs = [Record(line=i, text=f"step {i // 2}", pattern="t/t", family="t", epoch=1.0, step=float(i // 2),
                    metrics=[Metric("loss", "loss", 1.0 / (i + 1))]) for i in range(1, 40)]

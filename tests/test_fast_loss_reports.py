@@ -14,7 +14,8 @@ import random
 
 import pytest
 
-from logdoc.rules.base import Reports, new_finite_losses, new_finite_losses_np
+from logdoc.rules.base import Reports
+from logdoc.rules._series import new_finite_losses, new_finite_losses_np
 
 from loss_streams import batch_pairs
 

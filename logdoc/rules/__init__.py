@@ -22,7 +22,7 @@ _loaded = False
 def _load_all() -> None:
     global _loaded
     for info in pkgutil.iter_modules(__path__):
-        if info.name != "base":
+        if info.name != "base" and not info.name.startswith("_"):   # (helpers, not rules)
             importlib.import_module(f"{__name__}.{info.name}")
     _loaded = True
 

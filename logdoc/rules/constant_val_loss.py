@@ -4,7 +4,8 @@ import re
 
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, columns_rows, fmt, significant_digits, train_loss
+from .base import Reports, Rule, fmt, significant_digits, train_loss
+from ._series import columns_rows
 from .metric_zero import SCORE_NAME
 
 # Values a pattern may read as validation metrics although they measure the run, not the

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Hold, Rule, columns_rows, fmt
+from .base import Hold, Rule, fmt
+from ._series import columns_rows
 
 
 @register

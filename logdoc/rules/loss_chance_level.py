@@ -10,7 +10,8 @@ from operator import and_
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_label, loss_name_at, new_finite_losses, new_finite_losses_np
+from .base import Reports, Rule, fmt, loss_label
+from ._series import loss_name_at, new_finite_losses, new_finite_losses_np
 
 # Cross-entropy of a uniform guess, ln(C), for common class counts and LLM vocabularies.
 # Benchmarks' class counts (binary, CIFAR-10/MNIST, CIFAR-100, ImageNet-1k) and the

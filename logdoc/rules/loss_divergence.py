@@ -8,7 +8,8 @@ from operator import itemgetter, sub, truediv
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, loss_name_at, new_finite_losses, new_finite_losses_np
+from .base import Reports, Rule, fmt
+from ._series import loss_name_at, new_finite_losses, new_finite_losses_np
 
 
 @register

@@ -6,8 +6,8 @@ from operator import eq
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import (Reports, Rule, fmt, loss_label, loss_name_at, new_finite_losses, new_finite_losses_np,
-                   significant_digits)
+from ._series import loss_name_at, new_finite_losses, new_finite_losses_np
+from .base import Reports, Rule, fmt, loss_label, significant_digits
 
 
 @register

@@ -9,7 +9,8 @@ from operator import eq, ne, or_
 from ..batch import Batch
 from ..model import Severity
 from . import register
-from .base import Reports, Rule, finite_losses_np, fmt, loss_label, new_finite_losses_np
+from .base import Reports, Rule, fmt, loss_label
+from ._series import finite_losses_np, new_finite_losses_np
 
 
 @register

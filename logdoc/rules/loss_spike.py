@@ -6,7 +6,8 @@ from math import isfinite
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, new_finite_losses, new_finite_losses_np
+from .base import Reports, Rule, fmt
+from ._series import new_finite_losses, new_finite_losses_np
 from .loss_divergence import _loss_name
 
 

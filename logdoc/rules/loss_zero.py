@@ -6,7 +6,8 @@ from bisect import bisect_left, bisect_right
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, finite_losses_np, loss_label
+from .base import Reports, Rule, loss_label
+from ._series import finite_losses_np
 
 
 @register

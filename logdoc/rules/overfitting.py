@@ -4,7 +4,8 @@ from __future__ import annotations
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import LatestLoss, Reports, Rule, fmt, report_key
+from .base import Reports, Rule, fmt
+from ._series import LatestLoss, report_key
 from .metric_zero import is_score_name
 from .val_better_than_train import first_per_row
 

@@ -7,7 +7,8 @@ from operator import and_, ne
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import LatestLoss, Reports, Rule, fmt, report_key
+from .base import Reports, Rule, fmt
+from ._series import LatestLoss, report_key
 
 
 @register

@@ -1,0 +1,395 @@
+"""Series read from a batch, shared by several rules: the loss series' new reports (from
+lists, or from a NumPy batch's arrays), the latest training loss before a row, and the rows
+that hold a role. Kept apart from base.py (the Rule class and its small helpers)."""
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from itertools import chain, compress, repeat
+from math import isfinite, isnan
+from operator import eq, ne, or_
+from typing import TYPE_CHECKING
+
+from .base import Reports
+
+if TYPE_CHECKING:
+    from ..batch import Batch
+
+
+# ---- reports in bulk (shared by the loss-* rules)
+
+_NEVER = object()      # a report key equal to no other
+
+
+def new_finite_losses(reports: Reports, b: "Batch"):
+    """`new_reports` over the batch's finite training losses: (rows, values, n_epoch).
+
+    The loss rules judge finite values only (non-finite ones are the nonfinite rule's); the
+    filtered lists are kept on the batch, so every rule passes the same lists and
+    `new_reports` can answer the rules that follow in the same state from its memo. A batch
+    over BlockColumns is answered from its arrays (`new_finite_losses_np`) when it can be."""
+    if b.columns is not None:
+        got = new_finite_losses_np(reports, b)
+        if got is not None:
+            rows, values, n_epoch = got
+            return rows.tolist(), values.tolist(), n_epoch
+    got = b.memo.get("finite_train_loss")
+    if got is None:
+        rows, _, values = b.train_loss()
+        if rows and not isfinite(sum(values)):     # (a finite sum: every value is finite)
+            keep = list(map(isfinite, values))
+            rows, values = list(compress(rows, keep)), list(compress(values, keep))
+        got = b.memo["finite_train_loss"] = (rows, values)
+    rows, values = got
+    if not rows:
+        return [], [], 0
+    return new_reports(reports, b, rows, values)
+
+
+def new_reports(reports: Reports, b: "Batch", rows: list[int], values: list[float]):
+    """`reports.is_new_at` for every row of `rows` (batch rows, in order), in bulk.
+
+    Returns (rows, values) of the new reports (`values` runs parallel to `rows`) and how many
+    of the first new ones still saw `reports.per_epoch` True; `reports` is left as the
+    row-by-row calls leave it. A report is new when its position differs from the previous
+    row's, or, without a step, its text does; a row with neither epoch nor step is always
+    new.
+    """
+    if len(rows) <= _FEW:               # a live stream's batch: the plain calls cost less
+        return _new_reports_few(reports, b, rows, values)
+    # Several loss rules follow the same series from the same state: the first one's answer
+    # is remembered on the batch and replayed to the others. The key holds the input lists
+    # themselves (compared by identity, kept alive) and the whole state of `reports`.
+    state = reports.state()
+    memo = b.memo.setdefault("new_reports", [])
+    for seen_rows, seen_values, seen_state, answer, end_state in memo:
+        if seen_rows is rows and seen_values is values and seen_state == state:
+            reports.restore(end_state)
+            kept_rows, kept_values, n_epoch = answer
+            return list(kept_rows), list(kept_values), n_epoch
+    answer = _new_reports_bulk(reports, b, rows, values)
+    if len(memo) < 8:
+        memo.append((rows, values, state, answer, reports.state()))
+    kept_rows, kept_values, n_epoch = answer
+    return list(kept_rows), list(kept_values), n_epoch
+
+
+def _new_reports_bulk(reports: Reports, b: "Batch", rows: list[int], values: list[float]):
+    if reports.one_series:
+        if reports.pattern is None:
+            reports.pattern = b.pattern[rows[0]]
+        same = list(map(eq, map(b.pattern.__getitem__, rows), repeat(reports.pattern)))
+        if False in same:
+            rows, values = list(compress(rows, same)), list(compress(values, same))
+            if not rows:
+                return [], [], 0
+    epoch, step, text = b.epoch, b.step, b.text
+    n = len(rows)
+    pos = reports.pos
+    fresh = pos is None or (pos[0] is None and pos[1] is None)
+    # Positions compared field by field, no tuple per row. The tuple path takes what that
+    # cannot: missing epochs, steps on some rows only, nan (a tuple finds the same nan object
+    # equal to itself).
+    steps = step[rows[0]] is not None
+    try:
+        simple = not isnan(sum(map(epoch.__getitem__, rows))) and (
+            not isnan(sum(map(step.__getitem__, rows))) if steps
+            else list(map(step.__getitem__, rows)).count(None) == n)
+    except (TypeError, OverflowError):   # a None among numbers
+        simple = False
+    if simple:
+        # New: another step (or, without steps, another text) than the row before, or the
+        # same one at another epoch. The first test settles most rows; the epoch is read
+        # where it does not.
+        if steps:
+            pe, ps = (_NEVER, _NEVER) if fresh else pos
+            get, prev = step.__getitem__, ps
+        else:
+            pe = _NEVER if fresh or pos[1] is not None else pos[0]
+            get, prev = text.__getitem__, reports.text
+        flags = list(map(ne, map(get, rows), chain((prev,), map(get, rows))))
+        same = flags.count(False)
+        if same * 8 > n:
+            get = epoch.__getitem__
+            flags = list(map(or_, flags, map(ne, map(get, rows), chain((pe,), map(get, rows)))))
+        elif same:
+            k = -1
+            for _ in range(same):
+                k = flags.index(False, k + 1)
+                flags[k] = epoch[rows[k]] != (epoch[rows[k - 1]] if k else pe)
+    else:
+        keys = [(e, s) if s is not None else ((e, None, text[i]) if e is not None else j)
+                for j, (i, e, s) in enumerate(zip(rows, map(epoch.__getitem__, rows),
+                                                  map(step.__getitem__, rows)))]
+        if fresh:
+            prev = _NEVER
+        else:
+            prev = pos if pos[1] is not None else (pos[0], None, reports.text)
+        flags = list(map(ne, keys, chain((prev,), keys)))
+    n_epoch = 0
+    if reports.per_epoch:
+        last_epoch = pos[0] if pos is not None else _NEVER
+        for i, is_new in zip(rows, flags):
+            e = epoch[i]
+            if is_new:
+                if (step[i] is not None or e is None or not float(e).is_integer()
+                        or (last_epoch is not _NEVER and e == last_epoch)):
+                    reports.per_epoch = False
+                    break
+                n_epoch += 1
+            last_epoch = e
+    last = rows[-1]
+    reports.pos, reports.text = (epoch[last], step[last]), text[last]
+    if False in flags:
+        rows, values = list(compress(rows, flags)), list(compress(values, flags))
+    reports.count += len(rows)
+    return rows, values, n_epoch
+
+
+_FEW = 4
+
+
+def loss_name_at(b: "Batch", i: int) -> str:
+    """The name of the training loss that batch row i reports (`b.train_loss`)."""
+    rows, names, _ = b.train_loss()
+    return names[bisect_left(rows, i)]
+
+
+def _new_reports_few(reports: Reports, b: "Batch", rows: list[int], values: list[float]):
+    """`new_reports` for a few rows, one `is_new_at` call each."""
+    is_new_at, pattern, epoch, step, text = reports.is_new_at, b.pattern, b.epoch, b.step, b.text
+    keep, kept_values, n_epoch, counting = [], [], 0, reports.per_epoch
+    for i, v in zip(rows, values):
+        if is_new_at(pattern[i], epoch[i], step[i], text[i]):
+            keep.append(i)
+            kept_values.append(v)
+            if counting and reports.per_epoch:
+                n_epoch += 1
+            else:
+                counting = False
+    return keep, kept_values, n_epoch
+
+
+# ---- the same in NumPy, for batches over BlockColumns (big blocks of the vector parser)
+#
+# Building a list column of such a batch (b.text, b.epoch, b.pattern...) costs more than a loss
+# rule's own work, so the new reports are found from the arrays: pattern codes (`rc`), the
+# counter arrays, and the texts' spans in the block. Only the cases the list code settles
+# field by field are taken (every followed row with a finite epoch, and a step on all or none
+# of them); others return None and the list code answers, from the untouched state.
+
+def finite_losses_np(b: "Batch"):
+    """(rows int64, values float64, row codes, codes) of `b.train_loss()`'s finite values,
+    from a columns batch's arrays; None when some record holds two losses (the list code
+    merges them). Row codes (`b.columns.rc` of each row) index `b.columns.attrs`; `codes`
+    lists those of the batch's loss rows (a superset of the row codes). Kept on the batch;
+    shared: never modify them."""
+    got = b.memo.get("np_finite_train_loss", _NEVER)
+    if got is _NEVER:
+        got = b.memo["np_finite_train_loss"] = _finite_losses_np(b)
+    return got
+
+
+def _finite_losses_np(b: "Batch"):
+    import numpy as np
+
+    c = b.columns
+    rows, values = b.np_series("loss")
+    if rows.size > 1 and not (rows[1:] != rows[:-1]).all():
+        return None                                  # a record with two losses
+    codes = c.rc[rows]
+    present: list[int] = []
+    if rows.size:
+        attrs = c.attrs
+        present = np.flatnonzero(np.bincount(codes)).tolist()
+        if any(attrs[k][3] != "train" for k in present):     # losses of eval records: dropped
+            train = np.zeros(len(attrs), bool)
+            train[present] = [attrs[k][3] == "train" for k in present]
+            keep = np.flatnonzero(train[codes])
+            rows, values, codes = rows[keep], values[keep], codes[keep]
+        finite = np.isfinite(values)
+        if not finite.all():
+            keep = np.flatnonzero(finite)
+            rows, values, codes = rows[keep], values[keep], codes[keep]
+    return rows, values, codes, present
+
+
+def new_finite_losses_np(reports: Reports, b: "Batch"):
+    """`new_finite_losses` of a columns batch as arrays: (rows int64, values float64, n_epoch),
+    or None (and `reports` untouched) where the list code must answer. The arrays may be
+    shared with other rules: never modify them."""
+    got = finite_losses_np(b)
+    if got is None:
+        return None
+    rows, values, codes, present = got
+    if not rows.size:
+        return rows, values, 0
+    state = reports.state()
+    memo = b.memo.setdefault("np_new_reports", [])
+    for seen_state, answer, end_state in memo:
+        if seen_state == state:
+            reports.restore(end_state)
+            return answer
+    answer = _new_reports_np(reports, b.columns, rows, values, codes, present)
+    if answer is not None and len(memo) < 8:
+        memo.append((state, answer, reports.state()))
+    return answer
+
+
+def _new_reports_np(reports: Reports, c, rows, values, codes, present: list[int]):
+    """`_new_reports_bulk` from the arrays, or None (state untouched) for the cases it leaves
+    to the list code. `codes`: the row codes; `present`: a superset of them."""
+    import numpy as np
+
+    attrs = c.attrs
+    pattern = reports.pattern
+    if reports.one_series:
+        if pattern is None:
+            pattern = attrs[int(codes[0])][0]
+        if any(attrs[k][0] != pattern for k in present):
+            same = np.zeros(len(attrs), bool)
+            same[present] = [attrs[k][0] == pattern for k in present]
+            keep = np.flatnonzero(same[codes])
+            if not keep.size:
+                reports.pattern = pattern
+                return keep, values[keep], 0
+            rows, values, codes = rows[keep], values[keep], codes[keep]
+    # counters are nan where unknown: all finite means all known (and no nan, which tuples
+    # compare by identity)
+    ev, ek = c.counters["epoch"]
+    sv, sk = c.counters["step"]
+    e = ev[rows]
+    if np.isfinite(e).all():
+        e_all = True
+    elif ek is not None and not ek[rows].any():
+        e_all = False
+    else:
+        return None                                  # some epochs only, or nan/inf: tuples
+    s_known = None if sk is None else sk[rows]
+    if s_known is not None and not s_known.any():
+        s, mode = None, "text" if e_all else "none"
+    else:
+        s = sv[rows]
+        if not e_all or not np.isfinite(s).all():
+            return None                              # steps on some rows only, or nan: tuples
+        mode = "step"
+    pos = reports.pos
+    fresh = pos is None or (pos[0] is None and pos[1] is None)
+    n = rows.size
+    if mode == "none":                               # no position: every row is a report
+        flags = np.ones(n, bool)
+    elif mode == "step":                             # new: another step or epoch
+        flags = np.empty(n, bool)
+        np.not_equal(s[1:], s[:-1], out=flags[1:])
+        flags[1:] |= e[1:] != e[:-1]
+        flags[0] = fresh or float(s[0]) != pos[1] or float(e[0]) != pos[0]
+    else:                                            # new: another epoch or text
+        flags = np.empty(n, bool)
+        np.not_equal(e[1:], e[:-1], out=flags[1:])
+        if not flags[1:].all():
+            # Texts proved different without building them: a row read by a template
+            # (text_start >= 0) has its rc below the number of templates: its line shape
+            # (digits as 7), shared only by rows of the same template. When its span ends in a
+            # printable non-blank byte (the shape tells: one row per code is read), the span is
+            # its text. Two such rows differ when their shapes differ, or when a value read at
+            # the same place of the same shape differs. (Rows read line by line have an rc of
+            # their own and text_start -1.)
+            one_row = np.zeros(len(attrs), np.int64)
+            one_row[codes] = rows
+            at = one_row[present]
+            start, end = c.text_start[at], c.text_end[at]
+            last = np.frombuffer(c.src, np.uint8)[np.where(end > start, end - 1, 0)]
+            plain_code = np.zeros(len(attrs), bool)
+            plain_code[present] = (start >= 0) & (end > start) & (last > 32) & (last < 127)
+            plain = plain_code[codes]
+            flags[1:] |= plain[1:] & plain[:-1] & ((codes[1:] != codes[:-1]) | (values[1:] != values[:-1]))
+            for k in np.flatnonzero(~flags[1:]).tolist():      # left: compare the texts
+                flags[k + 1] = c.text(int(rows[k + 1])) != c.text(int(rows[k]))
+        pe = _NEVER if fresh or pos[1] is not None else pos[0]
+        flags[0] = (pe is _NEVER or float(e[0]) != pe
+                    or c.text(int(rows[0])) != reports.text)
+    n_epoch = 0
+    if reports.per_epoch:
+        new = np.flatnonzero(flags)
+        if new.size:
+            if mode != "text":
+                reports.per_epoch = False            # a step, or no epoch: per-step reports
+            else:
+                # a new report counts as per-epoch while its epoch is whole and differs from
+                # the row before's
+                ok = e == np.floor(e)
+                ok[1:] &= e[1:] != e[:-1]
+                if pos is not None and float(e[0]) == pos[0]:
+                    ok[0] = False
+                bad = np.flatnonzero(~ok[new])
+                if bad.size:
+                    n_epoch = int(bad[0])
+                    reports.per_epoch = False
+                else:
+                    n_epoch = int(new.size)
+    last = int(rows[-1])
+    reports.pos = (None if mode == "none" else float(e[-1]), float(s[-1]) if mode == "step" else None)
+    reports.text = c.text(last)
+    reports.pattern = pattern
+    if not flags.all():
+        keep = np.flatnonzero(flags)
+        rows, values = rows[keep], values[keep]
+    reports.count += int(rows.size)
+    return rows, values, n_epoch
+
+
+# ---- rows of a columns batch, for rules that read them one by one
+
+
+def columns_rows(b: Batch, roles) -> list[int]:
+    """Rows with a metric of one of `roles`, in order (`Batch.rows_for` for roles only), from
+    the batch's `np_series` (shared with the other rules that read them)."""
+    import numpy as np
+
+    got = [b.np_series(r)[0] for r in roles if r in b.roles]
+    if not got:
+        return []
+    return np.unique(np.concatenate(got) if len(got) > 1 else got[0]).tolist()
+
+
+def report_key(b: "Batch", i: int) -> tuple:
+    """(pattern, epoch, step, text) of row i, what `Reports.is_new_at` reads; from a columns
+    batch without building its list columns."""
+    c = b.columns
+    if c is None:
+        return b.pattern[i], b.epoch[i], b.step[i], b.text[i]
+    a = c.attrs[c.rc[i]]
+    return (None if a is None else a[0], c.counter("epoch", i), c.counter("step", i), c.text(i))
+
+
+class LatestLoss:
+    """The latest finite training loss up to each row, read forward through a batch (a loss
+    on the row itself counts): evaluation rules pair each evaluation with it. With
+    `train_only`, losses of evaluation-phase records do not count."""
+
+    def __init__(self, b: "Batch", train_only: bool):
+        self.done = 0                 # losses before this one are behind us
+        if b.columns is None:
+            rows, _, values, _ = b.series("loss") if "loss" in b.roles else ((), (), (), ())
+            phase = b.phase
+            self.rows, self.values = rows, values
+            self.ok = [k for k, (r, v) in enumerate(zip(rows, values))
+                       if isfinite(v) and (not train_only or phase[r] == "train")]
+            return
+        import numpy as np
+
+        rows, values = b.np_series("loss") if "loss" in b.roles else (np.zeros(0, np.int64), np.zeros(0))
+        ok = np.isfinite(values)
+        if train_only and len(rows):
+            c = b.columns
+            if not all(a is None or a[3] == "train" for a in c.attrs):   # (usually all train)
+                train = np.array([a is not None and a[3] == "train" for a in c.attrs], bool)
+                ok &= train[c.rc[rows]]
+        self.rows, self.values, self.ok = rows, values, np.flatnonzero(ok)
+
+    def up_to(self, row: float) -> float | None:
+        """The last finite loss on rows up to `row` not read before, or None."""
+        end = bisect_right(self.rows, row, self.done)
+        k = bisect_right(self.ok, end - 1) - 1
+        found = float(self.values[self.ok[k]]) if k >= 0 and self.ok[k] >= self.done else None
+        self.done = end
+        return found
