@@ -179,10 +179,12 @@ class BulkParser:
         self.clears = 0           # how often the plans were forgotten (a header changed)
         self.plans: dict[bytes, object] = {}
         self.templated = 0        # lines read by a template (for benchmarks and tests)
+        self.read_bytes = 0       # of the log so far (bulk_vector uses pyarrow past ARROW_AFTER)
         self._tries: dict[bytes, int] = {}
 
     def parse_block(self, data: bytes, first_no: int) -> tuple[Batch, int]:
         """(batch of the block's records, number of lines in the block)."""
+        self.read_bytes += len(data)
         if self.vector and len(data) >= VECTOR_MIN_BYTES:
             from .bulk_vector import parse_block_vector    # imports NumPy: big blocks only
 
@@ -197,6 +199,7 @@ class BulkParser:
         is not read line by line whole: an eighth is, to learn, and the rest is tried again."""
         cuts = 4          # learning cuts per block (each re-reads the rest's shapes)
         at = 0            # where `data` starts in the block (a NumPy batch records it)
+        self.read_bytes += len(data)
         while self.vector and len(data) >= VECTOR_MIN_BYTES:
             from .bulk_vector import parse_block_vector
 

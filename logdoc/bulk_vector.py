@@ -14,8 +14,6 @@ over in both directions. A block where such lines are common is left to BulkPars
 """
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 from .batch import Batch
@@ -25,6 +23,7 @@ from .fastfloat import number_format, read_numbers
 from .reading import clean_line
 
 MAX_SLOW_SHARE = 0.1         # more line-by-line lines than this: learn first (BulkParser.parse_blocks)
+ARROW_AFTER = 16 << 20       # bytes of a log read before pyarrow codes the line shapes (_shape_codes)
 LEARN_AHEAD = 256            # a new shape with this many lines in a block is learnt before the rest
 _CARRIED = ("epoch", "epoch_total", "step_total")    # what Parser.carry hands from line to line
 _FORMATS: dict[bytes, object] = {}                   # printed number format -> its reader
@@ -56,19 +55,11 @@ def parse_block_vector(bp, data: bytes, first_no: int, may_cut: bool = False):
     ("cut", byte offset of a newline): read the block up to there first (its first lines of
     that shape teach the template), then the rest, where the shape is read as arrays."""
     marked = data.translate(_SHAPE_MARK)
-    shapes = marked.split(b"\n")
-    n = len(shapes)
-    lens = np.fromiter(map(len, shapes), np.int64, n)
-    starts = np.zeros(n, np.int64)
-    np.cumsum(lens[:-1] + 1, out=starts[1:])
-    line_at = starts.copy() if may_cut else None
-    src, foreign = _clean_dirty(data, marked, shapes, starts, lens)
-
-    index = dict.fromkeys(shapes)
-    uniq = list(index)
-    for c, key in enumerate(uniq):
-        index[key] = c
-    codes = np.fromiter(map(index.__getitem__, shapes), np.int32, n)
+    starts, lens = _line_spans(marked)
+    n = len(starts)
+    line_at = starts.copy()                       # (starts change where a line is cleaned)
+    src, foreign, fixed = _clean_dirty(data, marked, starts, lens)
+    codes, uniq = _shape_codes(marked, starts, lens, line_at, fixed, bp.read_bytes >= ARROW_AFTER)
     plans = bp.plans
     kinds, specs = [], []
     for key in uniq:
@@ -105,7 +96,7 @@ def parse_block_vector(bp, data: bytes, first_no: int, may_cut: bool = False):
     sb = Batch()                                  # records of the line-by-line lines
     cut = n
     if len(slow):
-        cut = _read_slow(bp, slow, v, src, starts, lens, shapes, foreign, first_no, sb)
+        cut = _read_slow(bp, slow, v, src, starts, lens, codes, uniq, foreign, first_no, sb)
     m = int(np.searchsorted(tl, cut)) if cut < n else len(tl)
     last_slow = (cut - 1) if cut < n else (int(slow[-1]) if len(slow) else -1)
     for name in _CARRIED:                        # the position the block hands on
@@ -140,24 +131,96 @@ def _learning_cut(bp, uniq, kinds, codes, slow):
     return cut if cut is not None and cut < len(codes) * 0.9 else None
 
 
-def _clean_dirty(data, marked, shapes, starts, lens):
+def _line_spans(marked: bytes):
+    """(starts, lengths) of the block's lines, without their newlines."""
+    nl = np.flatnonzero(np.frombuffer(marked, np.uint8) == 10)
+    starts = np.empty(len(nl) + 1, np.int64)
+    starts[0] = 0
+    starts[1:] = nl + 1
+    lens = np.empty(len(nl) + 1, np.int64)
+    lens[:-1] = nl - starts[:-1]
+    lens[-1] = len(marked) - starts[-1]
+    return starts, lens
+
+
+def _shape_codes(marked: bytes, starts, lens, line_at, fixed: dict, arrow: bool):
+    """(a code per line, the shape of each code): lines of one shape share a code.
+
+    A line's shape is marked[starts:starts + lens] (a redraw's last frame is part of its
+    line), or `fixed[line]` for the lines cleaned one by one (their starts may point past
+    `marked`; `line_at`: where each line starts in `marked`). With `arrow`, pyarrow's
+    dictionary encoding hashes the shapes where they lie, in C++: no bytes object per line,
+    which is most of the cost of reading a big block in Python (split, hash, look up). It is
+    imported only once a log is big enough to repay its import (ARROW_AFTER)."""
+    if not arrow:
+        shapes = marked.split(b"\n")
+        for d in np.flatnonzero(starts != line_at).tolist():         # redraws' last frames
+            shapes[d] = marked[int(starts[d]):int(starts[d] + lens[d])]
+        for d, shape in fixed.items():
+            shapes[d] = shape
+        index = dict.fromkeys(shapes)
+        uniq = list(index)
+        for c, key in enumerate(uniq):
+            index[key] = c
+        return np.fromiter(map(index.__getitem__, shapes), np.int32, len(shapes)), uniq
+    codes, uniq = _arrow_codes(marked, starts, lens, line_at, fixed)
+    index = {key: c for c, key in enumerate(uniq)}
+    for d, shape in fixed.items():
+        c = index.get(shape)
+        if c is None:
+            c = index[shape] = len(uniq)
+            uniq.append(shape)
+        codes[d] = c
+    return codes, uniq
+
+
+def _arrow_codes(marked, starts, lens, line_at, fixed):
+    """_shape_codes by pyarrow, the fixed lines left to code."""
+    import pyarrow as pa
+
+    # the shapes are elements 0, 2, 4... of a binary array over `marked`; the odd elements
+    # (newlines, a redraw's earlier frames) and the fixed lines are nulls
+    n = len(starts)
+    at, size = starts.copy(), lens.copy()
+    valid = np.zeros(2 * n, bool)
+    valid[0::2] = True
+    if fixed:
+        f = np.fromiter(fixed, np.int64, len(fixed))
+        at[f], size[f] = line_at[f], 0
+        valid[2 * f] = False
+    bounds = np.empty(2 * n + 1, np.int64)
+    bounds[0:2 * n:2] = at
+    bounds[1:2 * n:2] = at + size
+    bounds[2 * n] = len(marked)
+    shapes = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), 2 * n,
+        [pa.py_buffer(np.packbits(valid, bitorder="little")), pa.py_buffer(bounds),
+         pa.py_buffer(marked)])
+    encoded = shapes.dictionary_encode()
+    codes = np.frombuffer(encoded.indices.buffers()[1], np.int32, 2 * n)[0::2].copy()
+    return codes, encoded.dictionary.to_pylist()
+
+
+def _clean_dirty(data, marked, starts, lens):
     """Clean the lines holding escapes, redraws, tabs or UTF-8 (as reading.clean_line does).
 
-    Their shapes are replaced by the cleaned text's; ASCII results are appended to the source
-    (starts/lens then point there), others are returned as {line index: text}: they take the
-    line-by-line path, whose spans count characters, not bytes."""
+    Returns (source, foreign, fixed). `fixed` holds the cleaned lines' shapes {line: shape};
+    ASCII results are appended to the source (starts/lens then point there), others are
+    returned as `foreign` {line index: text}: they take the line-by-line path, whose spans
+    count characters, not bytes."""
+    fixed = {}
     if marked.find(b"\0") < 0:
-        return data, {}
+        return data, {}, fixed
     bad = np.flatnonzero(np.frombuffer(marked, np.uint8) == 0)
     bad_line = np.searchsorted(starts, bad, "right") - 1
-    dirty = _redrawn(data, bad, bad_line, starts, lens, shapes, marked)
+    dirty = _redrawn(data, bad, bad_line, starts, lens)
     at, length = starts[dirty].tolist(), lens[dirty].tolist()
     extra, foreign = [], {}
     new_at, new_len, moved = [], [], []
     offset = len(data) + 1
     for d, s, k in zip(dirty.tolist(), at, length):
         text = clean_line(data[s:s + k])
-        shapes[d] = text.encode("utf-8", "replace").translate(_SHAPE)
+        fixed[d] = text.encode("utf-8", "replace").translate(_SHAPE)
         if text.isascii():
             moved.append(d)
             new_at.append(offset)
@@ -170,10 +233,10 @@ def _clean_dirty(data, marked, shapes, starts, lens):
         starts[moved] = new_at
         lens[moved] = new_len
         data = data + b"\n" + "\n".join(extra).encode("ascii")
-    return data, foreign
+    return data, foreign, fixed
 
 
-def _redrawn(data, bad, bad_line, starts, lens, shapes, marked) -> np.ndarray:
+def _redrawn(data, bad, bad_line, starts, lens) -> np.ndarray:
     """Settle the lines whose only unusual bytes are carriage returns and whose last frame is
     the longest (tqdm's redraws): the terminal shows that frame, so the line becomes a span of
     the block (render_cursor's first case). Returns the dirty lines left to clean one by one."""
@@ -202,9 +265,6 @@ def _redrawn(data, bad, bad_line, starts, lens, shapes, marked) -> np.ndarray:
             b = int(begin[k])
             size[k] = len(data[b:b + int(size[k])].rstrip())
     starts[lines], lens[lines] = begin, size
-    # shapes[d] = marked[b:b + k] for each, looped in C (a tenth of a block's lines are redraws)
-    deque(map(shapes.__setitem__, lines.tolist(),
-              map(marked.__getitem__, map(slice, begin.tolist(), (begin + size).tolist()))), maxlen=0)
     dirty[lines] = False
     return np.flatnonzero(dirty)
 
@@ -290,13 +350,13 @@ class _Values:
         return got
 
 
-def _read_slow(bp, slow, v, src, starts, lens, shapes, foreign, first_no, sb) -> int:
+def _read_slow(bp, slow, v, src, starts, lens, codes, uniq, foreign, first_no, sb) -> int:
     """Read the line-by-line lines in order into `sb`, giving each the position the template
     lines before it set. Returns where the template lines stop counting: the block's end, or
     the line after one that made BulkParser forget its plans (a new header), whose following
     lines are then all read line by line."""
     parser = bp.parser
-    n = len(shapes)
+    n = len(codes)
     before = {}
     for name in _CARRIED:
         pos, val = v.setters(name)
@@ -314,12 +374,12 @@ def _read_slow(bp, slow, v, src, starts, lens, shapes, foreign, first_no, sb) ->
         if text is None:
             text = src[at[t]:at[t] + length[t]].decode("latin-1")
         clears = bp.clears
-        bp.read_lines([text], [shapes[j]], first_no + j, sb)
+        bp.read_lines([text], [uniq[codes[j]]], first_no + j, sb)
         if bp.clears != clears:
             rest = range(j + 1, n)
             texts = [foreign.get(i) or src[int(starts[i]):int(starts[i] + lens[i])].decode("latin-1")
                      for i in rest]
-            bp.read_lines(texts, [shapes[i] for i in rest], first_no + j + 1, sb)
+            bp.read_lines(texts, [uniq[c] for c in codes[j + 1:].tolist()], first_no + j + 1, sb)
             return j + 1
         prev = j
     return n

@@ -20,13 +20,14 @@ class Trickle(io.BytesIO):
 
 
 @contextmanager
-def vector_everywhere():
+def vector_everywhere(arrow: bool = True):
     """The NumPy path (logdoc.bulk_vector) on every block, however small or unlearnt, and
-    its learning cuts (BulkParser.parse_blocks) as soon as a new shape comes back thrice."""
-    names = ("VECTOR_MIN_BYTES", "MAX_SLOW_SHARE", "LEARN_AHEAD")
-    modules = (logdoc.bulk, logdoc.bulk_vector, logdoc.bulk_vector)
+    its learning cuts (BulkParser.parse_blocks) as soon as a new shape comes back thrice;
+    line shapes coded by pyarrow from the first byte (`arrow`) or never."""
+    names = ("VECTOR_MIN_BYTES", "MAX_SLOW_SHARE", "LEARN_AHEAD", "ARROW_AFTER")
+    modules = (logdoc.bulk, logdoc.bulk_vector, logdoc.bulk_vector, logdoc.bulk_vector)
     saved = [getattr(m, k) for m, k in zip(modules, names)]
-    for m, k, v in zip(modules, names, (0, 2.0, 3)):
+    for m, k, v in zip(modules, names, (0, 2.0, 3, 0 if arrow else 1 << 62)):
         setattr(m, k, v)
     try:
         yield

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import logdoc.bulk
-import logdoc.bulk_vector
 from logdoc.reading import iter_blocks, read_lines
 from logdoc.session import Session
-from streams import Trickle
+from streams import Trickle, vector_everywhere
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = sorted([*ROOT.glob("tests/corpus/*.log"), *ROOT.glob("tests/heldout/*.log"),
@@ -53,11 +51,12 @@ def test_bulk_parsing_gives_the_line_by_line_report(path):
 
 
 @pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
-def test_numpy_parsing_gives_the_line_by_line_report(path, monkeypatch):
-    # logdoc.bulk_vector on every block (it normally waits for big, learnt blocks)
-    monkeypatch.setattr(logdoc.bulk, "VECTOR_MIN_BYTES", 0)
-    monkeypatch.setattr(logdoc.bulk_vector, "MAX_SLOW_SHARE", 2.0)
-    monkeypatch.setattr(logdoc.bulk_vector, "LEARN_AHEAD", 3)     # and its learning cuts
+def test_numpy_parsing_gives_the_line_by_line_report(path):
+    # logdoc.bulk_vector on every block (it normally waits for big, learnt blocks), shapes
+    # coded by pyarrow and by bytes.split
     lines = _report(path, 1 << 20)
-    assert _bulk_report(path, 4096) == lines
-    assert _bulk_report(path, 300) == lines
+    with vector_everywhere(arrow=True):
+        assert _bulk_report(path, 4096) == lines
+        assert _bulk_report(path, 300) == lines
+    with vector_everywhere(arrow=False):
+        assert _bulk_report(path, 4096) == lines

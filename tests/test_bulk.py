@@ -40,8 +40,9 @@ def _both(text: str, block_bytes: int = 1 << 20):
     The bulk parser runs twice, line by line and with NumPy on every block: both must agree."""
     data = text.encode()
     got, templated, _ = _bulk(data, block_bytes, vector=False)
-    with vector_everywhere():
-        assert _bulk(data, block_bytes, vector=True)[:2] == (got, templated)
+    for arrow in (True, False):
+        with vector_everywhere(arrow):
+            assert _bulk(data, block_bytes, vector=True)[:2] == (got, templated)
     slow = Parser(default_patterns())
     want = [r for line in lines_from_text(text) for r in slow.feed(line)]
     return got, [_view(r) for r in want], templated
@@ -185,3 +186,28 @@ def test_bulk_equals_line_by_line_on_shuffled_real_samples(lines, chunk):
                    for r in range(3) for sample, digits, prefix, redraw in lines)
     got, want, _ = _both(text, block_bytes=chunk)
     assert got == want
+
+
+def test_shapes_coded_by_pyarrow_are_those_of_bytes_split():
+    # redraws (their last frame is the shape), cleaned lines (escapes, tabs, UTF-8), empty
+    # lines, a last line without newline: each line's shape, both ways
+    import numpy as np
+
+    from logdoc.bulk import _SHAPE_MARK
+    from logdoc.bulk_vector import _clean_dirty, _line_spans, _shape_codes
+
+    data = ("loss 0.5\n\n\r 10%|#  | 1/9\r 20%|## | 2/9 loss=0.25\nloss 0.75\n\x1b[32mok\x1b[0m 1\n"
+            "epoch\t3 \u0394param 0.0\n\r  5%|\r100%|####| 9/9\nloss 0.1").encode()
+    got = []
+    for arrow in (True, False):
+        marked = data.translate(_SHAPE_MARK)
+        starts, lens = _line_spans(marked)
+        line_at = starts.copy()
+        _, _, fixed = _clean_dirty(data, marked, starts, lens)
+        codes, uniq = _shape_codes(marked, starts, lens, line_at, fixed, arrow)
+        assert len(set(uniq)) == len(uniq)
+        got.append([uniq[c] for c in np.asarray(codes).tolist()])
+    assert got[0] == got[1]
+    assert got[0][0] == got[0][7] == b"loss 7.7" and got[0][3] == b"loss 7.77"
+    assert got[0][1] == b"" and got[0][2] == b" 77%|## | 7/7 loss=7.77"
+    assert got[0][6] == b"777%|####| 7/7" and got[0][5] == "epoch 7 Δparam 7.7".encode()

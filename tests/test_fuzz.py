@@ -26,8 +26,9 @@ def test_arbitrary_bytes_never_crash(tmp_path_factory, capsys, data):
 
 
 @settings(max_examples=int(__import__("os").environ.get("LOGDOC_FUZZ_EXAMPLES", "60")), deadline=None)
-@given(data=st.one_of(st.binary(max_size=3000), LOGGY), chunk=st.sampled_from([50, 700, 1 << 20]))
-def test_arbitrary_bytes_read_with_numpy_give_the_line_by_line_report(data, chunk):
+@given(data=st.one_of(st.binary(max_size=3000), LOGGY), chunk=st.sampled_from([50, 700, 1 << 20]),
+       arrow=st.booleans())
+def test_arbitrary_bytes_read_with_numpy_give_the_line_by_line_report(data, chunk, arrow):
     # the NumPy parser (forced on every block, learning cuts at the third repeat) on any input:
     # no crash, and the report of the line-by-line parser, as text
     import json
@@ -40,6 +41,6 @@ def test_arbitrary_bytes_read_with_numpy_give_the_line_by_line_report(data, chun
         want = json.dumps(Session("x").feed_all(lines_from_text(data)).to_json())
     except InputError:
         return
-    with vector_everywhere():
+    with vector_everywhere(arrow):
         got = json.dumps(Session("x").feed_blocks(iter_blocks(Trickle(data, chunk), "x")).to_json())
     assert got == want

@@ -82,18 +82,19 @@ def _line_by_line(text: str) -> str:
     return json.dumps(result.to_json())
 
 
-def _numpy(text: str, chunk: int) -> str:
+def _numpy(text: str, chunk: int, arrow: bool) -> str:
     stream = Trickle(text.encode(), chunk)
-    with vector_everywhere():
+    with vector_everywhere(arrow):
         result = Session("run.log").feed_blocks(iter_blocks(stream, "run.log"))
     return json.dumps(result.to_json())
 
 
 @settings(max_examples=int(os.environ.get("LOGDOC_FUZZ_EXAMPLES", "60")), deadline=None)
-@given(seed=st.integers(0, 2 ** 32 - 1), chunk=st.sampled_from([700, 3000, 20000, 1 << 20]))
-def test_numpy_batches_give_the_line_by_line_report(seed, chunk):
+@given(seed=st.integers(0, 2 ** 32 - 1), chunk=st.sampled_from([700, 3000, 20000, 1 << 20]),
+       arrow=st.booleans())
+def test_numpy_batches_give_the_line_by_line_report(seed, chunk, arrow):
     text = _run(random.Random(seed))
-    assert _numpy(text, chunk) == _line_by_line(text)
+    assert _numpy(text, chunk, arrow) == _line_by_line(text)
 
 
 def test_the_generated_runs_reach_the_rules():

@@ -27,11 +27,6 @@ def tables(
 
     if out.exists() and not out.is_dir():
         raise UsageFailure(f"{out}: not a directory")
-    if format is TableFormat.parquet:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise UsageFailure("parquet output needs pyarrow: pip install 'logdoc-ml[tables]'") from None
     run = parse(path)
     try:
         out.mkdir(parents=True, exist_ok=True)
