@@ -103,8 +103,10 @@ def _parse(path: str, parser: Parser, send) -> None:
             plain = fh.read(2) != b"\x1f\x8b"      # gzip: offsets are not the file's
         bulk = BulkParser(parser)
         bulk.defer = True             # the main process puts NumPy batches together
-        for first_no, offset, data in read_blocks_at(path):
+        first_no = 1            # counted from what the parser reads (read_blocks_at need not)
+        for _, offset, data in read_blocks_at(path, numbered=False):
             for got, n in bulk.parse_blocks(data, first_no):
+                first_no += n
                 if isinstance(got, Batch):
                     send.send(("batch", got, n))
                 elif plain:

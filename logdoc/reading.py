@@ -179,9 +179,12 @@ def iter_blocks(stream: BinaryIO, name: str, size: int = CHUNK,
         yield no, block
 
 
-def iter_blocks_at(stream: BinaryIO, name: str, size: int = CHUNK,
-                   gather: bool = False) -> Iterator[tuple[int, int, bytes]]:
-    """iter_blocks, with each block's offset in the stream: (first line, offset, block)."""
+def iter_blocks_at(stream: BinaryIO, name: str, size: int = CHUNK, gather: bool = False,
+                   numbered: bool = True) -> Iterator[tuple[int, int, bytes]]:
+    """iter_blocks, with each block's offset in the stream: (first line, offset, block).
+
+    Not `numbered`: every first line is given as 0, for a reader that counts the lines it
+    parses (counting them here is a pass over the block)."""
     carry = b""
     no = 1
     offset = 0                 # of carry's first byte
@@ -195,7 +198,8 @@ def iter_blocks_at(stream: BinaryIO, name: str, size: int = CHUNK,
             carry = data[cut + 1:]
             block = data[:cut]
             yield no, offset, block
-            no += block.count(b"\n") + 1
+            if numbered:
+                no += block.count(b"\n") + 1
             offset += cut + 1
         if len(carry) > MAX_LINE:
             cut = carry.rfind(b"\r", 0, len(carry) - 1)
@@ -225,11 +229,12 @@ def read_blocks(path: str, size: int = BLOCK) -> Iterator[tuple[int, bytes]]:
         yield no, block
 
 
-def read_blocks_at(path: str, size: int = BLOCK) -> Iterator[tuple[int, int, bytes]]:
+def read_blocks_at(path: str, size: int = BLOCK,
+                   numbered: bool = True) -> Iterator[tuple[int, int, bytes]]:
     """read_blocks with each block's offset in the (decompressed) text: (line, offset, block)."""
     stream, name = open_input(path)
     try:
-        yield from iter_blocks_at(stream, name, size, gather=True)
+        yield from iter_blocks_at(stream, name, size, gather=True, numbered=numbered)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
