@@ -112,7 +112,7 @@ def parse_block_vector(bp, data: bytes, first_no: int, may_cut: bool = False):
             parser.formats[templates[c].family] += k
     parser.records += m
     bp.templated += m
-    v._setters = {}
+    v._setters, v._block = {}, None
     tl = v.tl[:m]
     pending = Pending(v, m, sb, first_no, at_start, src, starts[tl], lens[tl], len(data))
     return (pending if bp.defer else Batch.from_columns(pending.assemble())), n
@@ -270,7 +270,10 @@ def _redrawn(data, bad, bad_line, starts, lens) -> np.ndarray:
 
 
 class _Values:
-    """The values of the template lines `tl`: one flat array, `nv` values per line."""
+    """The values of the template lines `tl`: one flat array, `nv` values per line.
+
+    Reading them all is left to the process that puts the columns together (`read`); the
+    parser reads only the counters it carries from line to line (`setters`)."""
 
     def __init__(self, buf, src, starts, tl, tcodes, templates, specs):
         self.tl, self.tcodes = tl, tcodes
@@ -298,33 +301,54 @@ class _Values:
             for name, k in zip(COUNTERS, t.counters):
                 if k is not None:
                     counter_at[name][c] = k
-        per_line = nv[tcodes]
-        self.vbase = np.cumsum(per_line) - per_line
-        self.nm = nm
-        self.counter_at = counter_at
-        total = int(per_line.sum())
-        self.flat = np.empty(total)
-        if total:
-            owner = np.repeat(np.arange(len(tl)), per_line)
-            spec = spec_base[tcodes[owner]] + (np.arange(total) - self.vbase[owner])
-            where = starts[tl[owner]] + np.array(offsets, np.int64)[spec]
-            fid = np.array(spec_fids, np.uint16 if len(formats) < 65536 else np.int64)[spec]   # (radix sort)
-            order = np.argsort(fid, kind="stable")
-            lo = 0
-            for f, hi in enumerate(np.cumsum(np.bincount(fid, minlength=len(formats))).tolist()):
-                if hi > lo:
-                    idx = order[lo:hi]
-                    self.flat[idx] = read_numbers(buf, where[idx], formats[f], src)
-                lo = hi
-        self.per_line = per_line
+        self.offsets = np.array(offsets, np.int64)
+        self.spec_fids = np.array(spec_fids, np.uint16 if len(formats) < 65536 else np.int64)  # (radix sort)
+        self.formats, self.spec_base, self.nm, self.counter_at = formats, spec_base, nm, counter_at
+        self.per_line = nv[tcodes]
+        self.vbase = np.cumsum(self.per_line) - self.per_line
+        self.flat = None                    # every value, once `read`
+        self._block = (buf, src, starts)    # (the parser's; not pickled)
         self._setters = {}
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in ("_block", "_setters")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _block=None, _setters={})
+
+    def read(self, m: int, buf, src, line_start) -> None:
+        """Read every value of the first m template lines (`line_start`: where they start)."""
+        per_line = self.per_line[:m]
+        total = int(per_line.sum())
+        owner = np.repeat(np.arange(m), per_line)
+        spec = self.spec_base[self.tcodes[owner]] + (np.arange(total) - self.vbase[owner])
+        self.flat = self._numbers(buf, src, line_start[owner] + self.offsets[spec], spec)
+
+    def _numbers(self, buf, src, where, spec) -> np.ndarray:
+        """The values at `where`, printed as spec `spec` each: read format by format."""
+        fid = self.spec_fids[spec]
+        values = np.empty(len(where))
+        order = np.argsort(fid, kind="stable")
+        lo = 0
+        for f, hi in enumerate(np.cumsum(np.bincount(fid, minlength=len(self.formats))).tolist()):
+            if hi > lo:
+                idx = order[lo:hi]
+                values[idx] = read_numbers(buf, where[idx], self.formats[f], src)
+            lo = hi
+        return values
 
     def column(self, name: str, m: int):
         """(values, known) of counter `name` on the first m template lines (NaN, False: none)."""
         at = self.counter_at[name][self.tcodes[:m]]
         known = at >= 0
         values = np.full(m, np.nan)
-        values[known] = self.flat[self.vbase[:m][known] + at[known]]
+        if self.flat is not None:
+            values[known] = self.flat[self.vbase[:m][known] + at[known]]
+        else:                               # the parser: this counter's values only
+            buf, src, starts = self._block
+            rows = np.flatnonzero(known)
+            spec = self.spec_base[self.tcodes[rows]] + at[rows]
+            values[rows] = self._numbers(buf, src, starts[self.tl[rows]] + self.offsets[spec], spec)
         return values, known
 
     def fingerprint(self, m: int) -> np.ndarray:
@@ -423,6 +447,8 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
     """BlockColumns of the first m template records and the line-by-line ones, in line order
     (`t_start`, `t_len`: where the template records' texts are in `src`)."""
     tl, tcodes, tinfo = v.tl[:m], v.tcodes[:m], v.tinfo
+    if v.flat is None:
+        v.read(m, np.frombuffer(src, np.uint8), src, t_start)
     n_slow = len(sb.line)
     keys = np.concatenate((tl, np.array(sb.line, np.int64) - first_no)) if n_slow else tl
     # both parts are in line order and hold different lines (several records of one slow line
