@@ -320,9 +320,10 @@ class _Values:
         """Read every value of the first m template lines (`line_start`: where they start)."""
         per_line = self.per_line[:m]
         total = int(per_line.sum())
-        owner = np.repeat(np.arange(m), per_line)
-        spec = self.spec_base[self.tcodes[owner]] + (np.arange(total) - self.vbase[owner])
-        self.flat = self._numbers(buf, src, line_start[owner] + self.offsets[spec], spec)
+        self.owner = np.repeat(np.arange(m), per_line)         # the line of each value
+        self.k = np.arange(total) - self.vbase[self.owner]     # its place in the line
+        spec = self.spec_base[self.tcodes[self.owner]] + self.k
+        self.flat = self._numbers(buf, src, line_start[self.owner] + self.offsets[spec], spec)
 
     def _numbers(self, buf, src, where, spec) -> np.ndarray:
         """The values at `where`, printed as spec `spec` each: read format by format."""
@@ -352,18 +353,15 @@ class _Values:
         return values, known
 
     def fingerprint(self, m: int) -> np.ndarray:
-        """A number per template line (of the first m) that differs when one of its values
+        """A number per template line (of the m `read`) that differs when one of its values
         differs (nan: unknown), so rules can tell most different lines apart without
         building their texts (BlockColumns.texts_differ)."""
-        per_line = self.per_line[:m]
-        total = int(per_line.sum())
-        owner = np.repeat(np.arange(m), per_line)
         # weights far from small integers, so that different values rarely sum alike
-        weight = 1.0 + ((np.arange(total) - self.vbase[owner]) * 0.6180339887498949) % 1.0 * 1e3
+        weight = 1.0 + (np.arange(int(self.per_line[:m].max(initial=0))) * 0.6180339887498949) % 1.0 * 1e3
         # nan and inf stand for fixed numbers: lines printing them stay comparable (equal
         # texts still give equal fingerprints; only "different" is ever concluded)
-        values = np.nan_to_num(self.flat[:total], nan=1.5e300, posinf=1.25e300, neginf=-1.25e300)
-        return np.bincount(owner, weights=values * weight, minlength=m)
+        values = np.nan_to_num(self.flat, nan=1.5e300, posinf=1.25e300, neginf=-1.25e300)
+        return np.bincount(self.owner, weights=values * weight[self.k], minlength=m)
 
     def setters(self, name: str):
         """(line indexes, values) of the template lines that set carried counter `name`."""
@@ -409,15 +407,20 @@ def _read_slow(bp, slow, v, src, starts, lens, codes, uniq, foreign, first_no, s
     return n
 
 
-def _merge_order(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """The permutation that sorts concatenate((first, second)) stably, for two sorted arrays
-    with no value in common."""
-    at = np.empty(len(first) + len(second), np.int64)
-    at[:len(first)] = np.arange(len(first)) + np.searchsorted(second, first, "left")
-    at[len(first):] = np.arange(len(second)) + np.searchsorted(first, second, "right")
-    order = np.empty_like(at)
-    order[at] = np.arange(len(at))
-    return order
+class _Merge:
+    """Puts a few records (read line by line) among many (read by template), both in order:
+    `at[i]` of the many come before few-record i. One pass per column, not a sort."""
+
+    def __init__(self, n_many: int, at: np.ndarray):
+        self.few_at = at + np.arange(len(at))            # where the few land
+        self.many = np.ones(n_many + len(at), bool)
+        self.many[self.few_at] = False
+
+    def __call__(self, many: np.ndarray, few) -> np.ndarray:
+        out = np.empty(len(self.many), np.result_type(many, np.asarray(few)))
+        out[self.few_at] = few
+        out[self.many] = many
+        return out
 
 
 class Pending:
@@ -450,14 +453,11 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
     if v.flat is None:
         v.read(m, np.frombuffer(src, np.uint8), src, t_start)
     n_slow = len(sb.line)
-    keys = np.concatenate((tl, np.array(sb.line, np.int64) - first_no)) if n_slow else tl
-    # both parts are in line order and hold different lines (several records of one slow line
-    # stay together): their merge is a pair of binary searches, not a sort
-    order = _merge_order(tl, keys[m:]) if n_slow else None
-    line = keys[order] if n_slow else keys
-
-    def merged(a_templates, a_slow):
-        return np.concatenate((a_templates, a_slow))[order] if n_slow else a_templates
+    slow_line = np.array(sb.line, np.int64) - first_no
+    # both parts are in line order and hold different lines (several records of one slow
+    # line stay together)
+    merged = _Merge(m, np.searchsorted(tl, slow_line)) if n_slow else (lambda a, _: a)
+    line = merged(tl, slow_line)
 
     u = len(tinfo)
     attrs = [None if t is None else t[0] for t in tinfo]
@@ -484,36 +484,27 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
 
     text_start = merged(t_start, np.full(n_slow, -1, np.int64))
     text_end = merged(t_start + t_len, np.full(n_slow, -1, np.int64))
-    extra = {}
-    if n_slow:
-        rank = np.empty(len(order), np.int64)
-        rank[order] = np.arange(len(order))
-        extra = dict(zip(rank[m:].tolist(), sb.text))
-    else:
-        rank = None
+    extra = dict(zip(merged.few_at.tolist(), sb.text)) if n_slow else {}
 
     # metrics: a template record's are the first nm values of its line
-    nm = v.nm[tcodes]
-    total = int(nm.sum())
-    owner = np.repeat(np.arange(m), nm)
-    k = np.arange(total) - (np.cumsum(nm) - nm)[owner]
+    owner, k, m_value = v.owner, v.k, v.flat
+    if np.any(v.per_line[:m] != v.nm[tcodes]):        # some values are counters only
+        is_metric = np.flatnonzero(k < v.nm[tcodes[owner]])
+        owner, k, m_value = owner[is_metric], k[is_metric], m_value[is_metric]
     meta, meta_base = [], np.zeros(u, np.int64)
     for c, t in enumerate(tinfo):
         if t is not None:
             meta_base[c] = len(meta)
             meta.extend(t[1])
-    m_value = v.flat[v.vbase[:m][owner] + k] if total else np.zeros(0)
-    m_meta = meta_base[tcodes[owner]] + k if total else np.zeros(0, np.int64)
-    m_row = owner if rank is None else rank[owner]
+    m_meta = meta_base[tcodes[owner]] + k
+    m_row = owner if not n_slow else np.flatnonzero(merged.many)[owner]
     if n_slow and sb.m_row:
+        s_row = merged.few_at[np.array(sb.m_row, np.int64)]
         s_meta = np.arange(len(meta), len(meta) + len(sb.m_row))
         meta.extend(zip(sb.m_name, sb.m_role, sb.m_group, sb.m_agg))
-        s_row = rank[m + np.array(sb.m_row, np.int64)]
-        m_row = np.concatenate((m_row, s_row))
-        m_value = np.concatenate((m_value, np.array(sb.m_value, np.float64)))
-        m_meta = np.concatenate((m_meta, s_meta))
-        by_row = _merge_order(m_row[:len(m_row) - len(s_row)], s_row)
-        m_row, m_value, m_meta = m_row[by_row], m_value[by_row], m_meta[by_row]
+        by_row = _Merge(len(m_row), np.searchsorted(m_row, s_row))
+        m_row, m_value, m_meta = (by_row(m_row, s_row), by_row(m_value, np.array(sb.m_value, np.float64)),
+                                  by_row(m_meta, s_meta))
     fingerprint = merged(v.fingerprint(m), np.full(n_slow, np.nan))
     return BlockColumns(line=line + first_no, rc=rc, attrs=attrs, counters=counters, src=src,
                         text_start=text_start, text_end=text_end, extra=extra, m_row=m_row,
