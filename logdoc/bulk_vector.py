@@ -55,10 +55,10 @@ def parse_block_vector(bp, data: bytes, first_no: int, may_cut: bool = False):
     ("cut", byte offset of a newline): read the block up to there first (its first lines of
     that shape teach the template), then the rest, where the shape is read as arrays."""
     marked = data.translate(_SHAPE_MARK)
-    starts, lens = _line_spans(marked)
+    starts, lens, bad, bad_line = _line_spans(marked)
     n = len(starts)
     line_at = starts.copy()                       # (starts change where a line is cleaned)
-    src, foreign, fixed = _clean_dirty(data, marked, starts, lens)
+    src, foreign, fixed = _clean_dirty(data, marked, starts, lens, bad, bad_line)
     codes, uniq = _shape_codes(marked, starts, lens, line_at, fixed, bp.read_bytes >= ARROW_AFTER)
     plans = bp.plans
     kinds, specs = [], []
@@ -100,10 +100,10 @@ def parse_block_vector(bp, data: bytes, first_no: int, may_cut: bool = False):
     m = int(np.searchsorted(tl, cut)) if cut < n else len(tl)
     last_slow = (cut - 1) if cut < n else (int(slow[-1]) if len(slow) else -1)
     for name in _CARRIED:                        # the position the block hands on
-        pos, val = v.setters(name)
+        pos = v.setters(name)
         k = int(np.searchsorted(pos, cut)) - 1
         if k >= 0 and pos[k] > last_slow:
-            setattr(parser, name, float(val[k]))
+            setattr(parser, name, v.setter_value(name, k))
 
     tcodes = v.tcodes[:m]
     counts = np.bincount(tcodes, minlength=len(uniq)).tolist()
@@ -132,15 +132,25 @@ def _learning_cut(bp, uniq, kinds, codes, slow):
 
 
 def _line_spans(marked: bytes):
-    """(starts, lengths) of the block's lines, without their newlines."""
-    nl = np.flatnonzero(np.frombuffer(marked, np.uint8) == 10)
+    """(starts, lengths) of the block's lines, without their newlines, and (position, line)
+    of every byte the marking wrote as NUL (escapes, carriage returns, tabs, UTF-8)."""
+    u8 = np.frombuffer(marked, np.uint8)
+    if marked.find(b"\0") < 0:
+        nl = np.flatnonzero(u8 == 10)
+        bad = bad_line = None
+    else:                   # one scan finds both: NUL and newline are the only bytes <= 10
+        special = np.flatnonzero(u8 <= 10)
+        is_nl = u8[special] == 10
+        nl = special[is_nl]
+        lines_before = np.cumsum(is_nl)
+        bad, bad_line = special[~is_nl], lines_before[~is_nl]
     starts = np.empty(len(nl) + 1, np.int64)
     starts[0] = 0
     starts[1:] = nl + 1
     lens = np.empty(len(nl) + 1, np.int64)
     lens[:-1] = nl - starts[:-1]
     lens[-1] = len(marked) - starts[-1]
-    return starts, lens
+    return starts, lens, bad, bad_line
 
 
 def _shape_codes(marked: bytes, starts, lens, line_at, fixed: dict, arrow: bool):
@@ -201,7 +211,7 @@ def _arrow_codes(marked, starts, lens, line_at, fixed):
     return codes, encoded.dictionary.to_pylist()
 
 
-def _clean_dirty(data, marked, starts, lens):
+def _clean_dirty(data, marked, starts, lens, bad, bad_line):
     """Clean the lines holding escapes, redraws, tabs or UTF-8 (as reading.clean_line does).
 
     Returns (source, foreign, fixed). `fixed` holds the cleaned lines' shapes {line: shape};
@@ -209,10 +219,8 @@ def _clean_dirty(data, marked, starts, lens):
     returned as `foreign` {line index: text}: they take the line-by-line path, whose spans
     count characters, not bytes."""
     fixed = {}
-    if marked.find(b"\0") < 0:
+    if bad is None:
         return data, {}, fixed
-    bad = np.flatnonzero(np.frombuffer(marked, np.uint8) == 0)
-    bad_line = np.searchsorted(starts, bad, "right") - 1
     dirty = _redrawn(data, bad, bad_line, starts, lens)
     at, length = starts[dirty].tolist(), lens[dirty].tolist()
     extra, foreign = [], {}
@@ -343,13 +351,7 @@ class _Values:
         at = self.counter_at[name][self.tcodes[:m]]
         known = at >= 0
         values = np.full(m, np.nan)
-        if self.flat is not None:
-            values[known] = self.flat[self.vbase[:m][known] + at[known]]
-        else:                               # the parser: this counter's values only
-            buf, src, starts = self._block
-            rows = np.flatnonzero(known)
-            spec = self.spec_base[self.tcodes[rows]] + at[rows]
-            values[rows] = self._numbers(buf, src, starts[self.tl[rows]] + self.offsets[spec], spec)
+        values[known] = self.flat[self.vbase[:m][known] + at[known]]
         return values, known
 
     def fingerprint(self, m: int) -> np.ndarray:
@@ -363,13 +365,27 @@ class _Values:
         values = np.nan_to_num(self.flat, nan=1.5e300, posinf=1.25e300, neginf=-1.25e300)
         return np.bincount(self.owner, weights=values * weight[self.k], minlength=m)
 
-    def setters(self, name: str):
-        """(line indexes, values) of the template lines that set carried counter `name`."""
+    def setters(self, name: str) -> np.ndarray:
+        """Line indexes of the template lines that set carried counter `name`."""
         got = self._setters.get(name)
         if got is None:
-            values, known = self.column(name, len(self.tl))
-            got = self._setters[name] = (self.tl[known], values[known])
-        return got
+            at = self.counter_at[name][self.tcodes]
+            rows = np.flatnonzero(at >= 0)
+            got = self._setters[name] = (self.tl[rows], rows, at[rows])
+        return got[0]
+
+    def setter_value(self, name: str, k: int) -> float:
+        """The value the k-th of those lines sets: the parser needs a few (the position
+        handed to a line-by-line line, or on to the next block), read as float() reads them."""
+        _, rows, at = self._setters[name]
+        r = int(rows[k])
+        spec = int(self.spec_base[self.tcodes[r]] + at[k])
+        fmt = self.formats[self.spec_fids[spec]]
+        if fmt.constant is not None:
+            return fmt.constant
+        _, src, starts = self._block
+        s = int(starts[self.tl[r]] + self.offsets[spec])
+        return float(src[s:s + fmt.width])
 
 
 def _read_slow(bp, slow, v, src, starts, lens, codes, uniq, foreign, first_no, sb) -> int:
@@ -381,17 +397,16 @@ def _read_slow(bp, slow, v, src, starts, lens, codes, uniq, foreign, first_no, s
     n = len(codes)
     before = {}
     for name in _CARRIED:
-        pos, val = v.setters(name)
-        k = np.searchsorted(pos, slow) - 1
-        before[name] = (pos, val, k.tolist())
+        pos = v.setters(name)
+        before[name] = (pos, (np.searchsorted(pos, slow) - 1).tolist())
     at, length = starts[slow].tolist(), lens[slow].tolist()
     prev = -1
     for t, j in enumerate(slow.tolist()):
         for name in _CARRIED:
-            pos, val, ks = before[name]
+            pos, ks = before[name]
             k = ks[t]
             if k >= 0 and pos[k] > prev:
-                setattr(parser, name, float(val[k]))
+                setattr(parser, name, v.setter_value(name, k))
         text = foreign.get(j)
         if text is None:
             text = src[at[t]:at[t] + length[t]].decode("latin-1")

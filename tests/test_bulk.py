@@ -201,9 +201,9 @@ def test_shapes_coded_by_pyarrow_are_those_of_bytes_split():
     got = []
     for arrow in (True, False):
         marked = data.translate(_SHAPE_MARK)
-        starts, lens = _line_spans(marked)
+        starts, lens, bad, bad_line = _line_spans(marked)
         line_at = starts.copy()
-        _, _, fixed = _clean_dirty(data, marked, starts, lens)
+        _, _, fixed = _clean_dirty(data, marked, starts, lens, bad, bad_line)
         codes, uniq = _shape_codes(marked, starts, lens, line_at, fixed, arrow)
         assert len(set(uniq)) == len(uniq)
         got.append([uniq[c] for c in np.asarray(codes).tolist()])
