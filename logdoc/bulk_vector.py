@@ -317,21 +317,27 @@ class _Values:
         self.flat = None                    # every value, once `read`
         self._block = (buf, src, starts)    # (the parser's; not pickled)
         self._setters = {}
+        self._layout = None
 
     def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k not in ("_block", "_setters")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_block", "_setters", "_layout")}
 
     def __setstate__(self, state):
-        self.__dict__.update(state, _block=None, _setters={})
+        self.__dict__.update(state, _block=None, _setters={}, _layout=None)
+
+    def layout(self, m: int):
+        """(line, place in the line) of each value of the first m template lines."""
+        if self._layout is None:
+            per_line = self.per_line[:m]
+            owner = np.repeat(np.arange(m), per_line)
+            self._layout = (owner, np.arange(int(per_line.sum())) - self.vbase[owner])
+        return self._layout
 
     def read(self, m: int, buf, src, line_start) -> None:
         """Read every value of the first m template lines (`line_start`: where they start)."""
-        per_line = self.per_line[:m]
-        total = int(per_line.sum())
-        self.owner = np.repeat(np.arange(m), per_line)         # the line of each value
-        self.k = np.arange(total) - self.vbase[self.owner]     # its place in the line
-        spec = self.spec_base[self.tcodes[self.owner]] + self.k
-        self.flat = self._numbers(buf, src, line_start[self.owner] + self.offsets[spec], spec)
+        owner, k = self.layout(m)
+        spec = self.spec_base[self.tcodes[owner]] + k
+        self.flat = self._numbers(buf, src, line_start[owner] + self.offsets[spec], spec)
 
     def _numbers(self, buf, src, where, spec) -> np.ndarray:
         """The values at `where`, printed as spec `spec` each: read format by format."""
@@ -363,7 +369,8 @@ class _Values:
         # nan and inf stand for fixed numbers: lines printing them stay comparable (equal
         # texts still give equal fingerprints; only "different" is ever concluded)
         values = np.nan_to_num(self.flat, nan=1.5e300, posinf=1.25e300, neginf=-1.25e300)
-        return np.bincount(self.owner, weights=values * weight[self.k], minlength=m)
+        owner, k = self.layout(m)
+        return np.bincount(owner, weights=values * weight[k], minlength=m)
 
     def setters(self, name: str) -> np.ndarray:
         """Line indexes of the template lines that set carried counter `name`."""
@@ -453,6 +460,10 @@ class Pending:
         self.src, self.text_start, self.text_len = src, text_start, text_len
         self.data_len, self.at = data_len, 0
 
+    def read_values(self) -> None:
+        """Read the numbers now (else assembling does)."""
+        self.v.read(self.m, np.frombuffer(self.src, np.uint8), self.src, self.text_start)
+
     def assemble(self) -> BlockColumns:
         cols = _assemble(self.v, self.m, self.sb, self.first_no, self.at_start, self.src,
                          self.text_start, self.text_len, self.data_len)
@@ -502,7 +513,8 @@ def _assemble(v: _Values, m: int, sb: Batch, first_no: int, at_start: dict, src,
     extra = dict(zip(merged.few_at.tolist(), sb.text)) if n_slow else {}
 
     # metrics: a template record's are the first nm values of its line
-    owner, k, m_value = v.owner, v.k, v.flat
+    owner, k = v.layout(m)
+    m_value = v.flat
     if np.any(v.per_line[:m] != v.nm[tcodes]):        # some values are counters only
         is_metric = np.flatnonzero(k < v.nm[tcodes[owner]])
         owner, k, m_value = owner[is_metric], k[is_metric], m_value[is_metric]

@@ -24,6 +24,10 @@ from .parser import Parser
 from .reading import InputError, read_blocks_at
 
 PIPELINE_MIN_BYTES = 64 << 20
+# Who reads a NumPy block's numbers (bulk_vector._Values.read): the worker when the main
+# process is behind (two batches or more not judged yet), else the main process, so that
+# the slower side sheds work whichever it is on this machine and log. Tests pin it.
+READ_IN_WORKER: bool | None = None
 
 
 def worth_it(path: str) -> bool:
@@ -57,7 +61,8 @@ def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
 
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    worker = ctx.Process(target=_parse, args=(path, parser, send), daemon=True)
+    judged = ctx.RawValue("q", 0)         # batches this process is done with (read by the worker)
+    worker = ctx.Process(target=_parse, args=(path, parser, send, judged), daemon=True)
     worker.start()
     send.close()
     fd = os.open(path, os.O_RDONLY)
@@ -71,6 +76,7 @@ def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
             if kind == "batch":
                 _, payload, n = message
                 yield payload, n
+                judged.value += 1
             elif kind == "pending":
                 # a NumPy block, its columns to put together here; from a plain file it
                 # comes without the block's bytes: they are read from the file
@@ -78,6 +84,7 @@ def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
                 if offset is not None:
                     pending.src = os.pread(fd, pending.data_len, offset) + cleaned
                 yield Batch.from_columns(pending.assemble()), n
+                judged.value += 1
             elif kind == "done":
                 _, parser.records, formats = message
                 parser.formats.clear()
@@ -95,33 +102,75 @@ def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
         worker.join()
 
 
-def _parse(path: str, parser: Parser, send) -> None:
+def _parse(path: str, parser: Parser, send, judged) -> None:
     """The worker: parse the file block by block and send each batch."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the main process's to handle
+    outbox = _Outbox(send)
     try:
         with open(path, "rb") as fh:
             plain = fh.read(2) != b"\x1f\x8b"      # gzip: offsets are not the file's
         bulk = BulkParser(parser)
         bulk.defer = True             # the main process puts NumPy batches together
         first_no = 1            # counted from what the parser reads (read_blocks_at need not)
+        sent = 0
         for _, offset, data in read_blocks_at(path, numbered=False):
             for got, n in bulk.parse_blocks(data, first_no):
                 first_no += n
+                sent += 1
                 if isinstance(got, Batch):
-                    send.send(("batch", got, n))
-                elif plain:
+                    outbox.put(("batch", got, n))
+                    continue
+                if READ_IN_WORKER or (READ_IN_WORKER is None and sent - judged.value > 2):
+                    got.read_values()
+                if plain:
                     # most of a NumPy block is its bytes: the main process reads them from
                     # the file; only the cleaned lines after them travel
                     src, got.src = got.src, b""
-                    send.send(("pending", got, n, offset + got.at, src[got.data_len:]))
+                    outbox.put(("pending", got, n, offset + got.at, src[got.data_len:]))
                 else:
-                    send.send(("pending", got, n, None, b""))
-        send.send(("done", parser.records, dict(parser.formats)))
+                    outbox.put(("pending", got, n, None, b""))
+        outbox.put(("done", parser.records, dict(parser.formats)))
     except InputError as exc:
-        send.send(("input-error", str(exc)))
-    except BrokenPipeError:
-        pass                    # the main process stopped listening (an error, Ctrl-C)
+        outbox.put(("input-error", str(exc)))
     except Exception as exc:    # reported by the main process, which raises it
-        send.send(("crash", f"{type(exc).__name__}: {exc}"))
+        outbox.put(("crash", f"{type(exc).__name__}: {exc}"))
     finally:
+        outbox.close()
         send.close()
+
+
+class _Outbox:
+    """Sends the worker's messages from a thread, a few batches ahead of the main process:
+    a pipe holds less than one batch, and blocks alternate in which side they cost more, so
+    without this buffer each process would wait for the other on every such turn."""
+
+    DEPTH = 4
+
+    def __init__(self, send):
+        import queue
+        import threading
+
+        self._send = send
+        self._full = queue.Full
+        self._queue = queue.Queue(self.DEPTH)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def put(self, message) -> None:
+        while self._thread.is_alive():       # (else nobody listens any more: drop it)
+            try:
+                self._queue.put(message, timeout=0.5)
+                return
+            except self._full:
+                pass
+
+    def _run(self) -> None:
+        while (message := self._queue.get()) is not None:
+            try:
+                self._send.send(message)
+            except (BrokenPipeError, OSError):
+                return              # the main process stopped listening (an error, Ctrl-C)
+
+    def close(self) -> None:
+        self.put(None)
+        self._thread.join()

@@ -31,9 +31,12 @@ def test_small_files_stay_in_one_process():
     assert not logdoc.pipeline.worth_it("-")
 
 
-@pytest.mark.parametrize("numpy", [False, True], ids=["lists", "numpy"])
+@pytest.mark.parametrize("numpy, read_in_worker", [(False, None), (True, False), (True, True)],
+                         ids=["lists", "numpy", "numpy-read-by-worker"])
 @pytest.mark.parametrize("path", LOGS[::3], ids=lambda p: p.name)
-def test_two_processes_give_the_same_report(path, numpy, every_file):
+def test_two_processes_give_the_same_report(path, numpy, read_in_worker, every_file, monkeypatch):
+    # the numbers of a NumPy block are read by the main process or by the worker
+    monkeypatch.setattr(logdoc.pipeline, "READ_IN_WORKER", read_in_worker)
     assert logdoc.pipeline.worth_it(str(path))
     one = json.dumps(api.analyze(str(path), parallel=False).to_json())
     with vector_everywhere() if numpy else nullcontext():   # NumPy batches cross the pipe too
@@ -55,7 +58,7 @@ def test_a_small_log_imports_no_heavy_module():
     import sys
 
     code = ("import sys; from logdoc import api; api.analyze(sys.argv[1]); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pandas', 'multiprocessing'}))")
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pandas', 'multiprocessing', 'pyarrow'}))")
     out = subprocess.run([sys.executable, "-c", code, str(ROOT / "sample_logs" / "warmup-zero-lr-broken.log")],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
