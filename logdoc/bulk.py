@@ -180,6 +180,7 @@ class BulkParser:
         self.plans: dict[bytes, object] = {}
         self.templated = 0        # lines read by a template (for benchmarks and tests)
         self.read_bytes = 0       # of the log so far (bulk_vector uses pyarrow past ARROW_AFTER)
+        self.arrow = True         # may use pyarrow at all
         self._tries: dict[bytes, int] = {}
 
     def parse_block(self, data: bytes, first_no: int) -> tuple[Batch, int]:

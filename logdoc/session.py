@@ -55,8 +55,12 @@ class Result:
 class Session:
     def __init__(self, path: str = "<stdin>", *, patterns: PatternSet | None = None,
                  rules: list[Rule] | None = None, severities: dict[str, Severity] | None = None,
-                 keep_tables: bool = False, keep_overview: bool = False):
+                 keep_tables: bool = False, keep_overview: bool = False, live: bool = False):
+        """`live`: the log is a never-ending stream (`watch`), whose memory must stay flat:
+        its big blocks are not handed to pyarrow (logdoc.bulk_vector), whose import alone
+        would raise the footprint once the stream passed ARROW_AFTER."""
         self.path = path
+        self.live = live
         self.parser = Parser(patterns or default_patterns())
         self.engine = Engine(rules if rules is not None else build_rules(), path, severities)
         self.tables = TableBuilder() if keep_tables else None
@@ -87,6 +91,8 @@ class Session:
         the same records as line by line, much faster on long logs (see logdoc.bulk)."""
         if self._bulk is None:
             self._bulk = BulkParser(self.parser)
+            if self.live:
+                self._bulk.arrow = False
         found: list[Finding] = []
         for batch, n in self._bulk.parse_blocks(data, first_no):
             first_no += n

@@ -364,3 +364,26 @@ def test_pipe_input_takes_what_is_waiting_without_waiting_for_more(monkeypatch):
         os.close(r)
         if w is not None:
             os.close(w)
+
+
+def test_a_live_stream_never_hands_blocks_to_pyarrow(monkeypatch):
+    # watch's memory stays flat: importing pyarrow once a stream passes ARROW_AFTER would
+    # raise it by tens of MB (issue 7's watch RSS goal); analyze may use it
+    import pytest
+
+    import logdoc.bulk_vector
+    from logdoc.session import Session
+    from streams import vector_everywhere
+
+    def no_arrow(*args):
+        raise AssertionError("pyarrow used")
+
+    monkeypatch.setattr(logdoc.bulk_vector, "_arrow_codes", no_arrow)
+    block = "".join(f"{{'loss': {1 / i:.4f}, 'grad_norm': {i % 7:.3f}}}\n" for i in range(1, 400)).encode()
+    with vector_everywhere(arrow=True):
+        live = Session("live", live=True)
+        for k in range(3):
+            live.feed_block(1 + 399 * k, block)
+        assert live.finish().records == 3 * 399
+        with pytest.raises(AssertionError, match="pyarrow used"):
+            Session("file").feed_block(1, block)

@@ -28,7 +28,7 @@ def make_session(name: str, *, config: str | None, patterns: list[str] | None,
     cfg = load_config(config)                                    # a bad config fails before any work
     ps = api.load_patterns([*cfg.patterns, *(patterns or [])])
     session = Session(name, patterns=ps, rules=api.rules_for(cfg, select, ignore or ()),
-                      severities=cfg.severities, keep_tables=False)   # keeps no copy of the log
+                      severities=cfg.severities, keep_tables=False, live=True)   # keeps no copy of the log
     return session, cfg
 
 
