@@ -84,6 +84,51 @@ class Series:
                 self.counts = [a + b for a, b in zip(self.counts[::2], self.counts[1::2])]
                 self.per_point *= 2
 
+    def extend_array(self, lines, values) -> None:
+        """`extend` from NumPy arrays: whole points summed a row of a matrix at a time (a big
+        batch adds tens of thousands of values to a few points). Sums may differ from
+        `extend`'s in the last bits (NumPy sums pairwise); every other field is the same."""
+        import numpy as np
+
+        finite = np.isfinite(values)
+        if finite.all():
+            kept = values
+        else:
+            kept = values[finite]
+            values = np.where(finite, values, math.nan)
+        if kept.size:
+            self.lo = min(self.lo, _first_extreme(kept, kept.min()))
+            self.hi = max(self.hi, _first_extreme(kept, kept.max()))
+        k = 0
+        n = len(values)
+        while k < n:
+            p = self.per_point
+            if self.counts and self.counts[-1] < p:       # top up the last point
+                take = min(p - self.counts[-1], n - k)
+                self.sums[-1] += float(values[k:k + take].sum())
+                self.counts[-1] += take
+                k += take
+                continue
+            room = 2 * MAX_POINTS - len(self.lines)       # whole points until the next merge
+            whole = min(room, (n - k) // p)
+            if whole:
+                end = k + whole * p
+                self.lines.extend(lines[k:end:p].tolist())
+                sums = values[k:end] if p == 1 else values[k:end].reshape(whole, p).sum(axis=1)
+                self.sums.extend(sums.tolist())
+                self.counts.extend([p] * whole)
+                k = end
+            else:                                         # a last point, topped up later
+                self.lines.append(int(lines[k]))
+                self.sums.append(float(values[k:].sum()))
+                self.counts.append(n - k)
+                k = n
+            if len(self.lines) >= 2 * MAX_POINTS:
+                self.lines = self.lines[::2]
+                self.sums = [a + b for a, b in zip(self.sums[::2], self.sums[1::2])]
+                self.counts = [a + b for a, b in zip(self.counts[::2], self.counts[1::2])]
+                self.per_point *= 2
+
     def values(self) -> list[float]:
         """One value per point: the mean of what it covers (nan if any was not finite)."""
         return [s / c for s, c in zip(self.sums, self.counts)]
@@ -107,12 +152,38 @@ class Series:
         return (self.lo, self.hi) if self.lo <= self.hi else None
 
 
-def _first_codes(codes) -> list[int]:
-    """The distinct values of an int array, in order of first appearance."""
+def _first_extreme(values, extreme: float) -> float:
+    """min()/max() of a list keeps the first of equal extremes: 0.0 or -0.0, whichever came
+    first (NumPy's reductions may return either)."""
+    if extreme != 0.0:
+        return float(extreme)
     import numpy as np
 
-    values, first = np.unique(codes, return_index=True)
-    return values[np.argsort(first)].tolist()
+    return float(values[np.flatnonzero(values == 0.0)[0]])
+
+
+def _first_codes(codes) -> list[int]:
+    """The distinct values of a small non-negative int array, in order of first appearance
+    (without sorting the array: a first index per value)."""
+    import numpy as np
+
+    if not len(codes):
+        return []
+    first = np.full(int(codes.max()) + 1, len(codes))
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    present = np.flatnonzero(first < len(codes))
+    return present[np.argsort(first[present])].tolist()
+
+
+def _distinct_in_order(values) -> list:
+    """The distinct values of an array without nan, in order of first appearance (runs of
+    equal values first: epochs come in runs)."""
+    import numpy as np
+
+    if not len(values):
+        return []
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    return list(dict.fromkeys(values[starts].tolist()))
 
 
 def _in_order(meta_codes, meta) -> list[str]:
@@ -186,12 +257,13 @@ class Overview:
             at_line, values, mc = cols.line[cols.m_row[idx]], cols.m_value[idx], cols.m_meta[idx]
             names = _in_order(mc, meta)
             if len(names) == 1:
-                self._series(names[0], role, at_line.tolist(), values.tolist())
+                self._series(names[0], role, at_line, values)
                 continue
-            name_of = np.array([m[0] for m in meta], dtype=object)[mc]
-            for name in names:
-                mine = name_of == name
-                self._series(name, role, at_line[mine].tolist(), values[mine].tolist())
+            number = {name: k for k, name in enumerate(names)}
+            name_of = np.array([number.get(m[0], -1) for m in meta])[mc]    # (ints compare fast)
+            for k, name in enumerate(names):
+                mine = name_of == k
+                self._series(name, role, at_line[mine], values[mine])
         if not known.any():
             return True
         wanted = [k for k, r in enumerate(role_names) if r in EPOCH_ROLES]
@@ -207,8 +279,7 @@ class Overview:
             if name not in self.role_of and len(self.role_of) < MAX_NAMES:
                 self.role_of[name] = meta[c][1]
         ep = epochs[cols.m_row[idx]]
-        values, first = np.unique(ep, return_index=True)
-        distinct = values[np.argsort(first)].tolist()       # each epoch once, in order
+        distinct = _distinct_in_order(ep)                   # each epoch once, in order
         for epoch in distinct:
             self._epoch(epoch)
         kept = {e: row for e in distinct if (row := self.head.get(e, self.tail.get(e))) is not None}
@@ -218,13 +289,17 @@ class Overview:
             kept[e][meta[c][0]] = v
         return True
 
-    def _series(self, name: str, role: str, lines: list[int], values: list[float]) -> None:
+    def _series(self, name: str, role: str, lines, values) -> None:
+        """Add to series `name` (lists, or NumPy arrays from a big batch)."""
         s = self.series.get(name)
         if s is None:
             if len(self.series) >= MAX_NAMES:
                 return
             s = self.series[name] = Series(role)
-        s.extend(lines, values)
+        if isinstance(lines, list):
+            s.extend(lines, values)
+        else:
+            s.extend_array(lines, values)
 
     def add_rows(self, rows) -> "Overview":
         """Fill from the long rows of logdoc.tables (for Results that kept tables)."""

@@ -82,3 +82,43 @@ def test_numpy_batches_give_the_list_overview(monkeypatch):
     logs = sorted([*root.glob("tests/corpus/*.log"), *root.glob("sample_logs/*.log")])
     for path in logs:
         assert repr(_overview_of(path, monkeypatch, True)) == repr(_overview_of(path, monkeypatch, False)), path
+
+
+def test_arrays_squeeze_a_series_as_lists_do():
+    # extend_array (big NumPy batches) against extend, over random batch sizes, nan and inf,
+    # and -0.0 before 0.0 (min() keeps the first of equal extremes): the same points
+    import random
+
+    import numpy as np
+
+    from logdoc.overview import Series
+
+    rng = random.Random(7)
+    for trial in range(20):
+        lists, arrays = Series("loss"), Series("loss")
+        line = 1
+        for _ in range(rng.randint(1, 30)):
+            n = rng.choice([1, 3, 50, 700, 5000])
+            values = [rng.choice([rng.uniform(-1, 1), -0.0, 0.0, math.nan, math.inf])
+                      if rng.random() < 0.05 else rng.uniform(0, 3) for _ in range(n)]
+            lines = list(range(line, line + n))
+            line += n
+            lists.extend(lines, values)
+            arrays.extend_array(np.array(lines), np.array(values))
+        assert (arrays.lines, arrays.counts, arrays.per_point) == (lists.lines, lists.counts, lists.per_point)
+        assert repr((arrays.lo, arrays.hi)) == repr((lists.lo, lists.hi))
+        for a, b in zip(arrays.values(), lists.values()):
+            assert (a != a and b != b) or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_arrays_keep_the_first_of_equal_extremes():
+    # min() keeps 0.0 before -0.0; NumPy's min returns -0.0 for [0.0, -0.0]
+    import numpy as np
+
+    from logdoc.overview import Series
+
+    for values in ([0.0, -0.0, 1.0], [-0.0, 0.0, 1.0], [2.0, 0.0, -0.0, 0.0]):
+        lists, arrays = Series("loss"), Series("loss")
+        lists.extend(list(range(len(values))), values)
+        arrays.extend_array(np.arange(len(values)), np.array(values))
+        assert repr(arrays.finite_range) == repr(lists.finite_range)
