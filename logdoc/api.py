@@ -17,18 +17,19 @@ def load_patterns(extra: Iterable[str | Path] = ()) -> PatternSet:
 
 def analyze(path: str, *, patterns: PatternSet | None = None, select: Iterable[str] | None = None,
             ignore: Iterable[str] = (), keep_tables: bool = False, config: Config | None = None,
-            keep_overview: bool = False, parallel: bool = True) -> Result:
+            keep_overview: bool = False, parallel: bool = True, expectations: list | None = None) -> Result:
     """Analyse one log (a path, a .gz or '-' for stdin) and return its Result.
 
     `select`/`ignore` take rule ids or categories; `config` (see logdoc.config) adds its
     ignores, rule options and severity overrides, and its selection when `select` is None.
     `keep_tables` keeps every metric (logdoc.tables); `keep_overview` only what the terminal
     report draws, in bounded memory (logdoc.overview). `parallel` lets a big file be parsed
-    by a second process (logdoc.pipeline); the result is the same.
+    by a second process (logdoc.pipeline); the result is the same. `expectations`
+    (logdoc.expect.parse) are kept track of as the log is read; expect.evaluate judges them.
     """
     session = Session(path if path != "-" else "<stdin>", patterns=patterns,
                       rules=rules_for(config, select, ignore), keep_tables=keep_tables,
-                      keep_overview=keep_overview,
+                      keep_overview=keep_overview, expectations=expectations,
                       severities=config.severities if config else None)
     return session.feed_file(path, parallel=parallel)
 

@@ -20,8 +20,8 @@ a finding (rule `expectation`, category `expectation`) with the measured value a
 
 Every metric name the selector matches is checked on its own, so `metric = "lr/*"` with
 `check = "all"` means "every LR group". A selector that matches nothing is unmet (a healthy
-run prints what you expect it to print). Values come from the tables the analysis already
-built (Session keep_tables) — the log is not parsed twice.
+run prints what you expect it to print). Values are kept while the log is read (Kept, Session
+`expectations=`) — the log is not parsed twice, and memory does not grow with its length.
 """
 from __future__ import annotations
 
@@ -265,7 +265,9 @@ def _per_epoch(points: list[Point]) -> list[tuple[float, list[Point]]]:
     return sorted(epochs.items())
 
 
-def _check_metric(exp: Expectation, name: str, points: list[Point]) -> Unmet | None:
+def _check_metric(exp: Expectation, name: str, points: list[Point], count: int | None = None) -> Unmet | None:
+    """`count`: how many values the name has (`points` may hold only those the check reads,
+    see Kept)."""
     want = f"{exp.op} {_num(exp.value)}"
     cmp = OPS.get(exp.op)
     if exp.check == "all":
@@ -275,7 +277,7 @@ def _check_metric(exp: Expectation, name: str, points: list[Point]) -> Unmet | N
     elif exp.check == "any":
         if not any(cmp(p.value, exp.value) for p in points):
             last = points[-1]
-            return Unmet(f"no value of {name} is {want} ({len(points)} values, last {_num(last.value)} "
+            return Unmet(f"no value of {name} is {want} ({count or len(points)} values, last {_num(last.value)} "
                          f"{_where(last)})", last.line, [last.line], name, last.epoch)
     elif exp.check == "final":
         last = points[-1]
@@ -328,29 +330,42 @@ def _check_trend(exp: Expectation, name: str, points: list[Point]) -> Unmet | No
 
 
 def evaluate_one(exp: Expectation, rows: list[tuple], last_line: int) -> list[Unmet]:
-    series = _series(exp, rows)
+    return _unmet(exp, {name: (points, len(points)) for name, points in _series(exp, rows).items()},
+                  last_line)
+
+
+def _unmet(exp: Expectation, series: dict[str, tuple[list[Point], int]], last_line: int) -> list[Unmet]:
+    """The unmet parts of one expectation: series maps each selected name to (its points, or
+    those its check reads; how many values it has)."""
     if not series:
         return [Unmet(f"no value of {exp.selector()} found"
                       + (" in the selected epochs/phase" if exp.from_epoch or exp.to_epoch or exp.phase else ""),
                       max(1, last_line))]
     if exp.check == "present":
         return []
-    return [u for name, points in series.items() if (u := _check_metric(exp, name, points))]
+    return [u for name, (points, count) in series.items() if (u := _check_metric(exp, name, points, count))]
 
 
 def _quote(path: str, wanted: set[int]) -> dict[int, str]:
-    """The cleaned text of a few log lines, for evidence (read, not parsed; not possible for stdin)."""
+    """The cleaned text of a few log lines, for evidence (read, not parsed; not possible for
+    stdin). The file is read in blocks; only a block holding a wanted line is split."""
     if not wanted or path in ("-", "<stdin>") or not Path(path).is_file():
         return {}
-    from .reading import read_lines
+    from .reading import clean_line, read_blocks
 
     found: dict[int, str] = {}
-    last = max(wanted)
+    todo = sorted(wanted)
+    k = 0
     try:
-        for line in read_lines(path):
-            if line.no in wanted:
-                found[line.no] = line.text
-            if line.no >= last:
+        for first_no, block in read_blocks(path):
+            end = first_no + block.count(b"\n") + 1          # the next block's first line
+            if todo[k] >= end:
+                continue
+            lines = block.split(b"\n")
+            while k < len(todo) and todo[k] < end:
+                found[todo[k]] = clean_line(lines[todo[k] - first_no])
+                k += 1
+            if k == len(todo):
                 break
     except (InputError, OSError):
         return found
@@ -358,11 +373,17 @@ def _quote(path: str, wanted: set[int]) -> dict[int, str]:
 
 
 def evaluate(expectations: list[Expectation], result) -> list[Finding]:
-    """Findings for every unmet expectation on one analysed log (needs result.tables)."""
-    if result.tables is None:
-        raise ValueError("expectations need the tables: analyse with keep_tables=True")
-    rows = result.tables.rows
-    unmet = [(exp, u) for exp in expectations for u in evaluate_one(exp, rows, result.lines)]
+    """Findings for every unmet expectation on one analysed log: from what the analysis kept
+    for them (result.kept, see Kept), else from its full tables (keep_tables)."""
+    kept = getattr(result, "kept", None)
+    if kept is not None and kept.expectations is expectations:
+        unmet = [(exp, u) for exp, per_name in zip(expectations, kept.series())
+                 for u in _unmet(exp, per_name, result.lines)]
+    elif result.tables is not None:
+        rows = result.tables.rows
+        unmet = [(exp, u) for exp in expectations for u in evaluate_one(exp, rows, result.lines)]
+    else:
+        raise ValueError("expectations need what the analysis kept: analyse with expectations= or keep_tables=True")
     texts = _quote(result.path, {n for _, u in unmet for n in u.lines})
     findings = []
     for exp, u in unmet:
@@ -373,3 +394,142 @@ def evaluate(expectations: list[Expectation], result) -> list[Finding]:
             path=result.path, epoch=u.epoch, metric=u.metric,
             tags=frozenset({f"expect:{exp.name}"})))
     return findings
+
+
+# ---------------------------------------------------------------- kept while reading
+
+_FULL = {"each-epoch", "decreasing", "increasing"}      # checks that read every point
+
+
+class _Name:
+    """What one expectation keeps of one metric name."""
+
+    __slots__ = ("first", "last", "bad", "good", "count", "points")
+
+    def __init__(self):
+        self.first = self.last = self.bad = self.good = None
+        self.count = 0
+        self.points: list[Point] = []
+
+
+class Kept:
+    """What the expectations can read of a log, kept while it is read (Session
+    `expectations=`), instead of a table of every metric: an `all` or `finite` check reads
+    the first value that fails it, `final` the last one, `any` the first that passes and how
+    many there were, `present` the first; only `each-epoch` and trends keep every selected
+    value. A big batch is reduced with array operations. Memory is bounded by the names
+    (and the points of the checks that read them all), not by the length of the log; tests
+    compare its findings with the full tables' on random tables and on every kept log."""
+
+    def __init__(self, expectations: list[Expectation]):
+        self.expectations = expectations
+        self._names: list[dict[str, _Name]] = [{} for _ in expectations]
+
+    def add_batch(self, b) -> None:
+        import numpy as np
+
+        if not (len(b.m_row) if b.columns is None else len(b.columns.m_row)):
+            return
+        m = _metrics(b, np)
+        for exp, names in zip(self.expectations, self._names):
+            sel = _selected(exp, m, np)
+            if len(sel):
+                _keep(exp, names, m, sel, np)
+
+    def series(self) -> list[dict[str, tuple[list[Point], int]]]:
+        out = []
+        for exp, names in zip(self.expectations, self._names):
+            if exp.check in _FULL:
+                out.append({n: (k.points, k.count) for n, k in names.items()})
+            elif exp.check in ("all", "finite"):
+                out.append({n: ([k.bad or k.first], k.count) for n, k in names.items()})
+            elif exp.check == "any":
+                out.append({n: ([k.good or k.last], k.count) for n, k in names.items()})
+            elif exp.check == "final":
+                out.append({n: ([k.last], k.count) for n, k in names.items()})
+            else:                                   # present
+                out.append({n: ([k.first], k.count) for n, k in names.items()})
+        return out
+
+
+def _metrics(b, np) -> dict:
+    """A batch's metrics as arrays in log order: line, epoch (known), value, the index of
+    their (name, role) in `keys` and of their record's phase in `phases`."""
+    c = b.columns
+    if c is not None:
+        rows = c.m_row
+        epochs, known = b.np_counter("epoch")
+        return {"line": c.line[rows], "epoch": epochs[rows], "known": known[rows], "value": c.m_value,
+                "key": c.m_meta, "keys": [(meta[0], meta[1]) for meta in c.meta],
+                "phase": c.rc[rows], "phases": [a[3] if a is not None else None for a in c.attrs]}
+    rows = b.m_row
+    keys: dict = {}
+    phases: dict = {}
+    key = [keys.setdefault(k, len(keys)) for k in zip(b.m_name, b.m_role)]
+    phase = [phases.setdefault(b.phase[r], len(phases)) for r in rows]
+    epoch = [b.epoch[r] for r in rows]
+    return {"line": np.array([b.line[r] for r in rows], np.int64),
+            "epoch": np.array([math.nan if e is None else e for e in epoch], np.float64),
+            "known": np.array([e is not None for e in epoch], bool),
+            "value": np.array(b.m_value, np.float64), "key": np.array(key, np.int64), "keys": list(keys),
+            "phase": np.array(phase, np.int64), "phases": list(phases)}
+
+
+def _selected(exp: Expectation, m: dict, np) -> "np.ndarray":
+    """Indexes of the metrics the expectation selects (as _series filters rows)."""
+    ok_key = np.array([(exp.metric is None or fnmatchcase(name, exp.metric))
+                       and (exp.role is None or role == exp.role) for name, role in m["keys"]], bool)
+    mask = ok_key[m["key"]] if len(ok_key) else np.zeros(len(m["key"]), bool)
+    if exp.phase is not None:
+        mask &= np.array([p == exp.phase for p in m["phases"]], bool)[m["phase"]]
+    if exp.from_epoch is not None:          # an unknown epoch is out; nan compares false
+        mask &= m["known"] & ~(m["epoch"] < exp.from_epoch)
+    if exp.to_epoch is not None:
+        mask &= m["known"] & ~(m["epoch"] > exp.to_epoch)
+    return np.flatnonzero(mask)
+
+
+def _keep(exp: Expectation, names: dict[str, _Name], m: dict, sel, np) -> None:
+    """Add the selected metrics of a batch to each name's _Name."""
+    keys, key = m["keys"], m["key"][sel]
+    # names in order of first appearance (a name may have several roles: several keys)
+    first = np.full(len(keys), len(key))
+    np.minimum.at(first, key, np.arange(len(key)))
+    present = np.flatnonzero(first < len(key))
+    code: dict[str, int] = {}
+    key_code = np.full(len(keys), -1, np.int64)
+    for k in present[np.argsort(first[present])].tolist():
+        key_code[k] = code.setdefault(keys[k][0], len(code))
+    name_code = key_code[key]
+    # each name's metrics, in log order
+    order = np.argsort(name_code, kind="stable")
+    bounds = np.searchsorted(name_code[order], np.arange(len(code) + 1))
+    line, epoch, known, value = m["line"][sel], m["epoch"][sel], m["known"][sel], m["value"][sel]
+
+    def point(i: int) -> Point:
+        return Point(int(line[i]), float(epoch[i]) if known[i] else None, float(value[i]))
+
+    cmp = _NP_OPS.get(exp.op)
+    for name, c in code.items():
+        idx = order[bounds[c]:bounds[c + 1]]          # this name's metrics, in log order
+        k = names.get(name)
+        if k is None:
+            k = names[name] = _Name()
+            k.first = point(int(idx[0]))
+        k.count += len(idx)
+        k.last = point(int(idx[-1]))
+        if exp.check in _FULL:
+            k.points.extend(point(i) for i in idx.tolist())
+        elif exp.check in ("all", "finite") and k.bad is None:
+            v = value[idx]
+            fails = ~np.isfinite(v) if exp.check == "finite" else ~cmp(v, exp.value)
+            if fails.any():
+                k.bad = point(int(idx[int(np.argmax(fails))]))
+        elif exp.check == "any" and k.good is None:
+            passes = cmp(value[idx], exp.value)
+            if passes.any():
+                k.good = point(int(idx[int(np.argmax(passes))]))
+
+
+_NP_OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+           "<=": lambda a, b: a <= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}

@@ -34,6 +34,7 @@ class Result:
     diagnoses: list[Diagnosis]
     tables: TableBuilder | None = field(default=None, repr=False)
     overview: Overview | None = field(default=None, repr=False)
+    kept: object | None = field(default=None, repr=False)     # what expectations read (expect.Kept)
     max_epoch: float | None = None        # how far the run got, for one-line summaries
     max_step: float | None = None
 
@@ -55,16 +56,23 @@ class Result:
 class Session:
     def __init__(self, path: str = "<stdin>", *, patterns: PatternSet | None = None,
                  rules: list[Rule] | None = None, severities: dict[str, Severity] | None = None,
-                 keep_tables: bool = False, keep_overview: bool = False, live: bool = False):
+                 keep_tables: bool = False, keep_overview: bool = False, live: bool = False,
+                 expectations: list | None = None):
         """`live`: the log is a never-ending stream (`watch`), whose memory must stay flat:
         its big blocks are not handed to pyarrow (logdoc.bulk_vector), whose import alone
-        would raise the footprint once the stream passed ARROW_AFTER."""
+        would raise the footprint once the stream passed ARROW_AFTER. `expectations`
+        (logdoc.expect): keep what they read as the log goes (expect.Kept)."""
         self.path = path
         self.live = live
         self.parser = Parser(patterns or default_patterns())
         self.engine = Engine(rules if rules is not None else build_rules(), path, severities)
         self.tables = TableBuilder() if keep_tables else None
         self.overview = Overview() if keep_overview else None   # bounded, for the terminal
+        self.kept = None
+        if expectations:
+            from .expect import Kept
+
+            self.kept = Kept(expectations)
         self.lines = 0
         self._bulk: BulkParser | None = None
         self.last_batch = Batch()          # the records of the last block or lines fed
@@ -125,6 +133,8 @@ class Session:
             self.tables.add_batch(batch)
         if self.overview is not None:
             self.overview.add_batch(batch)
+        if self.kept is not None:
+            self.kept.add_batch(batch)
         self.max_epoch = _max_in(self.max_epoch, batch, "epoch")
         self.max_step = _max_in(self.max_step, batch, "step")
         return self.engine.feed_batch(batch)
@@ -151,7 +161,7 @@ class Session:
                 line=1, evidence=[], path=self.path))
         return Result(path=self.path, lines=self.lines, records=self.parser.records,
                       formats=dict(self.parser.formats.most_common()), findings=findings,
-                      diagnoses=diagnose(findings), tables=self.tables, overview=self.overview,
+                      diagnoses=diagnose(findings), tables=self.tables, overview=self.overview, kept=self.kept,
                       max_epoch=self.max_epoch, max_step=self.max_step)
 
 

@@ -151,3 +151,104 @@ def test_the_readme_example_is_the_tested_file_and_works(cli, tmp_path):
     path.write_text(example)
     assert cli("analyze", FIXED, "--expect", path, "-f", "json").code == 0
     assert len(unmet(cli("analyze", BROKEN, "--expect", path, "-f", "json"))) == 6
+
+
+# ---- what the analysis keeps for expectations (expect.Kept) against the full tables
+
+EVERY_CHECK = """
+[[expect]]
+metric = "*"
+check = "finite"
+[[expect]]
+metric = "*"
+check = "present"
+phase = "eval"
+[[expect]]
+role = "loss"
+check = "all"
+op = "<"
+value = 2
+[[expect]]
+role = "loss"
+check = "any"
+op = "<"
+value = 0.1
+[[expect]]
+metric = "*loss*"
+check = "final"
+op = "<"
+value = 1
+[[expect]]
+role = "lr"
+check = "all"
+op = ">"
+value = 0
+from_epoch = 1
+[[expect]]
+role = "val_loss"
+check = "each-epoch"
+aggregate = "median"
+op = "<"
+value = 1
+[[expect]]
+role = "val_loss"
+check = "decreasing"
+window = 3
+[[expect]]
+metric = "*"
+check = "any"
+op = "!="
+value = 0
+[[expect]]
+role = "grad_norm"
+check = "all"
+op = "<="
+value = 5
+to_epoch = 2
+[[expect]]
+metric = "lr*"
+check = "increasing"
+strict = true
+"""
+
+
+def _both_ways(data: bytes, chunk: int) -> tuple[list, list]:
+    """Findings of EVERY_CHECK from expect.Kept and from the full tables, the log read
+    through the NumPy parser in `chunk`-byte reads."""
+    from logdoc.reading import iter_blocks
+    from logdoc.session import Session
+    from streams import Trickle, vector_everywhere
+
+    exps = expect.parse(EVERY_CHECK)
+    with vector_everywhere():
+        result = Session("x", keep_tables=True, expectations=exps).feed_blocks(iter_blocks(Trickle(data, chunk), "x"))
+    kept = [(f.line, f.message, f.metric) for f in expect.evaluate(exps, result)]
+    tables = [(f.line, f.message, f.metric) for f in expect.evaluate(exps, FakeResult(result.tables, result.lines))]
+    return kept, tables
+
+
+@pytest.mark.parametrize("path", sorted([*(ROOT / "tests" / "corpus").glob("*.log"), *SAMPLES.glob("*.log")]),
+                         ids=lambda p: p.name)
+def test_what_is_kept_for_expectations_judges_as_the_full_tables(path):
+    kept, tables = _both_ways(path.read_bytes(), 4096)
+    assert kept == tables
+
+
+def test_kept_points_on_generated_runs_judge_as_the_full_tables():
+    # long series over many batches: firsts, lasts, counts and first failures cross batches
+    import random
+
+    rng = random.Random(3)
+    for _ in range(8):
+        out = []
+        for e in range(1, rng.randint(2, 9)):
+            lr = rng.choice([0.0, 1e-4, 3e-4])
+            out.append(f"[LR] epoch={e} groups=['backbone', 'head'] lr=[{lr}, {lr * 2}]\n")
+            for s in range(rng.randint(20, 300)):
+                loss = rng.choice(["nan", "inf", f"{rng.uniform(0, 3):.4f}", "0.0000"]) if rng.random() < 0.03 \
+                    else f"{rng.uniform(0.05, 2.5):.4f}"
+                out.append(f"{{'loss': {loss}, 'grad_norm': {rng.uniform(0, 6):.4f}, "
+                           f"'learning_rate': {lr:.3e}, 'epoch': {e - 1 + s / 300:.2f}}}\n")
+            out.append(f"Epoch {e:03d}/030: train {rng.uniform(0.1, 1):.3f}  val {rng.uniform(0.1, 2):.6f}\n")
+        kept, tables = _both_ways("".join(out).encode(), rng.choice([700, 5000, 1 << 20]))
+        assert kept == tables and kept

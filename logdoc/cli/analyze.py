@@ -64,9 +64,8 @@ def analyze(
     expectations = expect_file.load(expect) if expect else []   # a bad file fails before any work
     files = expand_paths(paths)
     ps = api.load_patterns([*cfg.patterns, *(patterns or [])])
-    keep_tables = bool(expectations)          # expectations read every value
-    results = [api.analyze(path, patterns=ps, select=select, ignore=ignore or (), keep_tables=keep_tables,
-                           keep_overview=format is Format.terminal, config=cfg)
+    results = [api.analyze(path, patterns=ps, select=select, ignore=ignore or (),
+                           expectations=expectations, keep_overview=format is Format.terminal, config=cfg)
                for path in files]
     for result in results:
         if expectations:
