@@ -18,26 +18,117 @@ EVENT_COLUMNS = ["line", "epoch", "step", "event", "pattern"]
 
 
 class TableBuilder:
-    """Collects one compact row per metric; frames are made on demand."""
+    """Collects one row per metric, column by column: per batch, NumPy arrays of the numbers
+    and small integer codes of the texts (names, roles, groups, phases, patterns: a log has a
+    few hundred). About 60 bytes a metric where a tuple of Python objects took about 230, and
+    a NumPy batch is added without building its list columns. Frames and `rows` are built on
+    demand."""
 
     def __init__(self):
-        self.rows: list[tuple] = []
+        self._parts: list[tuple] = []     # per batch: the columns of METRIC_COLUMNS, texts as codes
+        self._codes: dict = {}            # text (or None) -> code
+        self._texts: list = []            # code -> text
+        self._joined = None
         self.events: list[tuple] = []
 
+    def _code(self, text) -> int:
+        code = self._codes.get(text)
+        if code is None:
+            code = self._codes[text] = len(self._texts)
+            self._texts.append(text)
+        return code
+
     def add_batch(self, b: "Batch") -> None:
-        """`add` for every record of a batch, straight from its columns (no Records built)."""
-        rows = b.m_row
-        self.rows.extend(zip([b.line[r] for r in rows], [b.epoch[r] for r in rows],
-                             [b.step[r] for r in rows], b.m_name, b.m_role, b.m_group, b.m_value,
-                             [b.phase[r] for r in rows], [b.pattern[r] for r in rows]))
+        """Every metric of a batch (no Records built)."""
+        import numpy as np
+
+        c = b.columns
+        if c is not None:
+            rows = c.m_row
+            epoch, epoch_known = (a[rows] for a in b.np_counter("epoch"))
+            step, step_known = (a[rows] for a in b.np_counter("step"))
+            meta = np.array([[self._code(m[k]) for k in (0, 1, 2)] for m in c.meta] or np.zeros((0, 3)), np.int32)
+            attrs = np.array([[self._code(a[3]), self._code(a[0])] if a is not None else [-1, -1]
+                              for a in c.attrs] or np.zeros((0, 2)), np.int32)
+            names, rs = meta[c.m_meta], attrs[c.rc[rows]]
+            part = (c.line[rows], epoch, epoch_known, step, step_known, names[:, 0], names[:, 1],
+                    names[:, 2], c.m_value, rs[:, 0], rs[:, 1])
+        else:
+            rows = b.m_row
+            epochs, steps = [b.epoch[r] for r in rows], [b.step[r] for r in rows]
+            code = self._code
+            part = (np.array([b.line[r] for r in rows], np.int64),
+                    np.array([np.nan if e is None else e for e in epochs], np.float64),
+                    np.array([e is not None for e in epochs], bool),
+                    np.array([np.nan if e is None else e for e in steps], np.float64),
+                    np.array([e is not None for e in steps], bool),
+                    np.array([code(x) for x in b.m_name], np.int32), np.array([code(x) for x in b.m_role], np.int32),
+                    np.array([code(x) for x in b.m_group], np.int32), np.array(b.m_value, np.float64),
+                    np.array([code(b.phase[r]) for r in rows], np.int32),
+                    np.array([code(b.pattern[r]) for r in rows], np.int32))
+        if len(part[0]):
+            self._parts.append(part)
+            self._joined = None
         if "event" in b.roles:
             self.events.extend((b.line[i], b.epoch[i], b.step[i], e, b.pattern[i])
                                for i, e in enumerate(b.event) if e)
 
+    def add_rows(self, rows) -> None:
+        """Rows as `rows` gives them (tests, and tables from elsewhere)."""
+        from .batch import Batch
+
+        rows = list(rows)
+        b = Batch()
+        for i, (line, epoch, step, name, role, group, value, phase, pattern) in enumerate(rows):
+            for column, x in zip(("line", "epoch", "step", "phase", "pattern", "m_row", "m_name",
+                                  "m_role", "m_group", "m_value"),
+                                 (line, epoch, step, phase, pattern, i, name, role, group, value)):
+                getattr(b, column).append(x)
+            b.event.append(None)
+        self.add_batch(b)
+
+    def _columns(self) -> tuple:
+        import numpy as np
+
+        if self._joined is None:
+            self._joined = (tuple(np.concatenate(c) for c in zip(*self._parts)) if self._parts else None)
+            if self._parts:
+                self._parts = [self._joined]
+        return self._joined
+
+    @property
+    def rows(self) -> list[tuple]:
+        """(line, epoch, step, name, role, group, value, phase, pattern) per metric, in order."""
+        from .columns import object_array, with_none
+
+        cols = self._columns()
+        if cols is None:
+            return []
+        line, epoch, epoch_known, step, step_known, name, role, group, value, phase, pattern = cols
+        texts = object_array(self._texts)
+        return list(zip(line.tolist(), with_none(epoch, epoch_known), with_none(step, step_known),
+                        texts[name].tolist(), texts[role].tolist(), texts[group].tolist(),
+                        value.tolist(), texts[phase].tolist(), texts[pattern].tolist()))
+
     def metrics(self) -> "pd.DataFrame":
         import pandas as pd
 
-        return pd.DataFrame(self.rows, columns=METRIC_COLUMNS)
+        from .columns import object_array
+
+        cols = self._columns()
+        if cols is None:
+            return pd.DataFrame([], columns=METRIC_COLUMNS)
+        line, epoch, epoch_known, step, step_known, name, role, group, value, phase, pattern = cols
+        texts = object_array(self._texts)
+
+        def counter(values, known):      # as a column of floats and None would be read
+            if known.any():
+                return values if known.all() else _with_nan(values, known)
+            return object_array([None] * len(values))
+
+        return pd.DataFrame({"line": line, "epoch": counter(epoch, epoch_known), "step": counter(step, step_known),
+                             "name": texts[name], "role": texts[role], "group": texts[group], "value": value,
+                             "phase": texts[phase], "pattern": texts[pattern]}, columns=METRIC_COLUMNS)
 
     def frames(self) -> dict[str, "pd.DataFrame"]:
         import pandas as pd
@@ -45,6 +136,12 @@ class TableBuilder:
         frames = build_frames(self.metrics())
         frames["events"] = pd.DataFrame(self.events, columns=EVENT_COLUMNS)
         return frames
+
+
+def _with_nan(values, known):
+    out = values.copy()
+    out[~known] = float("nan")
+    return out
 
 
 def build_frames(metrics: "pd.DataFrame") -> dict[str, "pd.DataFrame"]:

@@ -58,8 +58,8 @@ def test_expectations_are_junit_test_cases(cli):
 def table(*rows) -> TableBuilder:
     """rows: (line, epoch, name, role, value[, phase])."""
     tb = TableBuilder()
-    for line, epoch, name, role, value, *phase in rows:
-        tb.rows.append((line, epoch, None, name, role, None, value, phase[0] if phase else "train", "t/p"))
+    tb.add_rows((line, epoch, None, name, role, None, value, phase[0] if phase else "train", "t/p")
+                for line, epoch, name, role, value, *phase in rows)
     return tb
 
 

@@ -1,0 +1,46 @@
+"""The tables (logdoc.tables) kept column by column give the frames and rows a table of one
+tuple per metric gave, however the log was read."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, SAMPLES
+from logdoc.reading import iter_blocks, lines_from_text
+from logdoc.session import Session
+from logdoc.tables import METRIC_COLUMNS, TableBuilder
+from streams import Trickle, vector_everywhere
+
+LOGS = sorted([*(ROOT / "tests" / "corpus").glob("*.log"), *SAMPLES.glob("*.log")])
+
+
+def _reference_rows(text: bytes) -> list[tuple]:
+    """One tuple per metric from the line-by-line records (what TableBuilder kept before)."""
+    s = Session("x")
+    rows = []
+    for line in lines_from_text(text):
+        for rec in s.parser.feed(line):
+            rows.extend((rec.line, rec.epoch, rec.step, m.name, m.role, m.group, m.value, rec.phase,
+                         rec.pattern) for m in rec.metrics)
+    return rows
+
+
+@pytest.mark.parametrize("path", LOGS[::2], ids=lambda p: p.name)
+def test_columns_give_the_rows_and_frames_of_tuples(path):
+    data = path.read_bytes()
+    want = _reference_rows(data)
+    with vector_everywhere():
+        numpy = Session("x", keep_tables=True).feed_blocks(iter_blocks(Trickle(data, 2000), "x")).tables
+    lists = Session("x", keep_tables=True).feed_all(lines_from_text(data)).tables
+    for tables in (numpy, lists):
+        assert repr(tables.rows) == repr(want)
+        pd.testing.assert_frame_equal(tables.metrics(), pd.DataFrame(want, columns=METRIC_COLUMNS))
+
+
+def test_an_empty_table_and_a_table_without_epochs_keep_their_shape():
+    assert TableBuilder().rows == [] and list(TableBuilder().metrics().columns) == METRIC_COLUMNS
+    rows = [(1, None, None, "loss", "loss", None, 0.5, "train", "t/p"), (2, None, 3.0, "loss", "loss", None, 0.25, "train", "t/p")]
+    tb = TableBuilder()
+    tb.add_rows(rows)
+    assert tb.rows == rows
+    pd.testing.assert_frame_equal(tb.metrics(), pd.DataFrame(rows, columns=METRIC_COLUMNS))
