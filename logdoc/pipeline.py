@@ -130,6 +130,8 @@ def _parse(path: str, parser: Parser, send, judged) -> None:
                 else:
                     outbox.put(("pending", got, n, None, b""))
         outbox.put(("done", parser.records, dict(parser.formats)))
+    except BrokenPipeError:
+        pass                    # the main process stopped listening (an error, Ctrl-C, killed)
     except InputError as exc:
         outbox.put(("input-error", str(exc)))
     except Exception as exc:    # reported by the main process, which raises it
@@ -157,20 +159,30 @@ class _Outbox:
         self._thread.start()
 
     def put(self, message) -> None:
-        while self._thread.is_alive():       # (else nobody listens any more: drop it)
+        while self._thread.is_alive():
             try:
                 self._queue.put(message, timeout=0.5)
                 return
             except self._full:
                 pass
+        raise BrokenPipeError("the main process stopped listening")
 
     def _run(self) -> None:
         while (message := self._queue.get()) is not None:
             try:
                 self._send.send(message)
-            except (BrokenPipeError, OSError):
+            except OSError:
                 return              # the main process stopped listening (an error, Ctrl-C)
+            except Exception as exc:    # (a message that cannot be sent: say so, once)
+                try:
+                    self._send.send(("crash", f"{type(exc).__name__}: {exc}"))
+                except Exception:
+                    pass
+                return
 
     def close(self) -> None:
-        self.put(None)
+        try:
+            self.put(None)
+        except BrokenPipeError:
+            pass
         self._thread.join()

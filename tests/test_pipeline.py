@@ -62,3 +62,16 @@ def test_a_small_log_imports_no_heavy_module():
     out = subprocess.run([sys.executable, "-c", code, str(ROOT / "sample_logs" / "warmup-zero-lr-broken.log")],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_worker_stops_when_nobody_listens():
+    # the worker's sending thread dies with the pipe; the parse loop then stops too, instead
+    # of reading the rest of the file for nobody
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    receive.close()
+    outbox = logdoc.pipeline._Outbox(send)
+    with pytest.raises(BrokenPipeError):
+        for _ in range(100):
+            outbox.put(("batch", b"x" * 100_000, 1))
+    outbox.close()
