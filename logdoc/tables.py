@@ -29,6 +29,7 @@ class TableBuilder:
         self._codes: dict = {}            # text (or None) -> code
         self._texts: list = []            # code -> text
         self._joined = None
+        self._rows: list[tuple] | None = None    # `rows`, once asked for (reports ask often)
         self.events: list[tuple] = []
 
     def _code(self, text) -> int:
@@ -68,7 +69,7 @@ class TableBuilder:
                     np.array([code(b.pattern[r]) for r in rows], np.int32))
         if len(part[0]):
             self._parts.append(part)
-            self._joined = None
+            self._joined = self._rows = None
         if "event" in b.roles:
             self.events.extend((b.line[i], b.epoch[i], b.step[i], e, b.pattern[i])
                                for i, e in enumerate(b.event) if e)
@@ -101,14 +102,17 @@ class TableBuilder:
         """(line, epoch, step, name, role, group, value, phase, pattern) per metric, in order."""
         from .columns import object_array, with_none
 
+        if self._rows is not None:
+            return self._rows
         cols = self._columns()
         if cols is None:
             return []
         line, epoch, epoch_known, step, step_known, name, role, group, value, phase, pattern = cols
         texts = object_array(self._texts)
-        return list(zip(line.tolist(), with_none(epoch, epoch_known), with_none(step, step_known),
+        self._rows = list(zip(line.tolist(), with_none(epoch, epoch_known), with_none(step, step_known),
                         texts[name].tolist(), texts[role].tolist(), texts[group].tolist(),
                         value.tolist(), texts[phase].tolist(), texts[pattern].tolist()))
+        return self._rows
 
     def metrics(self) -> "pd.DataFrame":
         import pandas as pd
