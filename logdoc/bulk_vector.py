@@ -59,7 +59,8 @@ def parse_block_vector(bp, data: bytes, first_no: int, may_cut: bool = False):
     n = len(starts)
     line_at = starts.copy()                       # (starts change where a line is cleaned)
     src, foreign, fixed = _clean_dirty(data, marked, starts, lens, bad, bad_line)
-    codes, uniq = _shape_codes(marked, starts, lens, line_at, fixed, bp.arrow and bp.read_bytes >= ARROW_AFTER)
+    arrow = bp.arrow and bp.read_bytes >= ARROW_AFTER
+    codes, uniq = _shape_codes(marked, starts, lens, line_at, fixed, arrow)
     plans = bp.plans
     kinds, specs = [], []
     for key in uniq:

@@ -383,7 +383,8 @@ def evaluate(expectations: list[Expectation], result) -> list[Finding]:
         rows = result.tables.rows
         unmet = [(exp, u) for exp in expectations for u in evaluate_one(exp, rows, result.lines)]
     else:
-        raise ValueError("expectations need what the analysis kept: analyse with expectations= or keep_tables=True")
+        raise ValueError("expectations need what the analysis kept: "
+                         "analyse with expectations= or keep_tables=True")
     texts = _quote(result.path, {n for _, u in unmet for n in u.lines})
     findings = []
     for exp, u in unmet:

@@ -63,7 +63,8 @@ class TableBuilder:
                     np.array([e is not None for e in epochs], bool),
                     np.array([np.nan if e is None else e for e in steps], np.float64),
                     np.array([e is not None for e in steps], bool),
-                    np.array([code(x) for x in b.m_name], np.int32), np.array([code(x) for x in b.m_role], np.int32),
+                    np.array([code(x) for x in b.m_name], np.int32),
+                    np.array([code(x) for x in b.m_role], np.int32),
                     np.array([code(x) for x in b.m_group], np.int32), np.array(b.m_value, np.float64),
                     np.array([code(b.phase[r]) for r in rows], np.int32),
                     np.array([code(b.pattern[r]) for r in rows], np.int32))
