@@ -98,6 +98,14 @@ class TableBuilder:
                 self._parts = [self._joined]
         return self._joined
 
+    def arrays(self) -> "MetricArrays | None":
+        """Every metric as arrays (None when there is none): what reports that read a whole
+        table use instead of `rows`, without a Python object per metric."""
+        cols = self._columns()
+        if cols is None:
+            return None
+        return MetricArrays(*cols, texts=self._texts)
+
     @property
     def rows(self) -> list[tuple]:
         """(line, epoch, step, name, role, group, value, phase, pattern) per metric, in order."""
@@ -141,6 +149,24 @@ class TableBuilder:
         frames = build_frames(self.metrics())
         frames["events"] = pd.DataFrame(self.events, columns=EVENT_COLUMNS)
         return frames
+
+
+class MetricArrays:
+    """A table's metrics, column by column: texts (name, role, group, phase, pattern) are
+    indexes into `texts`; a counter's values are known where its mask is True."""
+
+    __slots__ = ("line", "epoch", "epoch_known", "step", "step_known", "name", "role", "group",
+                 "value", "phase", "pattern", "texts")
+
+    def __init__(self, line, epoch, epoch_known, step, step_known, name, role, group, value, phase,
+                 pattern, texts):
+        self.line, self.epoch, self.epoch_known, self.step, self.step_known = line, epoch, epoch_known, step, step_known
+        self.name, self.role, self.group, self.value = name, role, group, value
+        self.phase, self.pattern, self.texts = phase, pattern, texts
+
+    def codes_of(self, texts) -> list[int]:
+        """The codes of these texts (those the table holds)."""
+        return [k for k, t in enumerate(self.texts) if t in texts]
 
 
 def _with_nan(values, known):

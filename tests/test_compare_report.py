@@ -7,7 +7,7 @@ import pytest
 
 import logdoc
 import logdoc.run
-from conftest import SAMPLES
+from conftest import ROOT, SAMPLES
 
 BROKEN = SAMPLES / "warmup-zero-lr-broken.log"
 FIXED = SAMPLES / "warmup-zero-lr-fixed.log"
@@ -95,3 +95,44 @@ def test_python_api_tables_come_from_the_same_records_as_the_rules():
     lr = run.tables["lr"]
     assert set(lr[lr.line == zero.line]["lr"]) == {0.0}
     assert [d.id for d in logdoc.diagnose(run)] == ["warmup-starts-at-zero"]
+
+
+def test_html_charts_read_the_table_arrays_as_its_rows(monkeypatch):
+    # the charts are drawn from the table's arrays (no tuple per metric); the traces are those
+    # the rows give: the same names in order, points, thinning and x axis
+    from collections import defaultdict
+
+    from logdoc import api
+    from logdoc.report import html as report
+
+    monkeypatch.setattr(report, "MAX_POINTS", 50)        # long series are thinned
+
+    logs = [BROKEN, *sorted((ROOT / "tests" / "corpus").glob("*.log"))[::3]]
+    results = [api.analyze(str(p), keep_tables=True) for p in logs]
+
+    def reference(roles):
+        traces = []
+        for result in results:
+            rows = result.tables.rows
+            steps, epochs = sum(r[2] is not None for r in rows), sum(r[1] is not None for r in rows)
+            axis = ("line" if not rows else "step" if steps >= len(rows) / 2
+                    else "epoch" if epochs >= len(rows) / 2 else "line")
+            series = defaultdict(list)
+            for r in rows:
+                x = {"line": r[0], "epoch": r[1], "step": r[2]}[axis]
+                if r[4] in roles and x is not None and r[6] == r[6] and abs(r[6]) != float("inf"):
+                    series[r[3]].append((x, r[6], r[0]))
+            for name, points in series.items():
+                if len(points) > report.MAX_POINTS:
+                    points = points[:: len(points) // report.MAX_POINTS + 1]
+                traces.append((f"{result.path}: {name}", [p[0] for p in points], [p[1] for p in points],
+                               [p[2] for p in points]))
+        return traces
+
+    drawn = 0
+    for title, roles in report.PANELS:
+        fig = report._figure(title, roles, results)
+        got = [] if fig is None else [(t.name, list(t.x), list(t.y), list(t.customdata)) for t in fig.data]
+        assert got == [(report._esc(n), x, y, c) for n, x, y, c in reference(roles)], title
+        drawn += len(got)
+    assert drawn >= 5

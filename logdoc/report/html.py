@@ -7,7 +7,6 @@ it reaches the page or the chart JSON, so log text can never become markup or sc
 from __future__ import annotations
 
 import html
-from collections import defaultdict
 
 from .. import __version__
 from ..session import Result
@@ -39,48 +38,53 @@ def _esc(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _axis(result: Result) -> str:
-    """x axis for one log: step if most rows have one, else epoch, else line number."""
-    rows = result.tables.rows if result.tables else []
-    if not rows:
+def _axis(m) -> str:
+    """x axis for one log (its MetricArrays): step if most metrics have one, else epoch,
+    else line number."""
+    if m is None or not len(m.line):
         return "line"
-    steps = sum(r[2] is not None for r in rows)
-    epochs = sum(r[1] is not None for r in rows)
-    if steps >= len(rows) / 2:
+    if m.step_known.sum() >= len(m.line) / 2:
         return "step"
-    if epochs >= len(rows) / 2:
+    if m.epoch_known.sum() >= len(m.line) / 2:
         return "epoch"
     return "line"
 
 
-def _x(row, axis: str):
-    return {"line": row[0], "epoch": row[1], "step": row[2]}[axis]
+def _x(m, axis: str):
+    """(x of every metric on this axis, known mask)."""
+    import numpy as np
+
+    if axis == "line":
+        return m.line, np.ones(len(m.line), bool)
+    return (m.step, m.step_known) if axis == "step" else (m.epoch, m.epoch_known)
 
 
 def _figure(title: str, roles: tuple[str, ...], results: list[Result]):
+    import numpy as np
     import plotly.graph_objects as go
 
     fig = go.Figure()
     traced = False
     for result in results:
-        axis = _axis(result)
-        series: dict[str, list] = defaultdict(list)
-        for row in result.tables.rows if result.tables else []:
-            if row[4] in roles:
-                x = _x(row, axis)
-                if x is not None and row[6] == row[6] and abs(row[6]) != float("inf"):
-                    series[row[3]].append((x, row[6], row[0]))
+        m = result.tables.arrays() if result.tables else None
+        axis = _axis(m)
         prefix = f"{result.path}: " if len(results) > 1 else ""
-        for name, points in series.items():
-            if len(points) > MAX_POINTS:
-                points = points[:: len(points) // MAX_POINTS + 1]
-            fig.add_trace(go.Scatter(
-                x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
-                name=_esc(prefix + name), customdata=[p[2] for p in points],
-                hovertemplate="%{x}: %{y}<br>line %{customdata}<extra>" + _esc(prefix + name) + "</extra>"))
-            traced = True
+        if m is not None:
+            x, known = _x(m, axis)
+            picked = np.flatnonzero(np.isin(m.role, m.codes_of(roles)) & known & np.isfinite(m.value))
+            names = m.name[picked]
+            for code in _in_order(names):
+                points = picked[names == code]
+                if len(points) > MAX_POINTS:
+                    points = points[:: len(points) // MAX_POINTS + 1]
+                name = m.texts[code]
+                fig.add_trace(go.Scatter(
+                    x=x[points].tolist(), y=m.value[points].tolist(), mode="lines+markers",
+                    name=_esc(prefix + name), customdata=m.line[points].tolist(),
+                    hovertemplate="%{x}: %{y}<br>line %{customdata}<extra>" + _esc(prefix + name) + "</extra>"))
+                traced = True
         if traced:
-            _mark_findings(fig, result, roles, axis)
+            _mark_findings(fig, result, m, roles, axis)
         fig.update_xaxes(title_text=axis)
     if not traced:
         return None
@@ -93,21 +97,37 @@ def _figure(title: str, roles: tuple[str, ...], results: list[Result]):
     return fig
 
 
-def _mark_findings(fig, result: Result, roles, axis: str) -> None:
+def _in_order(codes) -> list[int]:
+    """The distinct codes, in order of first appearance."""
+    import numpy as np
+
+    if not len(codes):
+        return []
+    _, first = np.unique(codes, return_index=True)
+    return codes[np.sort(first)].tolist()
+
+
+def _mark_findings(fig, result: Result, m, roles, axis: str) -> None:
     """A vertical marker on the chart of the metric each finding is about, where it fired."""
-    lines_to_x, role_of = {}, {}
-    for row in result.tables.rows:
-        lines_to_x.setdefault(row[0], _x(row, axis))
-        role_of.setdefault(row[3], row[4])
+    import numpy as np
+
+    first_role = {}                      # metric name -> the role of its first metric
+    if m is not None:
+        x, known = _x(m, axis)
+        for code in _in_order(m.name):
+            first_role[m.texts[code]] = m.texts[int(m.role[np.argmax(m.name == code)])]
     for f in result.findings:
-        about = role_of.get(f.metric or "")
+        about = first_role.get(f.metric or "")
         if (about not in roles) if about else ("loss" not in roles):
             continue                     # findings without a metric go on the loss chart
-        x = {"step": f.step, "epoch": f.epoch, "line": f.line}[axis]
-        x = x if x is not None else lines_to_x.get(f.line)
-        if x is None:
+        at = {"step": f.step, "epoch": f.epoch, "line": f.line}[axis]
+        if at is None and m is not None:     # the x of the first metric on the finding's line
+            i = int(np.searchsorted(m.line, f.line))
+            if i < len(m.line) and m.line[i] == f.line and known[i]:
+                at = x[i].item()
+        if at is None:
             continue
-        fig.add_vline(x=x, line_dash="dot", line_color=SEVERITY_COLOR[f.severity.name],
+        fig.add_vline(x=at, line_dash="dot", line_color=SEVERITY_COLOR[f.severity.name],
                       annotation_text=_esc(f.rule), annotation_position="top")
 
 
