@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import statistics
-from collections import Counter
 from dataclasses import dataclass
 
 from .model import Finding, Severity
@@ -63,69 +62,103 @@ def compare(before: Result, after: Result) -> Comparison:
 
 # ---------------------------------------------------------------------------- key metrics
 
-def _series(result: Result, role: str) -> tuple[str | None, list[tuple[float | None, float]]]:
-    """The most printed metric of a role, as (epoch, value) in log order."""
-    if result.tables is None:
-        return None, []
-    rows = [r for r in result.tables.rows if r[4] == role]
-    if not rows:
-        return None, []
-    name = Counter(r[3] for r in rows).most_common(1)[0][0]
-    return name, [(r[1], r[6]) for r in rows if r[3] == name]
+class _Series:
+    """The most printed metric of a role, in log order: its values and epochs (known mask)."""
+
+    def __init__(self, values, epochs, known):
+        self.values, self.epochs, self.known = values, epochs, known
+
+    def first(self):
+        return float(self.values[0]) if len(self.values) else None
+
+    def last(self):
+        return float(self.values[-1]) if len(self.values) else None
+
+    def best(self):
+        """min() of the finite values (the first of equal ones: 0.0 or -0.0), or None."""
+        import numpy as np
+
+        finite = self.values[np.isfinite(self.values)]
+        if not len(finite):
+            return None
+        return float(finite[np.flatnonzero(finite == finite.min())[0]])
+
+    def epoch_reaching(self, target: float | None):
+        """The epoch of the first value at or below `target` (None: never, or no epoch)."""
+        import numpy as np
+
+        if target is None:
+            return None
+        hits = np.flatnonzero(self.values <= target)
+        if not len(hits):
+            return None
+        i = int(hits[0])
+        return float(self.epochs[i]) if self.known[i] else None
 
 
-def _finite(values):
-    return [v for v in values if v == v and abs(v) != float("inf")]
+def _series(result: Result, role: str) -> _Series | None:
+    """The most printed metric of a role (ties: the first printed), or None."""
+    import numpy as np
 
-
-def _epochs_to_reach(series, target: float | None) -> float | None:
-    if target is None:
+    m = result.tables.arrays() if result.tables is not None else None
+    if m is None:
         return None
-    for epoch, value in series:
-        if value == value and value <= target:
-            return epoch
-    return None
+    picked = np.flatnonzero(np.isin(m.role, m.codes_of([role])))
+    if not len(picked):
+        return None
+    names = m.name[picked]
+    counts = np.bincount(names)
+    most = np.flatnonzero(counts == counts.max())
+    name = int(names[np.min([np.argmax(names == c) for c in most])])   # first printed of the tied
+    rows = picked[names == name]
+    return _Series(m.value[rows], m.epoch[rows], m.epoch_known[rows])
 
 
 def _lr_at_first_epoch(result: Result) -> dict[str, float]:
-    if result.tables is None:
+    """Each LR group's (or metric's) first value in the epoch of the first LR value."""
+    import numpy as np
+
+    m = result.tables.arrays() if result.tables is not None else None
+    if m is None:
         return {}
+    lr = np.flatnonzero(np.isin(m.role, m.codes_of(["lr"])))
+    if not len(lr):
+        return {}
+    first_known = m.epoch_known[lr[0]]
+    # as `epoch == epoch0` compares: None with None, numbers as numbers (nan with nothing)
+    same = (m.epoch_known[lr] & (m.epoch[lr] == m.epoch[lr[0]])) if first_known else ~m.epoch_known[lr]
     first: dict[str, float] = {}
-    epoch0 = None
-    for line, epoch, step, name, role, group, value, phase, pattern in result.tables.rows:
-        if role != "lr":
-            continue
-        if epoch0 is None:
-            epoch0 = epoch
-        if epoch == epoch0:
-            first.setdefault(group or name, value)
+    for r in lr[same].tolist():
+        first.setdefault(m.texts[m.group[r]] or m.texts[m.name[r]], float(m.value[r]))
     return first
 
 
 def _median_update(result: Result) -> float | None:
-    if result.tables is None:
+    import numpy as np
+
+    m = result.tables.arrays() if result.tables is not None else None
+    if m is None:
         return None
-    rows = [r for r in result.tables.rows if r[4] == "param_delta"]
-    medians = [r[6] for r in rows if "median" in r[3]] or [r[6] for r in rows]
-    medians = _finite(medians)
-    return statistics.median(medians) if medians else None
+    rows = np.flatnonzero(np.isin(m.role, m.codes_of(["param_delta"])))
+    median_names = [k for k, t in enumerate(m.texts) if isinstance(t, str) and "median" in t]
+    of_medians = rows[np.isin(m.name[rows], median_names)]
+    values = m.value[of_medians if len(of_medians) else rows]
+    values = values[np.isfinite(values)].tolist()
+    return statistics.median(values) if values else None
 
 
 def key_metrics(before: Result, after: Result) -> list[tuple[str, object, object]]:
     out: list[tuple[str, object, object]] = []
     for role, label in (("loss", "train loss"), ("val_loss", "val loss")):
-        _, bs = _series(before, role)
-        _, as_ = _series(after, role)
-        if not bs and not as_:
+        bs, as_ = _series(before, role), _series(after, role)
+        if bs is None and as_ is None:
             continue
-        for what, pick in (("first", lambda s: s[0][1] if s else None),
-                           ("last", lambda s: s[-1][1] if s else None),
-                           ("best", lambda s: min(_finite([v for _, v in s]), default=None))):
-            out.append((f"{label} ({what})", pick(bs), pick(as_)))
-        target = min(_finite([v for _, v in bs]), default=None)
+        for what, pick in (("first", _Series.first), ("last", _Series.last), ("best", _Series.best)):
+            out.append((f"{label} ({what})", pick(bs) if bs else None, pick(as_) if as_ else None))
+        target = bs.best() if bs else None
         if target is not None:
             out.append((f"epoch reaching before's best {label} ({target:g})",
-                        _epochs_to_reach(bs, target), _epochs_to_reach(as_, target)))
+                        bs.epoch_reaching(target), as_.epoch_reaching(target) if as_ else None))
     b_lr, a_lr = _lr_at_first_epoch(before), _lr_at_first_epoch(after)
     for group in dict.fromkeys([*b_lr, *a_lr]):
         out.append((f"LR at first epoch ({group})", b_lr.get(group), a_lr.get(group)))

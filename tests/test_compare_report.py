@@ -136,3 +136,69 @@ def test_html_charts_read_the_table_arrays_as_its_rows(monkeypatch):
         assert got == [(report._esc(n), x, y, c) for n, x, y, c in reference(roles)], title
         drawn += len(got)
     assert drawn >= 5
+
+
+def _key_metrics_from_rows(before, after):
+    """compare.key_metrics as it read a tuple per metric (the oracle for the array version)."""
+    import statistics
+    from collections import Counter
+
+    def finite(values):
+        return [v for v in values if v == v and abs(v) != float("inf")]
+
+    def series(result, role):
+        rows = [r for r in result.tables.rows if r[4] == role]
+        if not rows:
+            return []
+        name = Counter(r[3] for r in rows).most_common(1)[0][0]
+        return [(r[1], r[6]) for r in rows if r[3] == name]
+
+    def reach(s, target):
+        return next((e for e, v in s if v == v and v <= target), None)
+
+    def lr_first(result):
+        first, epoch0 = {}, None
+        for line, epoch, step, name, role, group, value, phase, pattern in result.tables.rows:
+            if role == "lr":
+                if epoch0 is None:
+                    epoch0 = epoch
+                if epoch == epoch0:
+                    first.setdefault(group or name, value)
+        return first
+
+    def median_update(result):
+        rows = [r for r in result.tables.rows if r[4] == "param_delta"]
+        medians = finite([r[6] for r in rows if "median" in r[3]] or [r[6] for r in rows])
+        return statistics.median(medians) if medians else None
+
+    out = []
+    for role, label in (("loss", "train loss"), ("val_loss", "val loss")):
+        bs, as_ = series(before, role), series(after, role)
+        if not bs and not as_:
+            continue
+        for what, pick in (("first", lambda s: s[0][1] if s else None), ("last", lambda s: s[-1][1] if s else None),
+                           ("best", lambda s: min(finite([v for _, v in s]), default=None))):
+            out.append((f"{label} ({what})", pick(bs), pick(as_)))
+        target = min(finite([v for _, v in bs]), default=None)
+        if target is not None:
+            out.append((f"epoch reaching before's best {label} ({target:g})", reach(bs, target), reach(as_, target)))
+    b_lr, a_lr = lr_first(before), lr_first(after)
+    out += [(f"LR at first epoch ({g})", b_lr.get(g), a_lr.get(g)) for g in dict.fromkeys([*b_lr, *a_lr])]
+    b_up, a_up = median_update(before), median_update(after)
+    if b_up is not None or a_up is not None:
+        out.append(("median parameter update", b_up, a_up))
+    return out
+
+
+def test_key_metrics_read_the_table_arrays_as_its_rows():
+    from logdoc import api
+    from logdoc.compare import key_metrics
+
+    logs = [*sorted(SAMPLES.glob("*.log")), *sorted((ROOT / "tests" / "corpus").glob("*.log"))]
+    results = [api.analyze(str(p), keep_tables=True) for p in logs]
+    compared = 0
+    for before, after in zip(results, results[1:] + results[:1]):
+        want = _key_metrics_from_rows(before, after)
+        assert repr(key_metrics(before, after)) == repr(want), (before.path, after.path)
+        compared += len(want)
+    assert compared > 50
