@@ -55,34 +55,9 @@ class Series:
         if finite:
             self.lo = min(self.lo, min(finite))
             self.hi = max(self.hi, max(finite))
-        k = 0
-        n = len(values)
-        while k < n:
-            p = self.per_point
-            if self.counts and self.counts[-1] < p:       # top up the last point
-                take = min(p - self.counts[-1], n - k)
-                self.sums[-1] += sum(values[k:k + take])
-                self.counts[-1] += take
-                k += take
-                continue
-            room = 2 * MAX_POINTS - len(self.lines)       # whole points until the next merge
-            if p == 1:
-                take = min(room, n - k)
-                self.lines.extend(lines[k:k + take])
-                self.sums.extend(values[k:k + take])
-                self.counts.extend([1] * take)
-                k += take
-            else:
-                take = min(p, n - k)
-                self.lines.append(lines[k])
-                self.sums.append(sum(values[k:k + take]))
-                self.counts.append(take)
-                k += take
-            if len(self.lines) >= 2 * MAX_POINTS:
-                self.lines = self.lines[::2]
-                self.sums = [a + b for a, b in zip(self.sums[::2], self.sums[1::2])]
-                self.counts = [a + b for a, b in zip(self.counts[::2], self.counts[1::2])]
-                self.per_point *= 2
+        self._squeeze(len(values), lambda a, b: sum(values[a:b]),
+                      lambda a, b, p: values[a:b] if p == 1 else [sum(values[i:i + p]) for i in range(a, b, p)],
+                      lambda a, b, p: lines[a:b:p])
 
     def extend_array(self, lines, values) -> None:
         """`extend` from NumPy arrays: whole points summed a row of a matrix at a time (a big
@@ -99,28 +74,34 @@ class Series:
         if kept.size:
             self.lo = min(self.lo, _first_extreme(kept, kept.min()))
             self.hi = max(self.hi, _first_extreme(kept, kept.max()))
+        self._squeeze(len(values), lambda a, b: float(values[a:b].sum()),
+                      lambda a, b, p: (values[a:b] if p == 1 else values[a:b].reshape(-1, p).sum(axis=1)).tolist(),
+                      lambda a, b, p: lines[a:b:p].tolist())
+
+    def _squeeze(self, n: int, span_sum, point_sums, point_lines) -> None:
+        """Add n values: top up the last point, then whole points of `per_point` values (a
+        last one partly), halving the points whenever there are 2 * MAX_POINTS of them.
+        `span_sum(a, b)`: the sum of values a..b-1; `point_sums(a, b, p)` and `point_lines`:
+        the sums and first lines of the points of p values from a to b."""
         k = 0
-        n = len(values)
         while k < n:
             p = self.per_point
             if self.counts and self.counts[-1] < p:       # top up the last point
                 take = min(p - self.counts[-1], n - k)
-                self.sums[-1] += float(values[k:k + take].sum())
+                self.sums[-1] += span_sum(k, k + take)
                 self.counts[-1] += take
                 k += take
                 continue
-            room = 2 * MAX_POINTS - len(self.lines)       # whole points until the next merge
-            whole = min(room, (n - k) // p)
+            whole = min(2 * MAX_POINTS - len(self.lines), (n - k) // p)   # until the next merge
             if whole:
                 end = k + whole * p
-                self.lines.extend(lines[k:end:p].tolist())
-                sums = values[k:end] if p == 1 else values[k:end].reshape(whole, p).sum(axis=1)
-                self.sums.extend(sums.tolist())
+                self.lines.extend(point_lines(k, end, p))
+                self.sums.extend(point_sums(k, end, p))
                 self.counts.extend([p] * whole)
                 k = end
             else:                                         # a last point, topped up later
-                self.lines.append(int(lines[k]))
-                self.sums.append(float(values[k:].sum()))
+                self.lines.append(point_lines(k, k + 1, 1)[0])
+                self.sums.append(span_sum(k, n))
                 self.counts.append(n - k)
                 k = n
             if len(self.lines) >= 2 * MAX_POINTS:
