@@ -122,3 +122,9 @@ def test_arrays_keep_the_first_of_equal_extremes():
         lists.extend(list(range(len(values))), values)
         arrays.extend_array(np.arange(len(values)), np.array(values))
         assert repr(arrays.finite_range) == repr(lists.finite_range)
+
+
+def test_fractional_epochs_of_a_long_run_stay_apart_in_the_table():
+    from logdoc.report.terminal import epoch_label
+
+    assert [epoch_label(e) for e in (3.0, 1275.96, 1275.97, 0.0125)] == ["3", "1275.96", "1275.97", "0.0125"]

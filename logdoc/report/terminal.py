@@ -33,8 +33,14 @@ def _epoch_table(result: Result) -> Table | None:
         if row is None:
             table.add_row("…", *["" for _ in cols])
             continue
-        table.add_row(short(row[0]), *[Text(short(v)) for v in row[1:]])
+        table.add_row(epoch_label(row[0]), *[Text(short(v)) for v in row[1:]])
     return table
+
+
+def epoch_label(epoch: float) -> str:
+    """An epoch as printed, to six digits: fractional epochs of a long run stay apart
+    (1275.96 and 1275.97, which four digits would both show as 1276)."""
+    return str(int(epoch)) if float(epoch).is_integer() else f"{epoch:.6g}"
 
 
 def _trends(result: Result) -> Table | None:
