@@ -7,6 +7,7 @@ import pytest
 from logdoc.rules.lr_too_low import LRTooLow
 
 from lr_streams import lockstep
+from streams import record_answers
 
 
 def _state(rule: LRTooLow) -> tuple:
@@ -17,16 +18,7 @@ def _state(rule: LRTooLow) -> tuple:
 @pytest.fixture
 def quiet_calls(monkeypatch):
     """What the quick test answered, so the test knows both branches were taken."""
-    seen = []
-    real = LRTooLow._quiet
-
-    def spy(self, b):
-        got = real(self, b)
-        seen.append(got)
-        return got
-
-    monkeypatch.setattr(LRTooLow, "_quiet", spy)
-    return seen
+    return record_answers(monkeypatch, LRTooLow, "_quiet")
 
 
 @pytest.mark.parametrize("options", [{}, {"tiny": 1e-4, "hold": 5}])

@@ -7,6 +7,7 @@ import pytest
 from logdoc.rules.lr_warmup_never_ends import LRWarmupNeverEnds
 
 from lr_streams import lockstep
+from streams import record_answers
 
 
 def _state(rule: LRWarmupNeverEnds) -> tuple:
@@ -17,16 +18,7 @@ def _state(rule: LRWarmupNeverEnds) -> tuple:
 @pytest.fixture
 def quiet_calls(monkeypatch):
     """What the quick test answered, so the test knows both branches were taken."""
-    seen = []
-    real = LRWarmupNeverEnds._quiet
-
-    def spy(self, b):
-        got = real(self, b)
-        seen.append(got)
-        return got
-
-    monkeypatch.setattr(LRWarmupNeverEnds, "_quiet", spy)
-    return seen
+    return record_answers(monkeypatch, LRWarmupNeverEnds, "_quiet")
 
 
 @pytest.mark.parametrize("options", [{}, {"fraction": 0.2, "min_increases": 1}])

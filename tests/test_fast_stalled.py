@@ -14,6 +14,7 @@ import pytest
 from logdoc.rules.stalled import Stalled
 
 from lr_streams import batches, view
+from streams import record_answers
 
 STALL = "[Rank 0] Watchdog caught collective operation timeout: WorkNCCL(OpType=ALLREDUCE, Timeout(ms)=1800000)"
 ERROR = "torch.distributed.DistBackendError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1275"
@@ -77,16 +78,7 @@ def _state(rule: Stalled) -> tuple:
 @pytest.fixture
 def quiet_calls(monkeypatch):
     """What the quick test answered, so the test knows both branches were taken."""
-    seen = []
-    real = Stalled._quiet
-
-    def spy(self, cols):
-        got = real(self, cols)
-        seen.append(got)
-        return got
-
-    monkeypatch.setattr(Stalled, "_quiet", spy)
-    return seen
+    return record_answers(monkeypatch, Stalled, "_quiet")
 
 
 @pytest.mark.parametrize("max_silence", [1800, 60])

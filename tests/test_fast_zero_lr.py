@@ -8,6 +8,7 @@ import pytest
 from logdoc.rules.zero_lr import ZeroLR
 
 from lr_streams import lockstep
+from streams import record_answers
 
 
 def _state(rule: ZeroLR) -> tuple:
@@ -19,16 +20,7 @@ def _state(rule: ZeroLR) -> tuple:
 @pytest.fixture
 def quiet_calls(monkeypatch):
     """What the quick test answered, so the test knows both branches were taken."""
-    seen = []
-    real = ZeroLR._quiet
-
-    def spy(self, b):
-        got = real(self, b)
-        seen.append(got)
-        return got
-
-    monkeypatch.setattr(ZeroLR, "_quiet", spy)
-    return seen
+    return record_answers(monkeypatch, ZeroLR, "_quiet")
 
 
 @pytest.mark.parametrize("options", [{}, {"confirm_reports": 4}])
