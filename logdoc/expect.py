@@ -427,15 +427,13 @@ class Kept:
         self._names: list[dict[str, _Name]] = [{} for _ in expectations]
 
     def add_batch(self, b) -> None:
-        import numpy as np
-
         if not (len(b.m_row) if b.columns is None else len(b.columns.m_row)):
             return
-        m = _metrics(b, np)
+        m = _metrics(b)
         for exp, names in zip(self.expectations, self._names):
-            sel = _selected(exp, m, np)
+            sel = _selected(exp, m)
             if len(sel):
-                _keep(exp, names, m, sel, np)
+                _keep(exp, names, m, sel)
 
     def series(self) -> list[dict[str, tuple[list[Point], int]]]:
         out = []
@@ -453,9 +451,11 @@ class Kept:
         return out
 
 
-def _metrics(b, np) -> dict:
+def _metrics(b) -> dict:
     """A batch's metrics as arrays in log order: line, epoch (known), value, the index of
     their (name, role) in `keys` and of their record's phase in `phases`."""
+    import numpy as np
+
     c = b.columns
     if c is not None:
         rows = c.m_row
@@ -476,8 +476,10 @@ def _metrics(b, np) -> dict:
             "phase": np.array(phase, np.int64), "phases": list(phases)}
 
 
-def _selected(exp: Expectation, m: dict, np) -> "np.ndarray":
+def _selected(exp: Expectation, m: dict):
     """Indexes of the metrics the expectation selects (as _series filters rows)."""
+    import numpy as np
+
     ok_key = np.array([(exp.metric is None or fnmatchcase(name, exp.metric))
                        and (exp.role is None or role == exp.role) for name, role in m["keys"]], bool)
     mask = ok_key[m["key"]] if len(ok_key) else np.zeros(len(m["key"]), bool)
@@ -490,8 +492,10 @@ def _selected(exp: Expectation, m: dict, np) -> "np.ndarray":
     return np.flatnonzero(mask)
 
 
-def _keep(exp: Expectation, names: dict[str, _Name], m: dict, sel, np) -> None:
+def _keep(exp: Expectation, names: dict[str, _Name], m: dict, sel) -> None:
     """Add the selected metrics of a batch to each name's _Name."""
+    import numpy as np
+
     keys, key = m["keys"], m["key"][sel]
     # names in order of first appearance (a name may have several roles: several keys)
     first = np.full(len(keys), len(key))

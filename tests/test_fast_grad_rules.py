@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from fast_series_streams import lockstep, place, series_log
+from fast_series_streams import lockstep, lockstep_runs, place
 from logdoc.rules import all_rules
 
 # (through all_rules: importing one rule module first would leave the others out of the registry)
@@ -49,13 +49,7 @@ def quiet_calls(monkeypatch):
 
 @pytest.mark.parametrize("rule_id,options,settles", CASES, ids=lambda x: str(x))
 def test_columns_batches_give_the_list_code_findings_and_state(rule_id, options, settles, quiet_calls):
-    found = fed = 0
-    for seed in range(8):
-        data = series_log(seed, "grad_norm", mild=seed % 2 == 1)
-        block = random.Random(seed).choice([300, 1000, 4000, 20000])
-        got, n = lockstep(rule_id, data, block, options, STATE[rule_id])
-        found += len(got)
-        fed += n
+    found, fed = lockstep_runs(rule_id, "grad_norm", options, STATE[rule_id])
     assert fed > 50
     if settles:
         assert quiet_calls[rule_id, True] > 0      # batches settled by NumPy

@@ -4,11 +4,10 @@ sums compared as floats, so the order of every addition counts).
 """
 from __future__ import annotations
 
-import random
 
 import pytest
 
-from fast_series_streams import lockstep, place, series_log
+from fast_series_streams import lockstep_runs, place
 from logdoc.rules import all_rules
 
 # (through all_rules: importing one rule module first would leave the others out of the registry)
@@ -44,13 +43,7 @@ def quiet_calls(monkeypatch):
 
 @pytest.mark.parametrize("options", OPTIONS, ids=str)
 def test_columns_batches_give_the_list_code_findings_and_state(options, quiet_calls):
-    found = fed = 0
-    for seed in range(8):
-        data = series_log(seed, "loss", mild=seed % 2 == 1)
-        block = random.Random(seed).choice([300, 1000, 4000, 20000])
-        got, n = lockstep("loss-divergence", data, block, options, _state)
-        found += len(got)
-        fed += n
+    found, fed = lockstep_runs("loss-divergence", "loss", options, _state)
     assert fed > 50
     if options.get("patience", 3) > 0:     # (with 0 the first judged block fires)
         assert quiet_calls[True] > 0       # batches settled by NumPy

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from fast_series_streams import lockstep, place, series_log
+from fast_series_streams import lockstep, lockstep_runs, place
 from logdoc.rules import all_rules
 
 # (through all_rules: importing one rule module first would leave the others out of the registry)
@@ -45,13 +45,7 @@ OPTIONS = [{}, {"window": 3}, {"rtol": 0.5, "patience": 2}, {"warmup": 50}, {"rt
 
 @pytest.mark.parametrize("options", OPTIONS, ids=str)
 def test_columns_batches_give_the_loop_findings_and_state(options, quiet_calls):
-    found = fed = 0
-    for seed in range(8):
-        data = series_log(seed, "loss", mild=seed % 2 == 1)
-        block = random.Random(seed).choice([300, 1000, 4000, 20000])
-        got, n = lockstep("loss-spike", data, block, options, _state)
-        found += len(got)
-        fed += n
+    found, fed = lockstep_runs("loss-spike", "loss", options, _state)
     assert fed > 50
     assert quiet_calls["batches"] > 0      # batches read by NumPy
     assert quiet_calls["marks"] > 0        # and values left to the loop (a spike may be there)
