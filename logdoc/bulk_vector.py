@@ -163,6 +163,11 @@ def _shape_codes(marked: bytes, starts, lens, line_at, fixed: dict, arrow: bool)
     dictionary encoding hashes the shapes where they lie, in C++: no bytes object per line,
     which is most of the cost of reading a big block in Python (split, hash, look up). It is
     imported only once a log is big enough to repay its import (ARROW_AFTER)."""
+    if arrow:
+        try:
+            codes, uniq = _arrow_codes(marked, starts, lens, line_at, fixed)
+        except ImportError:         # (a dependency, but an install may lack it: slower, same)
+            arrow = False
     if not arrow:
         shapes = marked.split(b"\n")
         for d in np.flatnonzero(starts != line_at).tolist():         # redraws' last frames
@@ -174,7 +179,6 @@ def _shape_codes(marked: bytes, starts, lens, line_at, fixed: dict, arrow: bool)
         for c, key in enumerate(uniq):
             index[key] = c
         return np.fromiter(map(index.__getitem__, shapes), np.int32, len(shapes)), uniq
-    codes, uniq = _arrow_codes(marked, starts, lens, line_at, fixed)
     index = {key: c for c, key in enumerate(uniq)}
     for d, shape in fixed.items():
         c = index.get(shape)

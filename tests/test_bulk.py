@@ -211,3 +211,14 @@ def test_shapes_coded_by_pyarrow_are_those_of_bytes_split():
     assert got[0][0] == got[0][7] == b"loss 7.7" and got[0][3] == b"loss 7.77"
     assert got[0][1] == b"" and got[0][2] == b" 77%|## | 7/7 loss=7.77"
     assert got[0][6] == b"777%|####| 7/7" and got[0][5] == "epoch 7 Δparam 7.7".encode()
+
+
+def test_without_pyarrow_big_blocks_are_coded_by_bytes_split(monkeypatch):
+    # pyarrow is a dependency, but an install may lack it: the same records, only slower
+    import sys
+
+    text = "".join(f"{{'loss': {0.5 + i / 1000:.4f}, 'grad_norm': {1 + i % 7:.3f}}}\n" for i in range(300))
+    with vector_everywhere(arrow=True):
+        want = _bulk(text.encode(), 500, vector=True)[:2]
+        monkeypatch.setitem(sys.modules, "pyarrow", None)       # import pyarrow -> ImportError
+        assert _bulk(text.encode(), 500, vector=True)[:2] == want

@@ -202,3 +202,11 @@ def test_key_metrics_read_the_table_arrays_as_its_rows():
         assert repr(key_metrics(before, after)) == repr(want), (before.path, after.path)
         compared += len(want)
     assert compared > 50
+
+
+def test_parquet_without_pyarrow_is_a_one_line_error(cli, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)       # import pyarrow -> ImportError
+    run = cli("tables", BROKEN, "--format", "parquet", "--out", tmp_path / "t")
+    assert run.code == 2 and run.err.strip().count("\n") == 0 and "needs pyarrow" in run.err

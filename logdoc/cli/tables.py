@@ -27,6 +27,11 @@ def tables(
 
     if out.exists() and not out.is_dir():
         raise UsageFailure(f"{out}: not a directory")
+    if format is TableFormat.parquet:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:     # a dependency, but an install may lack it
+            raise UsageFailure("parquet output needs pyarrow: pip install pyarrow") from None
     run = parse(path)
     try:
         out.mkdir(parents=True, exist_ok=True)
