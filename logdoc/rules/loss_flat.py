@@ -83,8 +83,7 @@ class LossFlat(Rule):
 
     def _quiet_np(self, b: Batch, rows, vals, n_epoch: int) -> bool:
         """`_scan` on arrays when it does not fire: True, with the state updated as `_scan`
-        leaves it. Only the repeats are visited, as there; False (nothing changed) when one
-        would fire."""
+        leaves it; False (nothing changed) when one would fire."""
         import numpy as np
 
         n = len(vals)
@@ -92,72 +91,70 @@ class LossFlat(Rule):
         repeats = np.empty(n, bool)
         np.equal(vals[1:], vals[:-1], out=repeats[1:])
         repeats[0] = self.value is not None and float(vals[0]) == self.value
-        count, first, last = self.count, self.first, -1
-        if repeats.any():
-            converged = self.opt["converged"]
-            top = np.maximum.accumulate(mags)     # largest |loss| up to each row
-            for k in np.flatnonzero(repeats).tolist():
-                value = float(vals[k])
-                if value == 0:
-                    continue
-                if k != last + 1:                 # a run of equal values starts at row k - 1
-                    if abs(float(vals[k - 1])) <= converged * max(self.highest, float(top[k - 1])):
-                        count = 0
-                    else:
-                        count, first = 1, int(rows[k - 1])
-                last = k
-                if count == 0:
-                    continue
-                count += 1
-                precise = significant_digits(value) >= 4
-                need = self.opt["min_epochs"] if k < n_epoch and precise else self.opt["min_repeats"]
-                if count >= need:
-                    return False
+        top = np.maximum.accumulate(mags)         # largest |loss| up to each row
+        fires, count, first, last = self._walk(
+            np.flatnonzero(repeats).tolist(), lambda k: float(vals[k]), lambda k: int(rows[k]),
+            lambda k: max(self.highest, float(top[k - 1])), n_epoch)
+        if fires is not None:
+            return False
         self.highest = max(self.highest, float(mags.max()))
         self._carry(b, rows, float(vals[-1]), count, first, last == n - 1)
         return True
 
     def _scan(self, b: Batch, rows: list[int], vals: list[float], n_epoch: int):
         """The new reports `rows`, `vals` of this batch (the first `n_epoch` per-epoch)."""
-        # Row by row: the largest |loss| so far grows; a loss at or below `converged` times it
-        # forgets the value; a loss unlike the previous one (or 0) starts a count of 1; a loss
-        # equal to it counts one more. Only the equal ones can fire, so only they are visited
-        # (a repeat keeps the largest |loss|, hence whether it is converged, unchanged).
-        converged = self.opt["converged"]
-        highest, done = self.highest, 0        # largest |loss| up to row `done` - 1
-        repeats = list(map(eq, vals, chain((self.value,), vals)))
-        count, first, last = self.count, self.first, -1
-        if True in repeats:
-            for k in compress(range(len(vals)), repeats):
-                value = vals[k]
-                if value == 0:
-                    continue                    # 0 starts over; it is not a repeat
-                if k != last + 1:               # a run of equal values starts at row k - 1
-                    highest = max(highest, max(map(abs, vals[done:k])))
-                    done = k
-                    if abs(vals[k - 1]) <= converged * highest:
-                        count = 0               # converged near 0: repeats are print rounding
-                    else:
-                        count, first = 1, rows[k - 1]
-                # (at k == 0 the run goes on from the previous batch: self.count, self.first)
-                last = k
-                if count == 0:
-                    continue
-                count += 1
-                precise = significant_digits(value) >= 4
-                need = self.opt["min_epochs"] if k < n_epoch and precise else self.opt["min_repeats"]
-                if count >= need:
-                    self.fired = True
-                    first = first if isinstance(first, Record) else b.record(first)
-                    rec = b.record(rows[k])
-                    name = loss_name_at(b, rows[k])
-                    yield self.finding(
-                        first, f"{loss_label(name)} is {fmt(value)} at {count} consecutive reports "
-                               f"(lines {first.line}–{rec.line}): the model is not learning",
-                        evidence=[rec], metric=name)
-                    return
-        self.highest = max(highest, max(map(abs, vals[done:])))
+        seen = [self.highest, 0]               # largest |loss| before row seen[1]
+
+        def highest_before(k: int) -> float:
+            seen[0] = max(seen[0], max(map(abs, vals[seen[1]:k])))
+            seen[1] = k
+            return seen[0]
+
+        repeats = map(eq, vals, chain((self.value,), vals))
+        k, count, first, last = self._walk(compress(range(len(vals)), repeats), vals.__getitem__,
+                                           rows.__getitem__, highest_before, n_epoch)
+        if k is not None:
+            self.fired = True
+            first = first if isinstance(first, Record) else b.record(first)
+            rec = b.record(rows[k])
+            name = loss_name_at(b, rows[k])
+            yield self.finding(
+                first, f"{loss_label(name)} is {fmt(vals[k])} at {count} consecutive reports "
+                       f"(lines {first.line}–{rec.line}): the model is not learning",
+                evidence=[rec], metric=name)
+            return
+        self.highest = max(self.highest, max(map(abs, vals)))
         self._carry(b, rows, vals[-1], count, first, last == len(vals) - 1)
+
+    def _walk(self, repeats, value_at, row_at, highest_before, n_epoch: int):
+        """Count the runs of equal reports through the rows that repeat the one before:
+        (the row that fires or None, count, first, the last repeat visited).
+
+        Row by row: the largest |loss| so far grows; a loss at or below `converged` times it
+        forgets the value; a loss unlike the previous one (or 0) starts a count of 1; a loss
+        equal to it counts one more. Only the equal ones can fire, so only they are visited
+        (a repeat keeps the largest |loss|, hence whether it is converged, unchanged)."""
+        converged = self.opt["converged"]
+        count, first, last = self.count, self.first, -1
+        for k in repeats:
+            value = value_at(k)
+            if value == 0:
+                continue                    # 0 starts over; it is not a repeat
+            if k != last + 1:               # a run of equal values starts at row k - 1
+                if abs(value_at(k - 1)) <= converged * highest_before(k):
+                    count = 0               # converged near 0: repeats are print rounding
+                else:
+                    count, first = 1, row_at(k - 1)
+            # (at k == 0 the run goes on from the previous batch: self.count, self.first)
+            last = k
+            if count == 0:
+                continue
+            count += 1
+            precise = significant_digits(value) >= 4
+            need = self.opt["min_epochs"] if k < n_epoch and precise else self.opt["min_repeats"]
+            if count >= need:
+                return k, count, first, last
+        return None, count, first, last
 
     def _carry(self, b: Batch, rows, value: float, count: int, first, ends_in_run: bool) -> None:
         """The state the next batch starts from: the run of equal values the batch ends in,
