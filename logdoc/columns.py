@@ -28,6 +28,25 @@ def object_array(items: list) -> np.ndarray:
     return out
 
 
+def first_codes(codes: np.ndarray) -> list[int]:
+    """The distinct values of a small non-negative int array, in order of first appearance
+    (without sorting the array: a first index per value)."""
+    if not len(codes):
+        return []
+    first = np.full(int(codes.max()) + 1, len(codes))
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    present = np.flatnonzero(first < len(codes))
+    return present[np.argsort(first[present])].tolist()
+
+
+def first_extreme(values: np.ndarray, extreme: float) -> float:
+    """min()/max() of a list keeps the first of equal extremes: 0.0 or -0.0, whichever came
+    first (NumPy's reductions may return either). `extreme`: values.min() or values.max()."""
+    if extreme != 0.0:
+        return float(extreme)
+    return float(values[np.flatnonzero(values == 0.0)[0]])
+
+
 def with_none(values: np.ndarray, known: np.ndarray | None) -> list:
     """values.tolist(), with None where `known` is False."""
     out = values.tolist()

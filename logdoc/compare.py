@@ -78,10 +78,10 @@ class _Series:
         """min() of the finite values (the first of equal ones: 0.0 or -0.0), or None."""
         import numpy as np
 
+        from .columns import first_extreme
+
         finite = self.values[np.isfinite(self.values)]
-        if not len(finite):
-            return None
-        return float(finite[np.flatnonzero(finite == finite.min())[0]])
+        return first_extreme(finite, finite.min()) if len(finite) else None
 
     def epoch_reaching(self, target: float | None):
         """The epoch of the first value at or below `target` (None: never, or no epoch)."""

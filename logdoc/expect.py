@@ -496,14 +496,13 @@ def _keep(exp: Expectation, names: dict[str, _Name], m: dict, sel) -> None:
     """Add the selected metrics of a batch to each name's _Name."""
     import numpy as np
 
+    from .columns import first_codes
+
     keys, key = m["keys"], m["key"][sel]
     # names in order of first appearance (a name may have several roles: several keys)
-    first = np.full(len(keys), len(key))
-    np.minimum.at(first, key, np.arange(len(key)))
-    present = np.flatnonzero(first < len(key))
     code: dict[str, int] = {}
     key_code = np.full(len(keys), -1, np.int64)
-    for k in present[np.argsort(first[present])].tolist():
+    for k in first_codes(key):
         key_code[k] = code.setdefault(keys[k][0], len(code))
     name_code = key_code[key]
     # each name's metrics, in log order

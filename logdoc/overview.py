@@ -65,6 +65,8 @@ class Series:
         `extend`'s in the last bits (NumPy sums pairwise); every other field is the same."""
         import numpy as np
 
+        from .columns import first_extreme
+
         finite = np.isfinite(values)
         if finite.all():
             kept = values
@@ -72,8 +74,8 @@ class Series:
             kept = values[finite]
             values = np.where(finite, values, math.nan)
         if kept.size:
-            self.lo = min(self.lo, _first_extreme(kept, kept.min()))
-            self.hi = max(self.hi, _first_extreme(kept, kept.max()))
+            self.lo = min(self.lo, first_extreme(kept, kept.min()))
+            self.hi = max(self.hi, first_extreme(kept, kept.max()))
         self._squeeze(len(values), lambda a, b: float(values[a:b].sum()),
                       lambda a, b, p: (values[a:b] if p == 1 else values[a:b].reshape(-1, p).sum(axis=1)).tolist(),
                       lambda a, b, p: lines[a:b:p].tolist())
@@ -133,29 +135,6 @@ class Series:
         return (self.lo, self.hi) if self.lo <= self.hi else None
 
 
-def _first_extreme(values, extreme: float) -> float:
-    """min()/max() of a list keeps the first of equal extremes: 0.0 or -0.0, whichever came
-    first (NumPy's reductions may return either)."""
-    if extreme != 0.0:
-        return float(extreme)
-    import numpy as np
-
-    return float(values[np.flatnonzero(values == 0.0)[0]])
-
-
-def _first_codes(codes) -> list[int]:
-    """The distinct values of a small non-negative int array, in order of first appearance
-    (without sorting the array: a first index per value)."""
-    import numpy as np
-
-    if not len(codes):
-        return []
-    first = np.full(int(codes.max()) + 1, len(codes))
-    np.minimum.at(first, codes, np.arange(len(codes)))
-    present = np.flatnonzero(first < len(codes))
-    return present[np.argsort(first[present])].tolist()
-
-
 def _distinct_in_order(values) -> list:
     """The distinct values of an array without nan, in order of first appearance (runs of
     equal values first: epochs come in runs)."""
@@ -169,7 +148,9 @@ def _distinct_in_order(values) -> list:
 
 def _in_order(meta_codes, meta) -> list[str]:
     """Metric names of these meta codes, each once, in order of first appearance."""
-    return list(dict.fromkeys(meta[c][0] for c in _first_codes(meta_codes)))
+    from .columns import first_codes
+
+    return list(dict.fromkeys(meta[c][0] for c in first_codes(meta_codes)))
 
 
 class Overview:
@@ -225,6 +206,8 @@ class Overview:
         before any change: a nan epoch, which the list code keeps as the log gave it)."""
         import numpy as np
 
+        from .columns import first_codes
+
         cols = b.columns
         epochs, known = b.np_counter("epoch")
         if np.isnan(epochs[known]).any():
@@ -254,7 +237,7 @@ class Overview:
             return True
         mc = cols.m_meta[idx]
         first_meta = {}
-        for c in _first_codes(mc):
+        for c in first_codes(mc):
             first_meta.setdefault(meta[c][0], c)
         for name, c in first_meta.items():
             if name not in self.role_of and len(self.role_of) < MAX_NAMES:

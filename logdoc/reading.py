@@ -183,8 +183,8 @@ def iter_blocks_at(stream: BinaryIO, name: str, size: int = CHUNK, gather: bool 
                    numbered: bool = True) -> Iterator[tuple[int, int, bytes]]:
     """iter_blocks, with each block's offset in the stream: (first line, offset, block).
 
-    Not `numbered`: every first line is given as 0, for a reader that counts the lines it
-    parses (counting them here is a pass over the block)."""
+    Not `numbered`: every block's first line is given as 1, for a reader that counts the
+    lines it parses (counting them here is a pass over the block)."""
     carry = b""
     no = 1
     offset = 0                 # of carry's first byte

@@ -63,6 +63,8 @@ def _figure(title: str, roles: tuple[str, ...], results: list[Result]):
     import numpy as np
     import plotly.graph_objects as go
 
+    from ..columns import first_codes
+
     fig = go.Figure()
     traced = False
     for result in results:
@@ -73,7 +75,7 @@ def _figure(title: str, roles: tuple[str, ...], results: list[Result]):
             x, known = _x(m, axis)
             picked = np.flatnonzero(np.isin(m.role, m.codes_of(roles)) & known & np.isfinite(m.value))
             names = m.name[picked]
-            for code in _in_order(names):
+            for code in first_codes(names):
                 points = picked[names == code]
                 if len(points) > MAX_POINTS:
                     points = points[:: len(points) // MAX_POINTS + 1]
@@ -97,24 +99,16 @@ def _figure(title: str, roles: tuple[str, ...], results: list[Result]):
     return fig
 
 
-def _in_order(codes) -> list[int]:
-    """The distinct codes, in order of first appearance."""
-    import numpy as np
-
-    if not len(codes):
-        return []
-    _, first = np.unique(codes, return_index=True)
-    return codes[np.sort(first)].tolist()
-
-
 def _mark_findings(fig, result: Result, m, roles, axis: str) -> None:
     """A vertical marker on the chart of the metric each finding is about, where it fired."""
     import numpy as np
 
+    from ..columns import first_codes
+
     first_role = {}                      # metric name -> the role of its first metric
     if m is not None:
         x, known = _x(m, axis)
-        for code in _in_order(m.name):
+        for code in first_codes(m.name):
             first_role[m.texts[code]] = m.texts[int(m.role[np.argmax(m.name == code)])]
     for f in result.findings:
         about = first_role.get(f.metric or "")
