@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from . import vocabulary
 from .config import Config
 from .engine import build_rules
 from .patterns import PatternSet, default_patterns
@@ -38,5 +39,6 @@ def rules_for(config: Config | None = None, select: Iterable[str] | None = None,
               ignore: Iterable[str] = ()) -> list:
     """Fresh rule instances for one log: the command-line selection over the config's."""
     config = config or Config()
+    vocabulary.use_overrides(config.metrics)     # the rules ask the vocabulary what names mean
     chosen, ignored = config.rule_selection(select, ignore)
     return build_rules(chosen, ignored, config.options)

@@ -12,6 +12,9 @@ of them wins (in that order within a directory); `--config PATH` names a file di
     [severity]                                    # rule id or category -> error | warning | info
     fp16-overflow = "error"
 
+    [metrics]                                     # what a name means (see `logdoc metrics LOG`)
+    wer = { phase = "val", kind = "error_rate" }
+
     [rules.loss-spike]                            # a rule's options (see `logdoc explain ID`)
     window = 20
     severity = "info"                             # a rule's severity may be set here too
@@ -31,7 +34,7 @@ from .engine import ConfigError
 from .model import CATEGORIES, Severity
 
 CONFIG_FILES = ("logdoc.toml", ".logdoc.toml", "pyproject.toml")
-TOP_KEYS = frozenset({"select", "ignore", "fail-on", "patterns", "severity", "rules"})
+TOP_KEYS = frozenset({"select", "ignore", "fail-on", "patterns", "severity", "rules", "metrics"})
 FAIL_ON = ("error", "warning", "info", "never")
 
 
@@ -45,6 +48,7 @@ class Config:
     patterns: list[Path] = field(default_factory=list)
     fail_on: str | None = None
     path: Path | None = None                 # the file it came from, if any
+    metrics: dict[str, dict] = field(default_factory=dict)   # [metrics]: vocabulary declarations
 
     def rule_selection(self, select: Iterable[str] | None = None,
                        ignore: Iterable[str] | None = None) -> tuple[list[str] | None, list[str]]:
@@ -134,6 +138,13 @@ def parse_config(table: dict, file: Path, prefix: str = "") -> Config:
         cfg.fail_on = value
     if "patterns" in table:
         cfg.patterns = [(file.parent / p) for p in _strings(table["patterns"], f"{where} patterns")]
+    if "metrics" in table:
+        from . import vocabulary
+
+        try:
+            cfg.metrics = dict(vocabulary.validate(table["metrics"], where))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     severity = table.get("severity", {})
     if not isinstance(severity, dict):
         raise ConfigError(f"{where}: severity must be a table of rule or category = level")

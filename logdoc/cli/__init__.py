@@ -12,7 +12,7 @@ import typer
 
 from . import analyze, patterns, rules, run, watch  # noqa: F401  (each registers its commands on `app`)
 from . import compare, html_report, scan, tables  # noqa: F401
-from . import coverage  # noqa: F401
+from . import coverage, metrics  # noqa: F401
 from .app import UsageFailure, app
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,17 +1,11 @@
 from __future__ import annotations
 
-import re
 
 from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt, significant_digits, train_loss
 from ._series import columns_rows
-from .metric_zero import SCORE_NAME
-
-# Values a pattern may read as validation metrics although they measure the run, not the
-# model (sample counts, sizes, runtimes, throughput): they repeat legitimately.
-NOT_QUALITY = re.compile(
-    r"(?i)(?:samples|runtime|time|count|size|steps?\b|per_second|per_sec|tokens|batch|epoch|\bnum|\bn_|total|memory|mem\b)")
+from .. import vocabulary
 
 _ROLES = ("val_loss", "val_metric")
 
@@ -90,7 +84,7 @@ class ConstantValLoss(Rule):
         for m in rec.metrics:
             if m.role not in ("val_loss", "val_metric") or not m.finite:
                 continue
-            if m.role == "val_metric" and (m.value in (0.0, 1.0, 100.0) or NOT_QUALITY.search(m.name)):
+            if vocabulary.is_fact(m.name, m.role) or (m.role == "val_metric" and m.value in (0.0, 1.0, 100.0)):
                 continue           # 0 is metric-zero's; a perfect score may repeat; counts are not quality
             run = self.runs.get(m.name)
             if run is None or run[0] != m.value:
@@ -103,7 +97,7 @@ class ConstantValLoss(Rule):
                 continue                       # the last evaluation carried along a training step
             run[3] = rec.epoch
             run[2] += 1
-            quantised = m.role == "val_metric" and SCORE_NAME.search(m.name)
+            quantised = m.role == "val_metric" and vocabulary.meaning(m.name).kind in ("score", "error_rate")
             if quantised and significant_digits(m.value) <= 2:
                 continue           # 0.9, 0.92: a round share of a small set repeats by itself
             need = self.opt["metric_repeats"] if quantised else self.opt["min_repeats"]

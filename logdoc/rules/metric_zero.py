@@ -1,18 +1,15 @@
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from itertools import compress, repeat
 from operator import eq
 
+from .. import vocabulary
 from ..batch import Batch
 from ..model import Severity
 from . import register
 from .base import Rule
 
-# Metrics where 0 means "never right": accuracies and overlap/ranking scores.
-SCORE_NAME = re.compile(
-    r"(?i)(?:^|[^a-z])(?:acc|accuracy|top-?[15]|f1|auc|precision|recall|m?ap|iou|miou|bleu|rouge\w*|exact_match|em)(?:$|[^a-z])")
 
 
 @register
@@ -131,5 +128,6 @@ _ROLES = frozenset({"metric", "val_metric"})
 
 @lru_cache(maxsize=1024)
 def is_score_name(name: str) -> bool:
-    """The name reads as an accuracy-like score (SCORE_NAME), remembered per name."""
-    return SCORE_NAME.search(name) is not None
+    """The vocabulary types the name as a score (higher is better, bounded), where 0 means
+    "never right": accuracies, overlap and ranking scores."""
+    return vocabulary.is_score(name)

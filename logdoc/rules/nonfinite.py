@@ -4,6 +4,7 @@ from itertools import compress
 from math import isfinite
 from operator import itemgetter, not_
 
+from .. import vocabulary
 from ..batch import Batch
 from ..model import Severity
 from . import register
@@ -43,7 +44,9 @@ class NonFinite(Rule):
     None.
 
     ## False positives
-    Throughput, time and memory values are ignored (a rate over a zero interval is inf).
+    Throughput, time and memory values are ignored (a rate over a zero interval is inf), and
+    so is a running best (`best_loss`, `min_val_loss`: the vocabulary's kind `running_best`) at
+    +/-inf, its value before the first evaluation; a NaN running best is still reported.
     """
 
     id = "nonfinite"
@@ -72,7 +75,7 @@ class NonFinite(Rule):
                 yield from self._event(b, event_row)
                 event_row = -1
             name = names[j]
-            if roles[j] in IGNORED_ROLES or name in reported:
+            if roles[j] in IGNORED_ROLES or name in reported or best_not_yet_set(name, values[j]):
                 continue
             reported.add(name)
             yield self.finding(b.record(i), f"{name} is {fmt(values[j])} at {b.position(i)}", metric=name)
@@ -109,7 +112,7 @@ class NonFinite(Rule):
                 yield from self._event(b, event_row)
                 event_row = -1
             name, role = meta[c.m_meta[j]][:2]
-            if role in IGNORED_ROLES or name in reported:
+            if role in IGNORED_ROLES or name in reported or best_not_yet_set(name, float(c.m_value[j])):
                 continue
             reported.add(name)
             rec = b.record(i)
@@ -123,3 +126,9 @@ class NonFinite(Rule):
             rec = b.record(i)
             yield self.finding(rec, f"the framework reports a non-finite loss or gradient at {rec.position()}: "
                                     f"{rec.text.strip()[:140]}")
+
+
+def best_not_yet_set(name: str, value: float) -> bool:
+    """A running best (`best_loss`, `min_val_loss`) starts at +inf or -inf before the first
+    evaluation: that is its initial value, not a non-finite result. NaN is still reported."""
+    return value in (float("inf"), float("-inf")) and vocabulary.meaning(name).kind == "running_best"

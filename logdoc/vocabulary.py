@@ -1,0 +1,184 @@
+"""The metric vocabulary: what a metric name means, decided in one place.
+
+`meaning("val_acc")` -> Meaning(phase="val", kind="score", direction="higher", bounds=...).
+The tokens, phases and kinds are data (`patterns/_metrics.toml`); `logdoc.toml` may declare or
+override names under `[metrics]`. Rules ask this module whether a metric is a score, an error
+rate, a running best or a count; none of them holds a name regex of its own.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+KINDS = ("loss", "loss_component", "score", "error_rate", "perplexity", "reward", "learning_rate",
+         "grad_norm", "update_size", "loss_scale", "counter", "running_best", "running_mean",
+         "count", "time", "throughput", "memory", "unknown")
+PHASES = ("train", "val", "test")
+# Kinds that measure the model's quality; every other kind is a fact about the run (a count,
+# a size, a runtime) that may repeat or sit at 0 legitimately.
+QUALITY = frozenset({"loss", "loss_component", "score", "error_rate", "perplexity"})
+DIRECTION = {"loss": "lower", "loss_component": "lower", "error_rate": "lower", "perplexity": "lower",
+             "score": "higher", "reward": "higher"}
+BOUNDS = {"score": "[0, 1] or [0, 100]", "error_rate": "[0, 1] or [0, 100]", "perplexity": ">= 1",
+          "learning_rate": ">= 0", "grad_norm": ">= 0", "update_size": ">= 0", "loss_scale": "> 0",
+          "count": ">= 0", "counter": ">= 0", "time": ">= 0", "throughput": ">= 0", "memory": ">= 0"}
+# What a parser role says when the name alone says nothing.
+ROLE_KIND = {"lr": "learning_rate", "loss": "loss", "val_loss": "loss", "grad_norm": "grad_norm",
+             "loss_scale": "loss_scale", "param_delta": "update_size", "throughput": "throughput",
+             "time_per_step": "time", "memory": "memory", "skipped_steps": "count", "nan_steps": "count",
+             "epoch": "counter", "step": "counter", "epoch_total": "counter", "step_total": "counter"}
+FIELDS = frozenset({"phase", "kind", "direction", "bounds", "agg"})
+_CAMEL = re.compile(r"(?<=[a-z]{2})(?=[A-Z])")
+_SPLIT = re.compile(r"[^0-9a-z@%]+")
+_RATE = re.compile(r"(?:^|[^a-z])(?:it|s|sec|samples?|tokens?|steps?|img|imgs|images?)/(?:s|sec|it)$")
+
+
+@dataclass(frozen=True)
+class Meaning:
+    phase: str | None        # train / val / test; None when the name does not say
+    kind: str
+    direction: str | None    # "lower" / "higher" is better; None: not a quality
+    bounds: str | None
+    agg: str                 # step / mean / running_best / running_mean
+    decided_by: str          # override / vocabulary / pattern / unknown
+
+    @property
+    def judged(self) -> bool:
+        """A quality of the model (rules may judge it), not a fact about the run."""
+        return self.kind in QUALITY
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def tokens(name: str) -> list[str]:
+    """`valAcc` -> [val, acc]; `eval/loss` -> [eval, loss]; `Top-1 Acc` -> [top, 1, acc]."""
+    return [t for t in _SPLIT.split(_CAMEL.sub(" ", name).lower()) if t]
+
+
+class Vocabulary:
+    def __init__(self, data: dict, overrides: dict | None = None):
+        self.phase_of = {t: phase for phase, words in data["phases"].items() for t in words}
+        self.aggregates = {t: agg for agg, words in data["aggregates"].items() for t in words}
+        self.kinds = [(k["kind"], re.compile("(?:" + "|".join(k["tokens"]) + ")$")) for k in data["kinds"]]
+        self.plain_loss = frozenset(data["loss_plain_tokens"]["tokens"])
+        self.names = {n.lower(): dict(v) for n, v in data.get("metrics", {}).items()}
+        for name, fields in (overrides or {}).items():
+            self.names[name.lower()] = {**self.names.get(name.lower(), {}), **fields}
+        self.meaning = lru_cache(maxsize=4096)(self._meaning)
+
+    def with_overrides(self, overrides: dict) -> "Vocabulary":
+        merged = {**self.names}
+        for name, fields in overrides.items():
+            merged[name.lower()] = {**merged.get(name.lower(), {}), **fields}
+        return Vocabulary(_load(), merged)
+
+    def _meaning(self, name: str, role: str | None = None, record_phase: str | None = None) -> Meaning:
+        toks = tokens(name)
+        phase = next((self.phase_of[t] for t in toks if t in self.phase_of), None)
+        agg, rest = "step", toks
+        if toks and toks[0] in self.aggregates:
+            agg, rest = self.aggregates[toks[0]], toks[1:]
+        elif any(t in self.aggregates and self.aggregates[t] == "mean" for t in toks):
+            agg = "mean"
+        kind, decided = self._kind(name, rest), "vocabulary"
+        if kind == "unknown" and role in ROLE_KIND:
+            kind, decided = ROLE_KIND[role], "pattern"
+        elif kind == "unknown":
+            decided = "unknown"
+        if phase is None and role in ("val_loss", "val_metric"):
+            phase = "val"
+        if phase is None and record_phase is not None:
+            phase = "val" if record_phase == "eval" else "train"
+        if agg in ("running_best", "running_mean") and kind in QUALITY | {"reward"}:
+            base_direction = DIRECTION.get(kind)
+            bounds = BOUNDS.get(kind)
+            kind = agg
+        else:
+            base_direction, bounds = DIRECTION.get(kind), BOUNDS.get(kind)
+        fields = dict(phase=phase, kind=kind, direction=base_direction, bounds=bounds, agg=agg)
+        declared = self.names.get(name.lower())
+        if declared:
+            fields.update(declared)
+            if "kind" in declared and "direction" not in declared:
+                fields["direction"] = DIRECTION.get(declared["kind"])
+            if "kind" in declared and "bounds" not in declared:
+                fields["bounds"] = BOUNDS.get(declared["kind"])
+            decided = "override"
+        return Meaning(decided_by=decided, **fields)
+
+    def _kind(self, name: str, toks: list[str]) -> str:
+        if _RATE.search(name.lower()):
+            return "throughput"
+        grams = [*toks, *("_".join(toks[i:i + 2]) for i in range(len(toks) - 1)),
+                 *("_".join(toks[i:i + 3]) for i in range(len(toks) - 2))]
+        for kind, regex in self.kinds:
+            if any(regex.match(g) for g in grams):
+                if kind == "loss" and not {t for t in toks if not t.isdigit() and t != "s"} <= self.plain_loss:
+                    return "loss_component"
+                return kind
+        return "unknown"
+
+
+@lru_cache(maxsize=1)
+def _load() -> dict:
+    from .patterns import builtin_dir      # beside the pattern files, in a checkout or a wheel
+
+    with open(builtin_dir() / "_metrics.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+_active: Vocabulary | None = None
+
+
+def vocabulary() -> Vocabulary:
+    """The vocabulary in force: the built-in one, plus the `[metrics]` of the config in use."""
+    global _active
+    if _active is None:
+        _active = Vocabulary(_load())
+    return _active
+
+
+def use_overrides(overrides: dict | None) -> None:
+    """Install `[metrics]` declarations (from logdoc.toml) over the built-in vocabulary."""
+    global _active
+    _active = Vocabulary(_load(), overrides or None)
+
+
+def validate(overrides: object, where: str) -> dict:
+    """A `[metrics]` table checked field by field; raises ValueError naming the bad entry."""
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{where}: [metrics] must be a table of name = {{ kind = ..., phase = ... }}")
+    for name, fields in overrides.items():
+        if not isinstance(fields, dict):
+            raise ValueError(f"{where}: metrics.{name} must be a table, e.g. {{ kind = \"score\" }}")
+        unknown = set(fields) - FIELDS
+        if unknown:
+            raise ValueError(f"{where}: metrics.{name}: unknown key {sorted(unknown)[0]!r} "
+                             f"(known: {', '.join(sorted(FIELDS))})")
+        if "kind" in fields and fields["kind"] not in KINDS:
+            raise ValueError(f"{where}: metrics.{name}: unknown kind {fields['kind']!r} (known: {', '.join(KINDS)})")
+        if "phase" in fields and fields["phase"] not in PHASES:
+            raise ValueError(f"{where}: metrics.{name}: unknown phase {fields['phase']!r} (known: {', '.join(PHASES)})")
+    return overrides
+
+
+def meaning(name: str, role: str | None = None, record_phase: str | None = None) -> Meaning:
+    return vocabulary().meaning(name, role, record_phase)
+
+
+def is_fact(name: str, role: str | None = None) -> bool:
+    """A count, size, runtime, throughput, counter, learning rate or running best: known to
+    measure the run rather than the model, so it may repeat or sit at 0 legitimately.
+    (Unknown names are not facts: they are kept for the rules that judge any value.)"""
+    kind = meaning(name, role).kind
+    return kind not in QUALITY and kind != "unknown"
+
+
+def is_score(name: str) -> bool:
+    """Higher is better and bounded: an accuracy, F1, AUC, mAP, IoU, Dice, BLEU..."""
+    return meaning(name).kind == "score"
