@@ -96,3 +96,14 @@ def test_a_bad_metrics_declaration_is_one_line_and_exit_2(cli, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     run = cli("metrics", SAMPLES / "warmup-zero-lr-broken.log")
     assert run.code == 2 and "unknown kind 'banana'" in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_readme_metrics_example_is_what_the_command_prints(cli):
+    import re
+
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"\$ logdoc metrics sample_logs/warmup-zero-lr-broken.log\n(.*?)```", readme, re.S).group(1)
+    run = cli("metrics", SAMPLES / "warmup-zero-lr-broken.log")
+    assert run.out.strip() == block.strip()
