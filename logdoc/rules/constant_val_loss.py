@@ -8,6 +8,7 @@ from ._series import columns_rows
 from .. import vocabulary
 
 _ROLES = ("val_loss", "val_metric")
+CONVERGED_LOSS = 1e-4
 
 
 @register
@@ -51,7 +52,10 @@ class ConstantValLoss(Rule):
     A metric printed with very few digits (e.g. accuracy `0.50` on a tiny set) can repeat by
     chance; values of exactly 0 are left to the metric-zero rules, a perfect 1.0/100 may
     legitimately repeat, and validation values that measure the run rather than the model
-    (sample counts, runtimes, sizes) are ignored.
+    (sample counts, runtimes, sizes, running bests: facts, by the metric vocabulary) are
+    ignored. A loss that has converged to the floor of its printed precision (below 1e-4, as
+    XGBoost's training-set `validation_0-logloss:0.00001` after many rounds) repeats because
+    it cannot print smaller, not because the model stopped changing.
     """
 
     id = "constant-val-loss"
@@ -86,6 +90,8 @@ class ConstantValLoss(Rule):
                 continue
             if vocabulary.is_fact(m.name, m.role) or (m.role == "val_metric" and m.value in (0.0, 1.0, 100.0)):
                 continue           # 0 is metric-zero's; a perfect score may repeat; counts are not quality
+            if abs(m.value) < CONVERGED_LOSS and vocabulary.meaning(m.name, m.role).kind in ("loss", "loss_component"):
+                continue           # at the floor of its printed precision: it cannot print smaller
             run = self.runs.get(m.name)
             if run is None or run[0] != m.value:
                 if len(self.runs) < 64 or m.name in self.runs:     # bounded

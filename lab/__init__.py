@@ -1,0 +1,1 @@
+"""Fault lab: tiny real training runs with injected faults (issue 16)."""
