@@ -231,6 +231,47 @@ class Batch:
             self._train_loss = (rows, names, values)
         return self._train_loss
 
+    def entries_equal(self, value: float) -> list[int]:
+        """Metric entries (indexes into the metric table, in record order) whose value is
+        `value`: NumPy over a block's columns, so no list column is built for a batch in which
+        nothing is equal."""
+        columns = self.columns
+        if columns is not None:
+            import numpy as np
+
+            return np.flatnonzero(columns.m_value == value).tolist()
+        if value not in self.m_value:
+            return []
+        return [j for j, v in enumerate(self.m_value) if v == value]
+
+    def entries_named(self, names: set[str]) -> list[int]:
+        """Metric entries whose name is one of `names`, in record order."""
+        columns = self.columns
+        if columns is not None:
+            import numpy as np
+
+            codes = [k for k, m in enumerate(columns.meta) if m[0] in names]
+            return np.flatnonzero(np.isin(columns.m_meta, codes)).tolist() if codes else []
+        return [j for j, name in enumerate(self.m_name) if name in names]
+
+    def entry_names(self, entries: list[int]) -> set[str]:
+        """The names of these metric entries."""
+        columns = self.columns
+        if columns is not None:
+            import numpy as np
+
+            meta = columns.meta
+            return {meta[k][0] for k in np.unique(columns.m_meta[entries]).tolist()}
+        return set(map(self.m_name.__getitem__, entries))
+
+    def entry(self, j: int) -> tuple[int, str, str, float]:
+        """(row, name, role, value) of metric entry j."""
+        columns = self.columns
+        if columns is not None:
+            name, role = columns.meta[int(columns.m_meta[j])][:2]
+            return int(columns.m_row[j]), name, role, float(columns.m_value[j])
+        return self.m_row[j], self.m_name[j], self.m_role[j], self.m_value[j]
+
     def position(self, i: int) -> str:
         return self.record(i).position()
 

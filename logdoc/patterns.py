@@ -83,9 +83,18 @@ class RoleTable(dict):
             words = low.split()
             for i in range(1, len(words)):
                 role = self.get(" ".join(words[i:]))
-                if role is not None:
+                # "Total iter", "After epoch" name the position; "time for one epoch" does not
+                if role is not None and (role not in COUNTER_ROLES or len(words) == 2):
+                    if role in ("loss", "val_loss") and _is_component(key):
+                        return "metric"    # "Surrogate loss", "center loss": a part of the loss
                     return role
         return None
+
+
+def _is_component(key: str) -> bool:
+    from .vocabulary import meaning
+
+    return meaning(key).kind == "loss_component"
 
 
 def _role_lookup(roles: dict, key: str) -> str | None:
@@ -123,6 +132,7 @@ class PatternRule:
     step_base: int | None = None
     ignore: bool = False           # a line the family knows and deliberately records nothing for
     separator: str | None = None   # header/row cells split on this string (CSV) instead of spaces
+    fallback: bool = False         # the family reads only lines no other family recognised
     _role_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -220,7 +230,11 @@ class PatternRule:
                         if i < len(columns) and cell.strip()]
             cells = [(w.group(), offset + w.start()) for w in _WORD.finditer(tail)]
             return [(k, v, None) for k, v in _zip_columns(columns, cells)]
-        has_avg = "avg" in kv.pair.groupindex
+        groups = kv.pair.groupindex
+        if "total" in groups:        # "Epoch [5/10]": a counter and its total in one pair
+            return [(m.group("key"), m.group("value"), ("total", m.group("total")))
+                    for m in kv.pair.finditer(tail)]
+        has_avg = "avg" in groups
         return [(m.group("key"), m.group("value"), m.group("avg") if has_avg else None)
                 for m in kv.pair.finditer(tail)]
 
@@ -233,7 +247,7 @@ class PatternRule:
         if role is None:          # a name the family did not declare: its generic meaning
             role = _role_lookup(default_roles, key)
             if role is None and kv.keep_unknown:
-                role = "metric"
+                role = vocabulary_role(key)
             if role is not None and self.phase == "eval":
                 role = _EVAL_ROLE.get(role, role)
         if len(self._role_cache) < 4096:     # keys are few per family; stay bounded anyway
@@ -266,6 +280,11 @@ class PatternRule:
                 value = _number(raw)
             if value is None:
                 continue
+            if raw_avg.__class__ is tuple:    # ("total", raw) from a counter pair
+                total = _number(raw_avg[1]) if raw_avg[1] else None
+                raw_avg = None
+                if role in _COUNTER_TOTAL and total is not None:
+                    setattr(rec, _COUNTER_TOTAL[role], total)
             if role in COUNTER_ROLES:
                 setattr(rec, role, value)
                 continue
@@ -279,6 +298,16 @@ class PatternRule:
 
 
 _MISSING = object()
+
+
+def vocabulary_role(key: str) -> str:
+    """The role of a name no role table knows, from what the vocabulary says it means: a
+    plain loss is a loss, a learning rate an lr…; everything else (scores, loss components,
+    unknown names) a metric, which rules judge by its kind."""
+    from .vocabulary import kind_role
+
+    return kind_role(key)
+_COUNTER_TOTAL = {"epoch": "epoch_total", "step": "step_total"}
 # An average keeps its key's role only where that cannot be mistaken for a second series of
 # the same quantity (a second "loss" per line would confuse trend rules).
 _KEEP_AVG_ROLE = frozenset({"time_per_step", "memory", "throughput"})
@@ -476,7 +505,7 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
     fam = doc.get("family")
     if not isinstance(fam, dict) or "id" not in fam:
         raise PatternError(f"{where}: missing [family] table with an id")
-    _check_keys(fam, {"id", "title", "description", "urls", "priority"}, f"{where} [family]")
+    _check_keys(fam, {"id", "title", "description", "urls", "priority", "fallback"}, f"{where} [family]")
     family_id = fam["id"]
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", family_id):
         raise PatternError(f"{where}: family id {family_id!r} must be kebab-case")
@@ -537,7 +566,8 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
                                  require_metrics=bool(r.get("require_metrics", False)),
                                  epoch_base=r.get("epoch_base"), step_base=r.get("step_base"),
                                  ignore=bool(r.get("ignore", False)),
-                                 separator=r.get("separator")))
+                                 separator=r.get("separator"),
+                                 fallback=bool(fam.get("fallback", False))))
     if not rules:
         raise PatternError(f"{where}: a family needs at least one [[rule]]")
     family = Family(id=family_id, title=fam.get("title", family_id), path=path,
@@ -770,6 +800,8 @@ class PatternSet:
         rules = self._rules
         for i in candidates:
             rule = rules[i]
+            if matched and rule.fallback:
+                break                  # a fallback family reads only what nothing else read
             rec = rule.apply_unanchored(text, line_no, roles, state)
             if rec is None:
                 continue

@@ -94,7 +94,9 @@ class Vocabulary:
             phase = "val"
         if phase is None and record_phase is not None:
             phase = "val" if record_phase == "eval" else "train"
-        if agg in ("running_best", "running_mean") and kind in QUALITY | {"reward"}:
+        # a running best or mean of anything ("Best Val", "best_acc") is a fact of the run so
+        # far, never judged constant or non-finite as the metric itself would be
+        if agg in ("running_best", "running_mean") and kind in QUALITY | {"reward", "unknown"}:
             base_direction = DIRECTION.get(kind)
             bounds = BOUNDS.get(kind)
             kind = agg
@@ -182,3 +184,22 @@ def is_fact(name: str, role: str | None = None) -> bool:
 def is_score(name: str) -> bool:
     """Higher is better and bounded: an accuracy, F1, AUC, mAP, IoU, Dice, BLEU..."""
     return meaning(name).kind == "score"
+
+
+# The parser role of a name no role table knows, by its kind: the rules' inputs (loss, lr,
+# grad norm…) are found by meaning, in any framework's spelling. Loss components, scores and
+# unknown names stay "metric" (judged by kind where a rule cares).
+KIND_ROLE = {"learning_rate": "lr", "grad_norm": "grad_norm", "loss_scale": "loss_scale",
+             "update_size": "param_delta", "throughput": "throughput", "memory": "memory",
+             "time": "time_per_step"}
+
+
+def kind_role(name: str) -> str:
+    m = meaning(name)
+    evaluated = m.phase in ("val", "test")
+    if m.kind == "loss":
+        return "val_loss" if evaluated else "loss"
+    role = KIND_ROLE.get(m.kind)
+    if role is not None:
+        return role
+    return "val_metric" if evaluated else "metric"

@@ -48,12 +48,14 @@ def test_shapes_mask_numbers():
     assert shape("step 12  | acc:0.51   top5 = 9e-3") == "step <N> | acc:<N> top<N> = <N>"
 
 
+# Open-world reading takes any "name: number" pair; a number printed as a quoted string is a
+# shape it leaves to a pattern file.
 LOG = """\
-starting run, seed=1
+starting run
 {'loss': 0.5, 'learning_rate': 1e-4, 'epoch': 0.1}
-my_custom_metric: 0.91 at batch 3
-my_custom_metric: 0.93 at batch 4
-other thing=7
+my_custom_metric='0.91' at batch 3
+my_custom_metric='0.93' at batch 4
+other thing='7'
 """
 
 
@@ -65,19 +67,18 @@ def test_json_contract(tmp_path, cli):
     doc = run.json()
     assert doc["lines"] == 5 and doc["recognised"] == [2]
     assert doc["unrecognised"] == [
-        {"line": 1, "text": "starting run, seed=1"},
-        {"line": 3, "text": "my_custom_metric: 0.91 at batch 3"},
-        {"line": 4, "text": "my_custom_metric: 0.93 at batch 4"},
-        {"line": 5, "text": "other thing=7"},
+        {"line": 3, "text": "my_custom_metric='0.91' at batch 3"},
+        {"line": 4, "text": "my_custom_metric='0.93' at batch 4"},
+        {"line": 5, "text": "other thing='7'"},
     ]
-    assert doc["shapes"][0] == {"shape": "my_custom_metric: <N> at batch <N>", "count": 2, "first_line": 3}
+    assert doc["shapes"][0] == {"shape": "my_custom_metric='<N>' at batch <N>", "count": 2, "first_line": 3}
 
 
 def test_terminal_report_groups_by_shape_and_a_user_pattern_closes_the_gap(tmp_path, cli):
     log = tmp_path / "run.log"
     log.write_text(LOG)
     run = cli("coverage", log)
-    assert run.code == 0 and "2 × line 3: my_custom_metric: <N> at batch <N>" in run.out
+    assert run.code == 0 and "2 × line 3: my_custom_metric='<N>' at batch <N>" in run.out
     pattern = tmp_path / "mine.toml"
     pattern.write_text('''
 schema = "logdoc.pattern/1"
@@ -85,10 +86,10 @@ schema = "logdoc.pattern/1"
 id = "my-script"
 [[rule]]
 id = "custom"
-regex = '^my_custom_metric: %{FLOAT:my_custom_metric} at batch %{INT}'
+regex = "^my_custom_metric='%{FLOAT:my_custom_metric}' at batch %{INT}"
 fields = { my_custom_metric = "val_metric" }
   [[rule.sample]]
-  line = "my_custom_metric: 0.91 at batch 3"
+  line = "my_custom_metric='0.91' at batch 3"
   expect = { my_custom_metric = 0.91 }
 ''')
     doc = cli("coverage", log, "-f", "json", "--patterns", pattern).json()

@@ -231,10 +231,27 @@ def test_the_fallback_makes_no_metric_of_configuration(line):
     assert records == []
 
 
-def test_the_fallback_reads_known_names_only():
+def test_the_fallback_reads_every_name_and_the_vocabulary_types_it():
     _, (rec,) = _parse("Step 5: batch_size=16, train loss=0.52, lr=1e-4, warmup=500")
-    assert rec.family == "generic"
-    assert {m.name for m in rec.metrics} == {"train loss", "lr"}
+    assert rec.family == "generic" and rec.step == 5
+    assert {(m.name, m.role) for m in rec.metrics} == {
+        ("batch_size", "metric"), ("train loss", "loss"), ("lr", "lr"), ("warmup", "metric")}
+    from logdoc.vocabulary import meaning
+    assert meaning("batch_size").kind == "count" and not meaning("batch_size").judged
+
+
+@pytest.mark.parametrize("line, name, role", [
+    ("[1/20][10/32]\tLoss_D: 0.0000\tLoss_G: 56.9849", "Loss_D", "metric"),   # a loss component
+    ("Mean Training loss : nan", "Mean Training loss", "loss"),
+    ("               Value function loss: inf", "Value function loss", "metric"),
+    ("[365]\tvalid_0's auc: 0.610046", "valid_0's auc", "val_metric"),
+    ("the validation loss is 0.4512", "the validation loss", "val_loss"),
+    ("step = 74000: grad norm = 1.5", "grad norm", "grad_norm"),
+    ("it 10 | learning rate 0.0 | foo 1.5", "learning rate", "lr"),
+])
+def test_the_fallback_gives_names_nobody_listed_their_role_by_meaning(line, name, role):
+    _, (rec,) = _parse(line)
+    assert (name, role) in {(m.name, m.role) for m in rec.metrics}
 
 
 # ---------------------------------------------------------------------------- prefixes and ranks

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from functools import lru_cache
-from itertools import compress, repeat
-from operator import eq
+import math
 
 from .. import vocabulary
 from ..batch import Batch
@@ -10,22 +8,31 @@ from ..model import Severity
 from . import register
 from .base import Rule
 
+# What a value of exactly 0 condemns: a score (an accuracy, F1, mAP, Dice… of 0 means never
+# right), and a loss term beside another that is not 0 (that part of the objective
+# contributes nothing). Error rates, rewards, counts and unknown names may be 0.
+_JUDGED = frozenset({"score", "loss", "loss_component"})
 
 
 @register
 class MetricZero(Rule):
-    """An accuracy-like metric is exactly 0 at every report, evaluation after evaluation.
+    """A score or a loss component is exactly 0 at every report, report after report.
 
-    Tracks metrics with role `metric` or `val_metric` whose name reads as a score
-    (accuracy, top-1/5, F1, AUC, precision, recall, mAP, IoU, BLEU, ROUGE, exact match) and
-    fires when one is exactly 0 at `hold` consecutive reports of different epochs/steps
-    (DeepDiagnosis treats an accuracy of 0 as invalid).
+    Follows every metric the vocabulary types as a score (accuracy, top-1/5, F1, AUC,
+    precision, recall, mAP/AP, IoU, Dice, BLEU, ROUGE, exact match…, in any phase and any
+    spelling) or as a loss component (`loss_cls`, `MainLoss`, `Loss_D`) and fires when one is
+    exactly 0 at `hold` consecutive reports of different positions. A loss component counts
+    only on records whose total loss is finite and not 0 (a component of a zero total is
+    `loss-zero`'s). The message gives the extent of the run of zeros, updated until it ends.
 
     ## Why is this bad?
-    Even a random classifier scores about 1/C. An accuracy of exactly 0 every time means the
-    metric compares incompatible things: predictions and labels of different shapes or
-    encodings (one-hot vs index, logits vs ids), a regression target scored with
-    classification accuracy, or a metric that is never updated.
+    Even a random classifier scores about 1/C, and a float loss term of a real model is never
+    exactly 0. A score of exactly 0 every time means the metric compares incompatible things:
+    predictions and labels of different shapes or encodings (one-hot vs index, logits vs
+    ids), a regression target scored with classification accuracy, or a metric that is never
+    updated. A loss term of exactly 0 beside a non-zero total means that term never sees its
+    input (no positive boxes, an auxiliary head that is not connected, a discriminator that
+    wins outright).
 
     ## Example
     ```
@@ -37,97 +44,94 @@ class MetricZero(Rule):
     ## Fix
     Check what the metric compares: use a regression metric (MAE, RMSE) for regression, the
     matching accuracy for your label encoding (`sparse_categorical_accuracy` for integer
-    labels), and that the metric is updated with the model's predictions.
+    labels), and that the metric is updated with the model's predictions. For a loss term,
+    print its inputs for one batch: are there targets for it at all?
 
     ## Options
     - `hold` (default 3): consecutive zero reports before firing.
 
     ## False positives
     A detector's mAP can be 0 for its first epochs while boxes are still random; `hold`
-    counts consecutive reports, so raise it for long warm-ups.
+    counts consecutive reports, so raise it for long warm-ups. A loss term that is switched
+    off on purpose (weight 0) prints 0 too: ignore the rule for that run, or declare the name
+    with another kind under `[metrics]`.
     """
 
     id = "metric-zero"
     category = "metric-zero"
     severity = Severity.warning
-    wants = frozenset({"metric", "val_metric"})
     options = {"hold": 3}
 
     def __init__(self, **options):
         super().__init__(**options)
-        self.runs: dict[str, list] = {}     # name -> [first record, count, last position]
-        self.fired: set[str] = set()
+        # name -> [first record, count, last position, last line, finding or None]
+        self.runs: dict[str, list] = {}
+        self.done: set[str] = set()        # names whose run of zeros was reported and ended
 
     def observe_batch(self, b: Batch):
-        if b.columns is not None and self._quiet(b.columns):
+        zeros = b.entries_equal(0.0)
+        if not zeros and not self.runs:
             return
-        if not self.runs and 0.0 not in b.m_value:   # no run to end, no zero to start one
-            return
-        # the metrics of both roles, in record order (the bound on runs depends on the order)
-        m_role = b.m_role
-        idx = list(compress(range(len(m_role)), map(_ROLES.__contains__, m_role)))
-        names = list(map(b.m_name.__getitem__, idx))
-        values = list(map(b.m_value.__getitem__, idx))
-        # only score names with a run or a zero in this batch can change anything
-        watch = set(self.runs)
-        if 0.0 in values:
-            watch.update(filter(is_score_name, compress(names, map(eq, values, repeat(0.0)))))
-        watch -= self.fired
-        if not watch:
-            return
-        runs, fired, hold = self.runs, self.fired, self.opt["hold"]
-        m_row, epoch, step = b.m_row, b.epoch, b.step
-        for j, name, value in compress(zip(idx, names, values), map(watch.__contains__, names)):
-            if name in fired:
+        # every value of a name that is followed or may start a run here: a non-zero ends it
+        names = {n for n in b.entry_names(zeros) if n not in self.done and _kind(n) in _JUDGED}
+        names.update(self.runs)
+        entries = b.entries_named(names) if names else []
+        hold = self.opt["hold"]
+        for j in entries:
+            i, name, role, value = b.entry(j)
+            if name in self.done:
                 continue
-            if len(runs) > 64 and name not in runs:
-                continue                     # bounded: a log with endless metric names
+            run = self.runs.get(name)
             if value != 0.0:
-                runs.pop(name, None)
+                if run is not None:
+                    del self.runs[name]
+                    if run[4] is not None:
+                        self.done.add(name)
                 continue
-            i = m_row[j]
-            pos = (epoch[i], step[i])
-            run = runs.get(name)
+            if run is None and (len(self.runs) >= 64 or not _judged(b, i, name, role)):
+                continue                     # bounded: a log with endless metric names
+            # a report is new when its position changes; lines that give only the epoch are
+            # separate reports unless repeated verbatim (as base.Reports decides)
+            pos = (b.epoch[i], b.step[i], b.text[i] if b.step[i] is None else None)
             if run is None:
-                runs[name] = [b.record(i), 1, pos]
+                self.runs[name] = [b.record(i), 1, pos, b.line[i], None]
                 continue
-            if pos != (None, None) and pos == run[2]:
+            if pos[:2] != (None, None) and pos == run[2]:
+                continue                     # a reprint of the same report
+            if run[4] is None and not _judged(b, i, name, role):
                 continue
             run[1] += 1
-            run[2] = pos
-            if run[1] >= hold:
-                fired.add(name)
-                first = run[0]
-                yield self.finding(
-                    first, f"{name} is exactly 0 at {run[1]} consecutive reports (lines "
-                           f"{first.line}–{b.line[i]}): the metric never sees a correct prediction",
-                    evidence=[b.record(i)], metric=name)
-
-    def _quiet(self, c) -> bool:
-        """The list code's early returns, answered with NumPy on a batch over BlockColumns:
-        no run to end and no zero to start one, or no unfired score name of these roles
-        with a run or a zero in the batch (the loop only reads entries of such names)."""
-        import numpy as np
-
-        zero = c.m_value == 0.0
-        if not self.runs and not zero.any():
-            return True
-        codes, role_names = c.role_codes()
-        wanted = [k for k, r in enumerate(role_names) if r in _ROLES]
-        if not wanted:
-            return True                    # no metric of these roles: the loop sees nothing
-        ours = np.isin(codes, wanted)
-        meta = c.meta
-        watch = {meta[k][0] for k in np.unique(c.m_meta[ours]).tolist()} & set(self.runs)
-        watch.update(filter(is_score_name, {meta[k][0] for k in np.unique(c.m_meta[ours & zero]).tolist()}))
-        return not watch - self.fired
+            run[2], run[3] = pos, b.line[i]
+            if run[4] is not None:           # already reported: the message follows the run
+                run[4].message = _message(name, run)
+            elif run[1] >= hold:
+                run[4] = self.finding(run[0], _message(name, run), evidence=[b.record(i)], metric=name)
+                yield run[4]
 
 
-_ROLES = frozenset({"metric", "val_metric"})
+def _message(name: str, run: list) -> str:
+    first = run[0]
+    kind = vocabulary.meaning(name).kind
+    why = ("the metric never sees a correct prediction" if kind == "score"
+           else "this part of the loss contributes nothing while the total is not 0")
+    return (f"{name} is exactly 0 at {run[1]} consecutive reports (lines {first.line}–{run[3]}): {why}")
 
 
-@lru_cache(maxsize=1024)
-def is_score_name(name: str) -> bool:
-    """The vocabulary types the name as a score (higher is better, bounded), where 0 means
-    "never right": accuracies, overlap and ranking scores."""
-    return vocabulary.is_score(name)
+def _kind(name: str) -> str:
+    return vocabulary.meaning(name).kind
+
+
+def _judged(b: Batch, i: int, name: str, role: str) -> bool:
+    kind = vocabulary.meaning(name, role).kind
+    if kind == "score":
+        return True
+    if kind not in _LOSSES:
+        return False
+    # a loss term: the record must also carry another loss term that is finite and not 0 (a
+    # total, a sibling component, the other player of a GAN); a loss printed alone is
+    # loss-zero's, and a record whose every loss is 0 has nothing to compare with
+    return any(m.name != name and math.isfinite(m.value) and m.value != 0.0
+               and vocabulary.meaning(m.name, m.role).kind in _LOSSES for m in b.record(i).metrics)
+
+
+_LOSSES = frozenset({"loss", "loss_component"})

@@ -6,7 +6,7 @@ from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
 from ._series import LatestLoss, report_key
-from .metric_zero import is_score_name
+from ..vocabulary import is_score as is_score_name
 from .val_better_than_train import first_per_row
 
 
