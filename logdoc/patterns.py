@@ -94,7 +94,7 @@ class RoleTable(dict):
 def _is_component(key: str) -> bool:
     from .vocabulary import meaning
 
-    return meaning(key).kind == "loss_component"
+    return meaning(key).kind in ("loss_component", "aux_loss")
 
 
 def _role_lookup(roles: dict, key: str) -> str | None:

@@ -14,14 +14,14 @@ from functools import lru_cache
 from pathlib import Path
 
 
-KINDS = ("loss", "loss_component", "score", "unbounded_score", "error_rate", "perplexity", "reward", "learning_rate",
+KINDS = ("loss", "loss_component", "aux_loss", "score", "unbounded_score", "error_rate", "perplexity", "reward", "learning_rate",
          "grad_norm", "update_size", "loss_scale", "counter", "running_best", "running_mean",
          "count", "time", "throughput", "memory", "unknown")
 PHASES = ("train", "val", "test")
 # Kinds that measure the model's quality; every other kind is a fact about the run (a count,
 # a size, a runtime) that may repeat or sit at 0 legitimately.
-QUALITY = frozenset({"loss", "loss_component", "score", "unbounded_score", "error_rate", "perplexity"})
-DIRECTION = {"loss": "lower", "loss_component": "lower", "error_rate": "lower", "perplexity": "lower",
+QUALITY = frozenset({"loss", "loss_component", "aux_loss", "score", "unbounded_score", "error_rate", "perplexity"})
+DIRECTION = {"loss": "lower", "loss_component": "lower", "aux_loss": "lower", "error_rate": "lower", "perplexity": "lower",
              "score": "higher", "unbounded_score": "higher", "reward": "higher"}
 BOUNDS = {"score": "[0, 1] or [0, 100]", "error_rate": "[0, 1] or [0, 100]", "perplexity": ">= 1",
           "learning_rate": ">= 0", "grad_norm": ">= 0", "update_size": ">= 0", "loss_scale": "> 0",

@@ -245,3 +245,25 @@ def significant_digits(value: float) -> int:
     """Significant digits of the shortest repr: a proxy for the printed precision."""
     mantissa = repr(abs(value)).lower().split("e")[0].replace(".", "").lstrip("0")
     return len(mantissa)
+
+
+_PRINTED_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def printed_digits(text: str, name: str, value: float) -> int:
+    """Significant digits of `value` as the line printed it after `name` (trailing zeros
+    count: `0.5000` has 4), or as its shortest repr when the line does not show it."""
+    at = text.find(name)
+    while at >= 0:
+        m = _PRINTED_NUMBER.search(text, at + len(name))
+        if m is None or m.start() - (at + len(name)) > 8:
+            break
+        token = m.group()
+        try:
+            if float(token) == value:
+                mantissa = token.lower().lstrip("+-").split("e")[0].replace(".", "").lstrip("0")
+                return max(len(mantissa), 1)
+        except ValueError:
+            pass
+        at = text.find(name, at + 1)
+    return significant_digits(value)

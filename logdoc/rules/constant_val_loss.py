@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..model import Record, Severity
 from . import register
-from .base import Reports, Rule, fmt, significant_digits, train_loss
+from .base import Reports, Rule, fmt, printed_digits, train_loss
 from ._series import columns_rows
 from .. import vocabulary
 
@@ -27,7 +27,10 @@ class ConstantValLoss(Rule):
     A model that learns anything changes its validation output at least in the last printed
     digit. An identical value means the evaluated weights are not changing (zero LR, frozen
     or reloaded parameters), or the evaluation does not look at the model at all (cached
-    predictions, an empty or constant validation set).
+    predictions, an empty or constant validation set). A score or error rate that stays put
+    while the validation loss moves means the predictions collapsed (one class, one output,
+    often at chance level): the message says which of the two the evidence shows, and the
+    whole run of identical values (updated until it ends).
 
     ## Example
     ```
@@ -42,9 +45,12 @@ class ConstantValLoss(Rule):
 
     ## Options
     - `min_repeats` (default 3): identical consecutive evaluations before firing.
-    - `metric_repeats` (default 5): the same for accuracy-like scores (accuracy, F1, mAP …,
-      see `metric-zero`): they are quantised (k correct out of N), so a plateau repeats them
-      more easily; round values with at most 2 significant digits (0.9, 0.92) are not judged.
+    - `metric_repeats` (default 5): the same for a value that settles after its first report
+      and is coarse: a score or error rate (quantised, k correct out of N) or a value printed
+      with at most 3 significant digits (a progress bar's `val_loss=0.299`), because a
+      plateau repeats those by itself. A value identical from its first report on needs only
+      `min_repeats`. Scores printed with at most 2 significant digits (0.9, 0.92, as printed:
+      `0.5000` has 4) are not judged.
 
     ## False positives
     Several evaluations within one epoch that are all carried on training-step lines count as
@@ -88,29 +94,75 @@ class ConstantValLoss(Rule):
         for m in rec.metrics:
             if m.role not in ("val_loss", "val_metric") or not m.finite:
                 continue
-            if vocabulary.is_fact(m.name, m.role) or (m.role == "val_metric" and m.value in (0.0, 1.0, 100.0)):
-                continue           # 0 is metric-zero's; a perfect score may repeat; counts are not quality
-            if abs(m.value) < CONVERGED_LOSS and vocabulary.meaning(m.name, m.role).kind in ("loss", "loss_component"):
+            kind = vocabulary.meaning(m.name, m.role).kind
+            if vocabulary.is_fact(m.name, m.role) or _at_a_bound(kind, m.role, m.value):
+                continue
+            if abs(m.value) < CONVERGED_LOSS and kind in ("loss", "loss_component", "aux_loss"):
                 continue           # at the floor of its printed precision: it cannot print smaller
             run = self.runs.get(m.name)
             if run is None or run[0] != m.value:
                 if len(self.runs) < 64 or m.name in self.runs:     # bounded
-                    self.runs[m.name] = [m.value, rec, 1, rec.epoch, False]
+                    # [value, first record, count, epoch of the last print, finding, from the
+                    #  metric's first report, the last record, other val losses seen]
+                    self.runs[m.name] = [m.value, rec, 1, rec.epoch, None, m.name not in self.runs,
+                                         rec, _val_losses(rec, m.name)]
                 continue
             if not new:
                 continue                       # the same evaluation printed twice
-            if carries_train_step and rec.epoch == run[3]:
+            if carries_train_step and (rec.epoch == run[3] or _mid_epoch(rec)):
                 continue                       # the last evaluation carried along a training step
             run[3] = rec.epoch
             run[2] += 1
-            quantised = m.role == "val_metric" and vocabulary.meaning(m.name).kind in ("score", "error_rate")
-            if quantised and significant_digits(m.value) <= 2:
+            run[6] = rec
+            if len(run[7]) < 32:
+                run[7] |= _val_losses(rec, m.name)
+            if run[4] is not None:             # reported: the message follows the run
+                run[4].message = _message(m.name, run, kind)
+                continue
+            quantised = kind in ("score", "error_rate")
+            digits = printed_digits(rec.text, m.name, m.value)
+            if quantised and digits <= 2:
                 continue           # 0.9, 0.92: a round share of a small set repeats by itself
-            need = self.opt["metric_repeats"] if quantised else self.opt["min_repeats"]
-            if run[2] >= need and not run[4]:
-                run[4] = True
-                first = run[1]
-                yield self.finding(
-                    first, f"{m.name} is {fmt(m.value)} at {run[2]} consecutive evaluations "
-                           f"(lines {first.line}–{rec.line}): the evaluated model is not changing",
-                    evidence=[rec], metric=m.name)
+            # A value identical from its first report on never responded to training at all.
+            # One that settles later may be a plateau: of k-out-of-N for a score, or of a loss
+            # printed with few digits (a progress bar's 0.299), so it needs more repeats.
+            coarse = quantised or digits <= 3
+            need = self.opt["metric_repeats"] if coarse and not run[5] else self.opt["min_repeats"]
+            if run[2] >= need:
+                run[4] = self.finding(run[1], _message(m.name, run, kind), evidence=[rec], metric=m.name)
+                yield run[4]
+
+
+def _mid_epoch(rec: Record) -> bool:
+    """A training-step line before its epoch's last step: a progress bar carrying the last
+    evaluation into the next epoch (Lightning's `Epoch 4: 6%|…, val_loss=0.30`) is not a new
+    evaluation; the epoch's last frame, printed after validation, may be."""
+    return rec.step_total is not None and rec.step < rec.step_total
+
+
+def _at_a_bound(kind: str, role: str, value: float) -> bool:
+    """0 is metric-zero's; a perfect score (1.0, 100) or error rate (0) may repeat. An error
+    rate stuck at 1.0 (every word wrong) is judged."""
+    if kind == "error_rate":
+        return value == 0.0
+    return role == "val_metric" and value in (0.0, 1.0, 100.0)
+
+
+def _val_losses(rec: Record, name: str) -> set:
+    """(name, value) of the record's other validation losses: did the loss move while this
+    value did not?"""
+    return {(m.name, m.value) for m in rec.metrics
+            if m.name != name and m.role == "val_loss" and m.finite}
+
+
+def _message(name: str, run: list, kind: str) -> str:
+    first, last = run[1], run[6]
+    moved = len({n for n, _ in run[7]}) < len(run[7])     # one loss, several values
+    if kind in ("score", "error_rate") and moved:
+        why = ("the validation loss moves but this score does not: the predictions have "
+               "collapsed (one class, one output) or the score ignores them")
+    else:
+        why = "the evaluated model is not changing"
+    extent = "from its first report " if run[5] else ""
+    return (f"{name} is {fmt(run[0])} at {run[2]} consecutive evaluations {extent}"
+            f"(lines {first.line}–{last.line}): {why}")

@@ -125,8 +125,8 @@ def _judged(b: Batch, i: int, name: str, role: str) -> bool:
     kind = vocabulary.meaning(name, role).kind
     if kind == "score":
         return True
-    if kind not in _LOSSES:
-        return False
+    if kind not in ("loss", "loss_component"):
+        return False               # an aux_loss may be switched off: 0 is its off state
     # a loss term: the record must also carry another loss term that is finite and not 0 (a
     # total, a sibling component, the other player of a GAN); a loss printed alone is
     # loss-zero's, and a record whose every loss is 0 has nothing to compare with
@@ -134,4 +134,4 @@ def _judged(b: Batch, i: int, name: str, role: str) -> bool:
                and vocabulary.meaning(m.name, m.role).kind in _LOSSES for m in b.record(i).metrics)
 
 
-_LOSSES = frozenset({"loss", "loss_component"})
+_LOSSES = frozenset({"loss", "loss_component", "aux_loss"})   # siblings a zero term is compared with
