@@ -63,18 +63,20 @@ class LossExplosion(Rule):
         self.lowest: tuple[float, int] | None = None      # (value, line): lowest so far
         self.pending: Record | None = None                 # a report that jumped: is it kept?
         self.pending_value = 0.0
-        self.reports = Reports(one_series=True)
+        # every training-loss line (reprints once): a jump by orders of magnitude shows in a
+        # per-step series and in per-epoch averages alike
+        self.reports = Reports()
         self.fired = False
 
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        rows, values = b.np_train_loss()
-        if not len(rows):
-            return
-        if self.pending is None and self.first is not None and self._quiet(b, rows, values):
-            return
-        for k, (i, value) in enumerate(zip(rows.tolist(), values.tolist())):
+        if b.columns is not None and self.pending is None and self.first is not None:
+            rows, values = b.np_train_loss()       # a big batch: NumPy proves most are quiet
+            if self._quiet(b, rows, values):
+                return
+        rows, _, values = b.train_loss()
+        for i, value in zip(rows, values):
             if not self.reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]):
                 continue
             if not math.isfinite(value):

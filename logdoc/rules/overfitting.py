@@ -19,7 +19,9 @@ class Overfitting(Rule):
     evaluation: the validation loss rose (the score fell) by more than `min_rise` (relative)
     and the latest training loss fell. Fires when that holds for
     `patience` consecutive evaluations (UMLAUT's check per epoch pair, AUTOTRAINER's count
-    of consecutive "turn bad" epochs).
+    of consecutive "turn bad" epochs). Or fires the way Keras `EarlyStopping` sees it: the
+    best validation value not beaten for `stale` evaluations, the latest clearly worse, while
+    the training loss kept falling. The message gives the whole run of rises.
 
     ## Why is this bad?
     The model is memorising the training set: every further epoch makes it worse on unseen
@@ -41,6 +43,10 @@ class Overfitting(Rule):
     ## Options
     - `patience` (default 3): consecutive worsening evaluations before firing.
     - `min_rise` (default 0.01): relative rise of the validation loss that counts (AUTOTRAINER's ε).
+    - `stale` (default 5): Keras EarlyStopping's view, small rises that need not be
+      consecutive: the best validation value not beaten for this many evaluations ...
+    - `stale_gap` (default 0.05): ... while the latest is this much (relative) worse than the
+      best and the training loss fell by this much since the best.
 
     ## False positives
     Validation loss can rise while accuracy still improves (over-confident but correct
@@ -51,7 +57,7 @@ class Overfitting(Rule):
     category = "overfitting"
     severity = Severity.warning
     wants = frozenset({"loss", "val_loss", "val_metric"})
-    options = {"patience": 3, "min_rise": 0.01}
+    options = {"patience": 3, "min_rise": 0.01, "stale": 5, "stale_gap": 0.05}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -62,9 +68,13 @@ class Overfitting(Rule):
         self.count = 0
         self.first: Record | None = None
         self.fired = False
+        self.following = None                   # the finding whose message follows the rises
+        self.last: tuple | None = None
+        self.best: tuple | None = None          # (best validation value, its record, train loss then)
+        self.since_best = 0
 
     def observe_batch(self, b: Batch):
-        if self.fired:
+        if self.fired and self.following is None:
             return
         losses = LatestLoss(b, train_only=True)
         rows, names, values, worse_if_higher = self._signals(b)
@@ -73,6 +83,10 @@ class Overfitting(Rule):
             if train is not None:
                 self.train = train
             if not self.reports.is_new_at(*report_key(b, i)):
+                continue
+            if self.fired:
+                if self.following is not None:
+                    self._follow(b, i, name, val, worse_if_higher)
                 continue
             if self.prev is not None:
                 prev_val, prev_train = self.prev
@@ -85,18 +99,55 @@ class Overfitting(Rule):
                 else:
                     self.count, self.first = 0, None
             self.prev = (val, self.train)
-            if self.count >= self.opt["patience"]:
+            stale = self._stale(b, i, val, worse_if_higher)
+            if self.count >= self.opt["patience"] or stale:
                 self.fired = True
-                verb = "rose" if worse_if_higher else "fell"
+                self.verb = "rose" if worse_if_higher else "fell"
                 rec = b.record(i)
-                yield self.finding(
-                    self.first, f"{name} {verb} at {self.count} consecutive evaluations (to "
-                                f"{fmt(val)} at line {rec.line}) while the training loss fell: overfitting",
-                    evidence=[rec], metric=name)
-                return
+                if stale:
+                    best, best_rec, best_train = self.best
+                    message = (f"{name} has not beaten its best {fmt(best)} (line {best_rec.line}) for "
+                               f"{self.since_best} evaluations, {fmt(val)} at line {rec.line}, while the "
+                               f"training loss fell from {fmt(best_train)} to {fmt(self.train)}: overfitting")
+                    yield self.finding(best_rec, message, evidence=[rec], metric=name)
+                    return
+                self.following = self.finding(self.first, "", evidence=[rec], metric=name)
+                self.last = (val, rec.line)
+                self.following.message = self._rising_message(name, val, rec.line)
+                yield self.following
         train = losses.up_to(float("inf"))
         if train is not None:
             self.train = train
+
+    def _stale(self, b: Batch, i: int, val: float, worse_if_higher: bool) -> bool:
+        """Keras EarlyStopping's view: the best validation value not beaten for `stale`
+        evaluations, the latest clearly worse than it, while the training loss kept falling."""
+        better = self.best is None or (val < self.best[0] if worse_if_higher else val > self.best[0])
+        if better:
+            self.best, self.since_best = (val, b.record(i), self.train), 0
+            return False
+        self.since_best += 1
+        best, _, best_train = self.best
+        gap = self.opt["stale_gap"] * abs(best)
+        worse = val > best + gap if worse_if_higher else val < best - gap
+        trained_on = (self.train is not None and best_train is not None
+                      and self.train < best_train * (1 - self.opt["stale_gap"]))
+        return self.since_best >= self.opt["stale"] and worse and trained_on
+
+    def _follow(self, b: Batch, i: int, name: str, val: float, worse_if_higher: bool) -> None:
+        """After firing on consecutive rises, the message follows them until one does not."""
+        prev, _ = self.last
+        step = self.opt["min_rise"] * abs(prev)
+        if (val > prev + step) if worse_if_higher else (val < prev - step):
+            self.count += 1
+            self.last = (val, b.line[i])
+            self.following.message = self._rising_message(name, val, b.line[i])
+        else:
+            self.following = None
+
+    def _rising_message(self, name: str, val: float, line: int) -> str:
+        return (f"{name} {self.verb} at {self.count} consecutive evaluations (lines "
+                f"{self.first.line}–{line}, to {fmt(val)}) while the training loss fell: overfitting")
 
     def _signals(self, b: Batch) -> tuple:
         """(rows, names, values, worse_if_higher) of the records with a validation signal: the
