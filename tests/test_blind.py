@@ -1,0 +1,37 @@
+"""The blind batches (tests/blind/batchN): real public logs collected and labelled by people who
+never ran logdoc, scored untouched before any change for them (docs/accuracy.md). Kept as
+tests so a change that loses what they are read for now fails CI: each batch's figures of the
+commit that added this test are floors, not goals (the goals are issue 15's)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from scoring import false_alarms, healthy_clean, load_cases, recall, score
+
+BLIND = Path(__file__).parent / "blind"
+# batch: (recall at least, false alarms at most, healthy clean at least) as of 182f510
+FLOORS = {
+    "batch1": (0.50, 1, 6),
+    "batch2": (0.52, 0, 7),
+    "batch3": (0.84, 0, 6),
+    "batch4": (0.52, 0, 8),
+    "batch5": (0.71, 7, 3),
+}
+
+
+@pytest.mark.parametrize("batch", sorted(FLOORS))
+def test_blind_batch_holds_its_floor(batch):
+    directory = BLIND / batch
+    cases = load_cases(directory)
+    assert len(cases) >= 19 and all((directory / c["file"]).is_file() for c in cases)
+    scored = score(directory)
+    errors = [f"{c['file']}: {e}" for c, _, e in scored if e]
+    assert not errors, errors
+    least_recall, most_alarms, least_clean = FLOORS[batch]
+    value, lines = recall(scored)
+    assert value >= least_recall, f"recall {value:.3f}\n" + "\n".join(lines)
+    extra = false_alarms(scored)
+    assert len(extra) <= most_alarms, extra
+    clean, healthy, noisy = healthy_clean(scored)
+    assert clean >= least_clean, noisy
