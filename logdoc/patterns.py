@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .decoders import _number, _parse_list, decode_json, decode_pydict, parse_number
+from . import vocabulary
 from .model import COUNTER_ROLES, ROLES, Metric, Record
 
 SCHEMA = "logdoc.pattern/1"
@@ -92,9 +93,7 @@ class RoleTable(dict):
 
 
 def _is_component(key: str) -> bool:
-    from .vocabulary import meaning
-
-    return meaning(key).kind in ("loss_component", "aux_loss")
+    return vocabulary.meaning(key).kind in ("loss_component", "aux_loss")
 
 
 def _role_lookup(roles: dict, key: str) -> str | None:
@@ -214,29 +213,26 @@ class PatternRule:
     # -- key/value tails ------------------------------------------------------------------
 
     def _items(self, tail: str, offset: int, state: dict | None):
-        """(key, raw value, raw average or None) for each pair of the tail."""
+        """(key, raw value, raw average or None, raw total or None) for each pair of the tail."""
         kv = self.kv
         if self.parse == "pydict":
-            return [(k, v, None) for k, v in decode_pydict(tail)]
+            return [(k, v, None, None) for k, v in decode_pydict(tail)]
         if self.parse == "json":
-            return [(k, v, None) for k, v in decode_json(tail)]
+            return [(k, v, None, None) for k, v in decode_json(tail)]
         if kv.columns is not None:
             columns = (state or {}).get(f"{self.family}/{kv.columns}")
             if columns is None:
                 return None           # a row before any header: not ours
             if self.separator is not None:     # CSV: cell i under column i, empty cells skipped
-                return [(columns[i][0], cell, None)
+                return [(columns[i][0], cell, None, None)
                         for i, cell in enumerate(tail.split(self.separator))
                         if i < len(columns) and cell.strip()]
             cells = [(w.group(), offset + w.start()) for w in _WORD.finditer(tail)]
-            return [(k, v, None) for k, v in _zip_columns(columns, cells)]
+            return [(k, v, None, None) for k, v in _zip_columns(columns, cells)]
         groups = kv.pair.groupindex
-        if "total" in groups:        # "Epoch [5/10]": a counter and its total in one pair
-            return [(m.group("key"), m.group("value"), ("total", m.group("total")))
-                    for m in kv.pair.finditer(tail)]
-        has_avg = "avg" in groups
-        return [(m.group("key"), m.group("value"), m.group("avg") if has_avg else None)
-                for m in kv.pair.finditer(tail)]
+        has_avg, has_total = "avg" in groups, "total" in groups   # "loss 0.57 (0.60)", "Epoch [5/10]"
+        return [(m.group("key"), m.group("value"), m.group("avg") if has_avg else None,
+                 m.group("total") if has_total else None) for m in kv.pair.finditer(tail)]
 
     def _role(self, key: str, default_roles) -> str | None:
         cached = self._role_cache.get(key, _MISSING)
@@ -247,7 +243,7 @@ class PatternRule:
         if role is None:          # a name the family did not declare: its generic meaning
             role = _role_lookup(default_roles, key)
             if role is None and kv.keep_unknown:
-                role = vocabulary_role(key)
+                role = vocabulary.kind_role(key)     # its meaning gives its role
             if role is not None and self.phase == "eval":
                 role = _EVAL_ROLE.get(role, role)
         if len(self._role_cache) < 4096:     # keys are few per family; stay bounded anyway
@@ -260,7 +256,7 @@ class PatternRule:
         if items is None:
             return False
         rename, skip, keys, aggs, agg = kv.rename, kv.skip, kv.keys, kv.aggs, self.agg
-        for key, raw, raw_avg in items:
+        for key, raw, raw_avg, raw_total in items:
             key = key.strip()
             if rename:
                 key = rename.get(key, key)
@@ -280,10 +276,9 @@ class PatternRule:
                 value = _number(raw)
             if value is None:
                 continue
-            if raw_avg.__class__ is tuple:    # ("total", raw) from a counter pair
-                total = _number(raw_avg[1]) if raw_avg[1] else None
-                raw_avg = None
-                if role in _COUNTER_TOTAL and total is not None:
+            if raw_total and role in _COUNTER_TOTAL:
+                total = _number(raw_total)
+                if total is not None:
                     setattr(rec, _COUNTER_TOTAL[role], total)
             if role in COUNTER_ROLES:
                 setattr(rec, role, value)
@@ -299,14 +294,6 @@ class PatternRule:
 
 _MISSING = object()
 
-
-def vocabulary_role(key: str) -> str:
-    """The role of a name no role table knows, from what the vocabulary says it means: a
-    plain loss is a loss, a learning rate an lr…; everything else (scores, loss components,
-    unknown names) a metric, which rules judge by its kind."""
-    from .vocabulary import kind_role
-
-    return kind_role(key)
 _COUNTER_TOTAL = {"epoch": "epoch_total", "step": "step_total"}
 # An average keeps its key's role only where that cannot be mistaken for a second series of
 # the same quantity (a second "loss" per line would confuse trend rules).

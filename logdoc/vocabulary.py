@@ -189,9 +189,9 @@ def is_score(name: str) -> bool:
 # The parser role of a name no role table knows, by its kind: the rules' inputs (loss, lr,
 # grad norm…) are found by meaning, in any framework's spelling. Loss components, scores and
 # unknown names stay "metric" (judged by kind where a rule cares).
-KIND_ROLE = {"learning_rate": "lr", "grad_norm": "grad_norm", "loss_scale": "loss_scale",
-             "update_size": "param_delta", "throughput": "throughput", "memory": "memory",
-             "time": "time_per_step"}
+# (ROLE_KIND read backwards, where a kind has one role: losses depend on the phase, counts and
+# counters on what they count.)
+KIND_ROLE = {kind: role for role, kind in ROLE_KIND.items() if kind not in ("loss", "count", "counter")}
 
 
 def kind_role(name: str) -> str:
