@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from lab.common import parse_args
+from lab.common import parse_args, teacher_data
 
 FRAMEWORK = "lightning"
 VERSION_LIBS = ["torch", "lightning", "torchmetrics", "numpy"]
@@ -102,13 +102,7 @@ def main(argv=None):
     L.seed_everything(args.seed)
 
     # ---- data: a noisy linear teacher, 4 classes -------------------------------------------------------------
-    g = torch.Generator().manual_seed(args.seed)
-    teacher = torch.randn(DIM, N_CLS, generator=g)
-
-    def make(n):
-        x = torch.randn(n, DIM, generator=g)
-        y = (x @ teacher + 0.5 * torch.randn(n, N_CLS, generator=g)).argmax(1)
-        return x, y
+    make, g = teacher_data(args.seed, DIM, N_CLS)
 
     n_train = 16 if f == "tiny-train" else 512
     xtr, ytr = make(n_train)

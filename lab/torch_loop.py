@@ -7,7 +7,7 @@ import math
 import sys
 import time
 
-from lab.common import huge_alloc, parse_args, seed_all
+from lab.common import huge_alloc, parse_args, seed_all, teacher_data
 
 FRAMEWORK = "torch"
 
@@ -51,13 +51,7 @@ def main(argv=None):
     torch.set_num_threads(2)
 
     n_cls, dim = 4, 20
-    g = torch.Generator().manual_seed(args.seed)
-    teacher = torch.randn(dim, n_cls, generator=g)
-
-    def make(n):
-        x = torch.randn(n, dim, generator=g)
-        y = (x @ teacher + 0.5 * torch.randn(n, n_cls, generator=g)).argmax(1)
-        return x, y
+    make, g = teacher_data(args.seed, dim, n_cls)
 
     n_train = 16 if fault == "tiny-train" else 512
     xtr, ytr = make(n_train)
