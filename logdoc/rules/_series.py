@@ -45,6 +45,21 @@ def new_finite_losses(reports: Reports, b: "Batch"):
     return new_reports(reports, b, rows, values)
 
 
+def loss_reports(reports: Reports, b: "Batch"):
+    """The batch's new finite training-loss reports as arrays, whatever built the batch:
+    (rows int64, values float64, n_epoch). The one entry point of the loss rules: each
+    writes its criterion once, over these arrays (the arrays may be shared: never modify
+    them)."""
+    import numpy as np
+
+    if b.columns is not None:
+        got = new_finite_losses_np(reports, b)
+        if got is not None:
+            return got
+    rows, values, n_epoch = new_finite_losses(reports, b)
+    return np.array(rows, np.int64), np.array(values, np.float64), n_epoch
+
+
 def new_reports(reports: Reports, b: "Batch", rows: list[int], values: list[float]):
     """`reports.is_new_at` for every row of `rows` (batch rows, in order), in bulk.
 

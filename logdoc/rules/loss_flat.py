@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from itertools import chain, compress
-from operator import eq
-
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from ._series import loss_name_at, new_finite_losses, new_finite_losses_np
+from ._series import loss_name_at, loss_reports
 from .base import Reports, Rule, fmt, loss_label, significant_digits
 
 
@@ -68,63 +65,31 @@ class LossFlat(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        if b.columns is not None:                 # a big batch of the vector parser
-            got = new_finite_losses_np(self.reports, b)
-            if got is not None:
-                rows, vals, n_epoch = got
-                if not rows.size or self._quiet_np(b, rows, vals, n_epoch):
-                    return
-                yield from self._scan(b, rows.tolist(), vals.tolist(), n_epoch)
-                return
-        rows, vals, n_epoch = new_finite_losses(self.reports, b)
-        if not rows:
-            return
-        yield from self._scan(b, rows, vals, n_epoch)
-
-    def _quiet_np(self, b: Batch, rows, vals, n_epoch: int) -> bool:
-        """`_scan` on arrays when it does not fire: True, with the state updated as `_scan`
-        leaves it; False (nothing changed) when one would fire."""
         import numpy as np
 
-        n = len(vals)
+        rows, vals, n_epoch = loss_reports(self.reports, b)
+        if not rows.size:
+            return
         mags = np.abs(vals)
-        repeats = np.empty(n, bool)
+        repeats = np.empty(len(vals), bool)       # equal to the report before
         np.equal(vals[1:], vals[:-1], out=repeats[1:])
         repeats[0] = self.value is not None and float(vals[0]) == self.value
-        top = np.maximum.accumulate(mags)         # largest |loss| up to each row
-        fires, count, first, last = self._walk(
+        top = np.maximum.accumulate(mags)         # largest |loss| up to each report
+        k, count, first, last = self._walk(
             np.flatnonzero(repeats).tolist(), lambda k: float(vals[k]), lambda k: int(rows[k]),
             lambda k: max(self.highest, float(top[k - 1])), n_epoch)
-        if fires is not None:
-            return False
-        self.highest = max(self.highest, float(mags.max()))
-        self._carry(b, rows, float(vals[-1]), count, first, last == n - 1)
-        return True
-
-    def _scan(self, b: Batch, rows: list[int], vals: list[float], n_epoch: int):
-        """The new reports `rows`, `vals` of this batch (the first `n_epoch` per-epoch)."""
-        seen = [self.highest, 0]               # largest |loss| before row seen[1]
-
-        def highest_before(k: int) -> float:
-            seen[0] = max(seen[0], max(map(abs, vals[seen[1]:k])))
-            seen[1] = k
-            return seen[0]
-
-        repeats = map(eq, vals, chain((self.value,), vals))
-        k, count, first, last = self._walk(compress(range(len(vals)), repeats), vals.__getitem__,
-                                           rows.__getitem__, highest_before, n_epoch)
         if k is not None:
             self.fired = True
             first = first if isinstance(first, Record) else b.record(first)
-            rec = b.record(rows[k])
-            name = loss_name_at(b, rows[k])
+            rec = b.record(int(rows[k]))
+            name = loss_name_at(b, int(rows[k]))
             yield self.finding(
-                first, f"{loss_label(name)} is {fmt(vals[k])} at {count} consecutive reports "
+                first, f"{loss_label(name)} is {fmt(float(vals[k]))} at {count} consecutive reports "
                        f"(lines {first.line}–{rec.line}): the model is not learning",
                 evidence=[rec], metric=name)
             return
-        self.highest = max(self.highest, max(map(abs, vals)))
-        self._carry(b, rows, vals[-1], count, first, last == len(vals) - 1)
+        self.highest = max(self.highest, float(mags.max()))
+        self._carry(b, rows, float(vals[-1]), count, first, last == len(vals) - 1)
 
     def _walk(self, repeats, value_at, row_at, highest_before, n_epoch: int):
         """Count the runs of equal reports through the rows that repeat the one before:
