@@ -131,6 +131,7 @@ class PatternRule:
     step_base: int | None = None
     ignore: bool = False           # a line the family knows and deliberately records nothing for
     separator: str | None = None   # header/row cells split on this string (CSV) instead of spaces
+    header_gap: bool = False       # header names may hold one space ("LOSS NER"): 2+ spaces or a tab split
     fallback: bool = False         # the family reads only lines no other family recognised
     _role_cache: dict = field(default_factory=dict, repr=False)
 
@@ -188,8 +189,8 @@ class PatternRule:
                                              enumerate(m.group(self.header).split(self.separator))]
                 else:
                     base = m.start(self.header)
-                    state[self.qualified] = [(_clean_column(w.group()), base + w.start())
-                                             for w in _WORD.finditer(m.group(self.header))]
+                    words = (_GAP_WORD if self.header_gap else _WORD).finditer(m.group(self.header))
+                    state[self.qualified] = [(_clean_column(w.group()), base + w.start()) for w in words]
             return HEADER
         rec = Record(line=line_no, text=text, pattern=self.qualified, family=self.family,
                      event=self.event, phase=self.phase, agg=self.agg,
@@ -301,6 +302,7 @@ _KEEP_AVG_ROLE = frozenset({"time_per_step", "memory", "throughput"})
 
 
 _WORD = re.compile(r"\S+")
+_GAP_WORD = re.compile(r"\S+(?: \S+)*")     # words joined by single spaces: one column name
 
 
 def _clean_column(name: str) -> str:
@@ -471,7 +473,7 @@ def _kv_spec(k: dict, rule: dict, names: set[str], macros: dict, rwhere: str) ->
 
 RULE_KEYS = {"id", "regex", "anchor", "fields", "kv", "event", "phase", "agg", "continue", "sample",
              "description", "parse", "header", "require_metrics", "epoch_base", "step_base",
-             "ignore", "separator"}
+             "ignore", "separator", "header_gap"}
 PARSERS = ("pydict", "json")
 
 
@@ -486,7 +488,7 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
         raise PatternError(f"{where}: invalid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PatternError(f"{where}: cannot read: {exc}") from None
-    _check_keys(doc, {"schema", "family", "macros", "rule", "negative"}, where)
+    _check_keys(doc, {"schema", "family", "macros", "rule", "negative", "metrics"}, where)
     if doc.get("schema") != SCHEMA:
         raise PatternError(f"{where}: schema must be {SCHEMA!r}, got {doc.get('schema')!r}")
     fam = doc.get("family")
@@ -496,6 +498,13 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
     family_id = fam["id"]
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", family_id):
         raise PatternError(f"{where}: family id {family_id!r} must be kebab-case")
+    if "metrics" in doc:
+        # the framework's own metric names (spaCy's `ents_f`), typed for every rule; checked
+        # the way logdoc.toml's [metrics] are
+        try:
+            vocabulary.declare(vocabulary.validate(doc["metrics"], where))
+        except ValueError as exc:
+            raise PatternError(str(exc)) from None
     macros = dict(MACROS)
     for name, body in doc.get("macros", {}).items():
         macros[name] = _expand(body, macros, f"{where} macro {name}")
@@ -533,6 +542,8 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
         header = r.get("header")
         if header is not None and header not in names:
             raise PatternError(f"{rwhere}: header must name a group of the regex")
+        if r.get("header_gap") and header is None:
+            raise PatternError(f"{rwhere}: header_gap needs header")
         phase = r.get("phase", "train")
         if phase not in PHASES:
             raise PatternError(f"{rwhere}: phase must be one of {PHASES}")
@@ -553,7 +564,7 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
                                  require_metrics=bool(r.get("require_metrics", False)),
                                  epoch_base=r.get("epoch_base"), step_base=r.get("step_base"),
                                  ignore=bool(r.get("ignore", False)),
-                                 separator=r.get("separator"),
+                                 separator=r.get("separator"), header_gap=bool(r.get("header_gap", False)),
                                  fallback=bool(fam.get("fallback", False))))
     if not rules:
         raise PatternError(f"{where}: a family needs at least one [[rule]]")

@@ -61,21 +61,20 @@ def tokens(name: str) -> list[str]:
 
 
 class Vocabulary:
-    def __init__(self, data: dict, overrides: dict | None = None):
+    def __init__(self, data: dict, overrides: dict | None = None, declared: dict | None = None):
         self.phase_of = {t: phase for phase, words in data["phases"].items() for t in words}
         self.aggregates = {t: agg for agg, words in data["aggregates"].items() for t in words}
         self.kinds = [(k["kind"], re.compile("(?:" + "|".join(k["tokens"]) + ")$")) for k in data["kinds"]]
         self.plain_loss = frozenset(data["loss_plain_tokens"]["tokens"])
-        self.names = {n.lower(): dict(v) for n, v in data.get("metrics", {}).items()}
-        for name, fields in (overrides or {}).items():
-            self.names[name.lower()] = {**self.names.get(name.lower(), {}), **fields}
+        # name -> (fields, who decided): _metrics.toml's names, then the pattern files' (a
+        # framework's own column names), then logdoc.toml's, each over the one before
+        self.names: dict[str, tuple[dict, str]] = {}
+        for source, table in (("vocabulary", data.get("metrics", {})), ("pattern", declared or {}),
+                              ("override", overrides or {})):
+            for name, fields in table.items():
+                before = self.names.get(name.lower(), ({}, source))[0]
+                self.names[name.lower()] = ({**before, **fields}, source)
         self.meaning = lru_cache(maxsize=4096)(self._meaning)
-
-    def with_overrides(self, overrides: dict) -> "Vocabulary":
-        merged = {**self.names}
-        for name, fields in overrides.items():
-            merged[name.lower()] = {**merged.get(name.lower(), {}), **fields}
-        return Vocabulary(_load(), merged)
 
     def _meaning(self, name: str, role: str | None = None, record_phase: str | None = None) -> Meaning:
         toks = tokens(name)
@@ -103,14 +102,14 @@ class Vocabulary:
         else:
             base_direction, bounds = DIRECTION.get(kind), BOUNDS.get(kind)
         fields = dict(phase=phase, kind=kind, direction=base_direction, bounds=bounds, agg=agg)
-        declared = self.names.get(name.lower())
-        if declared:
+        named = self.names.get(name.lower())
+        if named:
+            declared, decided = named
             fields.update(declared)
             if "kind" in declared and "direction" not in declared:
                 fields["direction"] = DIRECTION.get(declared["kind"])
             if "kind" in declared and "bounds" not in declared:
                 fields["bounds"] = BOUNDS.get(declared["kind"])
-            decided = "override"
         return Meaning(decided_by=decided, **fields)
 
     def _kind(self, name: str, toks: list[str]) -> str:
@@ -135,20 +134,35 @@ def _load() -> dict:
 
 
 _active: Vocabulary | None = None
+_declared: dict[str, dict] = {}      # the `[metrics]` of the pattern files loaded so far
+_overrides: dict[str, dict] = {}     # the `[metrics]` of the config in use
 
 
 def vocabulary() -> Vocabulary:
-    """The vocabulary in force: the built-in one, plus the `[metrics]` of the config in use."""
+    """The vocabulary in force: the built-in one, the pattern files' `[metrics]`, then the
+    config's."""
     global _active
     if _active is None:
-        _active = Vocabulary(_load())
+        _active = Vocabulary(_load(), _overrides, _declared)
     return _active
 
 
 def use_overrides(overrides: dict | None) -> None:
     """Install `[metrics]` declarations (from logdoc.toml) over the built-in vocabulary."""
+    global _active, _overrides
+    _overrides = dict(overrides or {})
+    _active = None
+
+
+def declare(names: dict[str, dict]) -> None:
+    """Add a pattern file's `[metrics]` (a framework's own names: spaCy's `ents_f`), below
+    the config's overrides. Declaring the same fields again changes nothing."""
     global _active
-    _active = Vocabulary(_load(), overrides or None)
+    if all(_declared.get(n.lower()) == dict(f) for n, f in names.items()):
+        return
+    for name, fields in names.items():
+        _declared[name.lower()] = dict(fields)
+    _active = None
 
 
 def validate(overrides: object, where: str) -> dict:

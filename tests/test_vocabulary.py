@@ -50,9 +50,34 @@ def test_direction_and_bounds_follow_the_kind():
 def test_role_and_record_phase_decide_what_the_name_does_not():
     m = meaning("subspace_align", "val_metric", "eval")
     assert (m.phase, m.kind, m.decided_by) == ("val", "unknown", "unknown")
-    m = meaning("Δparam", "param_delta")
-    assert m.kind == "update_size" and m.decided_by == "override"
+    m = meaning("Δparam", "param_delta")     # named in _metrics.toml: the vocabulary decided
+    assert m.kind == "update_size" and m.decided_by == "vocabulary"
     assert meaning("xyz", "grad_norm").decided_by == "pattern"
+
+
+def test_a_pattern_file_declares_its_framework_names_below_the_config():
+    # patterns/spacy.toml's [metrics]: spaCy's dev-set score columns (loaded with the built-ins)
+    from logdoc.patterns import default_patterns
+
+    default_patterns()
+    m = meaning("ENTS_F")
+    assert (m.phase, m.kind, m.direction, m.decided_by) == ("val", "score", "higher", "pattern")
+    try:
+        vocabulary.use_overrides({"ents_f": {"kind": "error_rate"}})
+        assert (meaning("ENTS_F").kind, meaning("ENTS_F").decided_by) == ("error_rate", "override")
+    finally:
+        vocabulary.use_overrides(None)
+    assert meaning("ENTS_F").decided_by == "pattern"
+
+
+def test_a_bad_metrics_table_in_a_pattern_file_is_a_pattern_error(tmp_path):
+    from logdoc.patterns import PatternError, load_family
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('schema = "logdoc.pattern/1"\n[family]\nid = "bad"\n[metrics]\nfoo = { kind = "nope" }\n'
+                   '[[rule]]\nid = "r"\nregex = "x"\n  [[rule.sample]]\n  line = "x"\n')
+    with pytest.raises(PatternError, match="unknown kind 'nope'"):
+        load_family(bad)
 
 
 def test_overrides_win_and_are_checked():
