@@ -264,6 +264,14 @@ class Batch:
             return {meta[k][0] for k in np.unique(columns.m_meta[entries]).tolist()}
         return set(map(self.m_name.__getitem__, entries))
 
+    def metric_names(self) -> set[str]:
+        """The names of the batch's metrics (a superset for a batch over BlockColumns: every
+        metric kind of its block)."""
+        columns = self.columns
+        if columns is not None:
+            return {m[0] for m in columns.meta}
+        return set(self.m_name)
+
     def entry(self, j: int) -> tuple[int, str, str, float]:
         """(row, name, role, value) of metric entry j."""
         columns = self.columns

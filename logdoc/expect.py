@@ -483,8 +483,17 @@ def _selected(exp: Expectation, m: dict):
     ok_key = np.array([(exp.metric is None or fnmatchcase(name, exp.metric))
                        and (exp.role is None or role == exp.role) for name, role in m["keys"]], bool)
     mask = ok_key[m["key"]] if len(ok_key) else np.zeros(len(m["key"]), bool)
-    if exp.phase is not None:
-        mask &= np.array([p == exp.phase for p in m["phases"]], bool)[m["phase"]]
+    if exp.phase is not None and len(m["key"]):
+        # each metric's own phase, as the tables give it (a Keras bar line's val_loss is
+        # evaluated although the line trains)
+        from . import vocabulary
+
+        keys, phases = m["keys"], m["phases"]
+        pair = m["key"].astype(np.int64) * len(phases) + m["phase"]
+        unique, back = np.unique(pair, return_inverse=True)
+        ok = np.array([vocabulary.record_phase(*keys[k // len(phases)], phases[k % len(phases)]) == exp.phase
+                       for k in unique.tolist()], bool)
+        mask &= ok[back.reshape(-1)]
     if exp.from_epoch is not None:          # an unknown epoch is out; nan compares false
         mask &= m["known"] & ~(m["epoch"] < exp.from_epoch)
     if exp.to_epoch is not None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import vocabulary
+
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +41,21 @@ class TableBuilder:
             self._texts.append(text)
         return code
 
+    def _metric_phases(self, names, roles, record_phases):
+        """The phase column: each metric's own (the vocabulary's: `val_loss` of a Keras bar
+        line is evaluated although the line trains), else its record's. Codes of "train" or
+        "eval", the phases of records and expectations."""
+        import numpy as np
+
+        texts = self._texts
+        key = (names.astype(np.int64) << 42) | ((roles.astype(np.int64) + 1) << 21) | (record_phases.astype(np.int64) + 1)
+        unique, back = np.unique(key, return_inverse=True)
+        mask = (1 << 21) - 1
+        codes = [self._code(vocabulary.record_phase(texts[k >> 42], texts[((k >> 21) & mask) - 1] if (k >> 21) & mask else None,
+                                          texts[(k & mask) - 1] if k & mask else None))
+                 for k in unique.tolist()]
+        return np.array(codes, np.int32)[back.reshape(-1)]
+
     def add_batch(self, b: "Batch") -> None:
         """Every metric of a batch (no Records built)."""
         import numpy as np
@@ -69,6 +86,7 @@ class TableBuilder:
                     np.array([code(b.phase[r]) for r in rows], np.int32),
                     np.array([code(b.pattern[r]) for r in rows], np.int32))
         if len(part[0]):
+            part = (*part[:9], self._metric_phases(part[5], part[6], part[9]), part[10])
             self._parts.append(part)
             self._joined = self._rows = None
         if "event" in b.roles:
@@ -191,3 +209,4 @@ def build_frames(metrics: "pd.DataFrame") -> dict[str, "pd.DataFrame"]:
 
         epochs = pd.DataFrame({"epoch": pd.Series([], dtype="float64")})
     return {"metrics": metrics, "lr": lr, "updates": updates, "epochs": epochs}
+

@@ -187,6 +187,14 @@ def meaning(name: str, role: str | None = None, record_phase: str | None = None)
     return vocabulary().meaning(name, role, record_phase)
 
 
+def record_phase(name: str, role: str | None, record_phase: str | None) -> str:
+    """"train" or "eval" (the phases of records and expectations) for one metric: its own
+    when its name or role says (`val_loss` on a Keras bar line that trains), else its
+    record's."""
+    phase = meaning(name, role, record_phase).phase
+    return "eval" if phase in ("val", "test") or record_phase == "eval" else "train"
+
+
 def is_fact(name: str, role: str | None = None) -> bool:
     """A count, size, runtime, throughput, counter, learning rate or running best: known to
     measure the run rather than the model, so it may repeat or sit at 0 legitimately.

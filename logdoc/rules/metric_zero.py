@@ -47,8 +47,14 @@ class MetricZero(Rule):
     labels), and that the metric is updated with the model's predictions. For a loss term,
     print its inputs for one batch: are there targets for it at all?
 
+    A metric that printed a non-zero value before has shown it can be right: a few zeros
+    after it are the noise of a small score (a per-batch accuracy of 0 or 1/128 while a
+    10 000-class model is near chance). Its run of zeros counts only when it lasts
+    `hold_after_nonzero` reports, or `hold` reports up to the end of the log (a collapse).
+
     ## Options
     - `hold` (default 3): consecutive zero reports before firing.
+    - `hold_after_nonzero` (default 10): the same, for a metric that was non-zero before.
 
     ## False positives
     A detector's mAP can be 0 for its first epochs while boxes are still random; `hold`
@@ -60,15 +66,24 @@ class MetricZero(Rule):
     id = "metric-zero"
     category = "metric-zero"
     severity = Severity.warning
-    options = {"hold": 3}
+    options = {"hold": 3, "hold_after_nonzero": 10}
 
     def __init__(self, **options):
         super().__init__(**options)
-        # name -> [first record, count, last position, last line, finding or None]
+        # name -> [first record, count, last position, last line, finding or None, reports needed]
         self.runs: dict[str, list] = {}
         self.done: set[str] = set()        # names whose run of zeros was reported and ended
+        self.nonzero: set[str] = set()     # names that printed a value other than 0 (or may have)
+
 
     def observe_batch(self, b: Batch):
+        yield from self._observe(b)
+        # a name printed by this batch and not in a run of zeros now printed something else
+        # (a run would still be open): what it prints next may be noise around a small score
+        if len(self.nonzero) < 4096:
+            self.nonzero.update(n for n in b.metric_names() if n not in self.runs)
+
+    def _observe(self, b: Batch):
         zeros = b.entries_equal(0.0)
         if not zeros and not self.runs:
             return
@@ -76,13 +91,13 @@ class MetricZero(Rule):
         names = {n for n in b.entry_names(zeros) if n not in self.done and _kind(n) in _JUDGED}
         names.update(self.runs)
         entries = b.entries_named(names) if names else []
-        hold = self.opt["hold"]
         for j in entries:
             i, name, role, value = b.entry(j)
             if name in self.done:
                 continue
             run = self.runs.get(name)
             if value != 0.0:
+                self.nonzero.add(name)
                 if run is not None:
                     del self.runs[name]
                     if run[4] is not None:
@@ -94,7 +109,8 @@ class MetricZero(Rule):
             # separate reports unless repeated verbatim (as base.Reports decides)
             pos = (b.epoch[i], b.step[i], b.text[i] if b.step[i] is None else None)
             if run is None:
-                self.runs[name] = [b.record(i), 1, pos, b.line[i], None]
+                need = self.opt["hold_after_nonzero" if name in self.nonzero else "hold"]
+                self.runs[name] = [b.record(i), 1, pos, b.line[i], None, need]
                 continue
             if pos[:2] != (None, None) and pos == run[2]:
                 continue                     # a reprint of the same report
@@ -104,9 +120,15 @@ class MetricZero(Rule):
             run[2], run[3] = pos, b.line[i]
             if run[4] is not None:           # already reported: the message follows the run
                 run[4].message = _message(name, run)
-            elif run[1] >= hold:
+            elif run[1] >= run[5]:
                 run[4] = self.finding(run[0], _message(name, run), evidence=[b.record(i)], metric=name)
                 yield run[4]
+
+    def finish(self):
+        # a metric that was right before and is 0 at its last `hold` reports: a collapse
+        for name, run in self.runs.items():
+            if run[4] is None and run[1] >= self.opt["hold"]:
+                yield self.finding(run[0], _message(name, run) + ", up to the end of the log", metric=name)
 
 
 def _message(name: str, run: list) -> str:
