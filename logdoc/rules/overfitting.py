@@ -42,7 +42,8 @@ class Overfitting(Rule):
 
     ## Options
     - `patience` (default 3): consecutive worsening evaluations before firing.
-    - `min_rise` (default 0.01): relative rise of the validation loss that counts (AUTOTRAINER's ε).
+    - `min_rise` (default 0.01): relative rise of the validation loss that counts (AUTOTRAINER's ε);
+      smaller rises count too when `patience` of them in a row add up to `stale_gap`.
     - `stale` (default 5): Keras EarlyStopping's view, small rises that need not be
       consecutive: the best validation value not beaten for this many evaluations ...
     - `stale_gap` (default 0.05): ... while the latest is this much (relative) worse than the
@@ -71,6 +72,7 @@ class Overfitting(Rule):
         self.following = None                   # the finding whose message follows the rises
         self.last: tuple | None = None
         self.best: tuple | None = None          # (best validation value, its record, train loss then)
+        self.soft: list | None = None           # [rises, value before them, first rise]: rises of any size
         self.since_best = 0
 
     def observe_batch(self, b: Batch):
@@ -98,7 +100,19 @@ class Overfitting(Rule):
                     self.first = self.first or b.record(i)
                 else:
                     self.count, self.first = 0, None
+                # small rises count too when together they are clear (Keras' min_delta=0)
+                if fell and (val > prev_val if worse_if_higher else val < prev_val):
+                    if self.soft is None:
+                        self.soft = [0, prev_val, b.record(i)]
+                    self.soft[0] += 1
+                else:
+                    self.soft = None
             self.prev = (val, self.train)
+            if self.soft is not None and self.count < self.opt["patience"]:
+                rises, start, start_rec = self.soft
+                total = (val - start if worse_if_higher else start - val) / abs(start) if start else 0.0
+                if rises >= self.opt["patience"] and total >= self.opt["stale_gap"]:
+                    self.count, self.first = rises, start_rec
             stale = self._stale(b, i, val, worse_if_higher)
             if self.count >= self.opt["patience"] or stale:
                 self.fired = True
