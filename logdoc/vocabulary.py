@@ -115,6 +115,7 @@ class Vocabulary:
     def _kind(self, name: str, toks: list[str]) -> str:
         if _RATE.search(name.lower()):
             return "throughput"
+        toks = [t.split("@")[0] or t for t in toks]     # `Acc@1`, `mAP@.5`: the metric before the @
         grams = [*toks, *("_".join(toks[i:i + 2]) for i in range(len(toks) - 1)),
                  *("_".join(toks[i:i + 3]) for i in range(len(toks) - 2))]
         for kind, regex in self.kinds:

@@ -26,6 +26,10 @@ TYPED = {
     "max_mem": (None, "memory"), "memory": (None, "memory"), "epoch": (None, "counter"),
     "global_step": (None, "counter"), "lr": (None, "learning_rate"), "lr-AdamW/pg1": (None, "learning_rate"),
     "grad_norm": (None, "grad_norm"), "loss_scale": (None, "loss_scale"), "ep_rew_mean": (None, "reward"),
+    "Acc@1": (None, "score"), "mAP@.5:.95": (None, "score"), "f-score": (None, "score"),
+    "dev-clean-LER": ("val", "error_rate"), "validloss": ("val", "loss"), "MAPE": (None, "loss"),
+    "val_r_square": ("val", "score"), "explained_variance": (None, "unbounded_score"),
+    "Walltime": (None, "time"), "Initial learn rate": (None, "learning_rate"),
 }
 
 
