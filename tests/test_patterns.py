@@ -417,3 +417,4 @@ def test_a_user_file_with_a_bad_regex_fails_at_load(tmp_path):
     '''))
     with pytest.raises(PatternError, match="bad regex"):
         PatternSet.load([bad])
+

@@ -7,6 +7,7 @@ from . import register
 from .base import Reports, Rule, fmt
 from ._series import LatestLoss, report_key
 from ..vocabulary import is_score as is_score_name
+from ..vocabulary import meaning
 from .val_better_than_train import first_per_row
 
 
@@ -172,6 +173,10 @@ class Overfitting(Rule):
         losses = scores = None
         if self.kind != "score" and "val_loss" in roles:
             losses = first_per_row(*b.series("val_loss")[:3])
+        if self.kind != "score" and not (losses and losses[0]) and "val_metric" in roles:
+            # no validation loss by role: an evaluated metric the vocabulary calls a loss is one
+            # (boosting prints only its eval metrics: LightGBM's "valid_1's l2")
+            losses = first_per_row(*b.series("val_metric")[:3], name_ok=is_loss_name)
         if self.kind != "loss" and "val_metric" in roles:
             scores = first_per_row(*b.series("val_metric")[:3], name_ok=is_score_name)
         if self.kind is None:
@@ -185,3 +190,7 @@ class Overfitting(Rule):
         if self.kind == "loss":
             return (*losses, True) if losses else ((), (), (), True)
         return (*scores, False) if scores else ((), (), (), False)
+
+
+def is_loss_name(name: str) -> bool:
+    return meaning(name).kind == "loss"
