@@ -37,6 +37,8 @@ def quiet_calls(monkeypatch):
     calls = {(rid, done): 0 for rid in STATE for done in (True, False)}
     for rid in STATE:
         cls = RULES[rid]
+        if not hasattr(cls, "_quiet"):
+            continue                  # written once: no NumPy twin to count
 
         def counted(self, *args, _inner=cls._quiet, _rid=rid):
             done = _inner(self, *args)
@@ -51,7 +53,7 @@ def quiet_calls(monkeypatch):
 def test_columns_batches_give_the_list_code_findings_and_state(rule_id, options, settles, quiet_calls):
     found, fed = lockstep_runs(rule_id, "grad_norm", options, STATE[rule_id])
     assert fed > 50
-    if settles:
+    if settles and hasattr(RULES[rule_id], "_quiet"):
         assert quiet_calls[rule_id, True] > 0      # batches settled by NumPy
     assert found > 0
 

@@ -408,3 +408,51 @@ class LatestLoss:
         found = float(self.values[self.ok[k]]) if k >= 0 and self.ok[k] >= self.done else None
         self.done = end
         return found
+
+
+# ---- lr and grad family
+#
+# The gradient, update and learning-rate rules read one value per record of a role, judge
+# each report by a plain condition, and carry a `Hold` (a run of reports that must last) or a
+# short window between batches. These helpers give them the arrays and walk a Hold over the
+# few rows where the condition holds, so each rule states its condition once, on arrays.
+
+
+def record_starts(rows):
+    """Positions in `rows` (int64, in order, a record's entries adjacent) where a record's
+    entries begin."""
+    import numpy as np
+
+    if rows.size < 2:
+        return np.zeros(rows.size, np.int64)
+    new = np.empty(rows.size, bool)
+    new[0] = True
+    np.not_equal(rows[1:], rows[:-1], out=new[1:])
+    return np.flatnonzero(new)
+
+
+def first_metric(b: "Batch", i: int, role: str, value: float | None = None):
+    """The first metric of `role` on row i (with this value, when given): what a finding
+    names."""
+    return next(m for m in b.record(i).metrics
+                if m.role == role and (value is None or m.value == value))
+
+
+def hold_through(hold, b: "Batch", rows, holds):
+    """`hold.update_at(holds[k], b, rows[k])` for every k in order, reading only the rows
+    where the condition holds (and the row that ends each run): yields each k whose update
+    completes the hold; `hold` is then as the row-by-row calls leave it (up to k while the
+    caller stops there)."""
+    import numpy as np
+
+    n = len(rows)
+    last = -2                       # the last holding position visited
+    for k in np.flatnonzero(holds).tolist():
+        if k != last + 1 and k > 0:
+            hold.update_at(False, b, int(rows[k - 1]))      # a report that does not hold
+        last = k
+        if hold.update_at(True, b, int(rows[k])):
+            yield k
+    if n and last != n - 1:
+        hold.update_at(False, b, int(rows[n - 1]))
+

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from operator import eq
-
 from ..batch import Batch
 from ..model import Severity
 from . import register
+from ._series import first_metric, hold_through, record_starts
 from .base import Hold, Rule
-from .grad_explosion import _CHUNK
 
 
 @register
@@ -53,44 +51,24 @@ class GradNormZero(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        if b.columns is not None and self._quiet(b):
-            return                        # a big batch from the vector parser, settled by NumPy
-        rows, names, values, _ = b.series("grad_norm")
-        if not rows:
-            return
-        hold = self.hold
-        if 0.0 not in values:               # no report is all zeros: an episode in progress ends
-            hold.update_at(False, b, rows[0])
-            return
-        one_each = not any(map(eq, rows, rows[1:]))     # one norm per record (the usual case)
-        n, j = len(rows), 0
-        while j < n:
-            if one_each and j % _CHUNK == 0 and 0.0 not in values[j:j + _CHUNK]:
-                hold.update_at(False, b, rows[j])
-                j += _CHUNK
-                continue
-            i, name, zero = rows[j], names[j], values[j] == 0.0
-            j += 1
-            while j < n and rows[j] == i:           # every norm of the record must be 0
-                zero = zero and values[j] == 0.0
-                j += 1
-            if hold.update_at(zero, b, i):
-                self.fired = True
-                first = hold.first
-                yield self.finding(
-                    first, f"{name} is exactly 0 in {hold.count} consecutive reports (lines "
-                           f"{first.line}–{b.line[i]}): no parameter receives a gradient",
-                    evidence=[b.record(i)], metric=name)
-                return
+        import numpy as np
 
-    def _quiet(self, b: Batch) -> bool:
-        """The first test below on the batch's arrays: True when no norm is 0 (no report is all
-        zeros: an episode in progress ends), False (state untouched) when the list code must
-        read the batch."""
         rows, values = b.np_series("grad_norm")
-        if not len(rows):
-            return True
-        if (values == 0.0).any():
-            return False
-        self.hold.update_at(False, b, int(rows[0]))
-        return True
+        if not rows.size:
+            return
+        zero = values == 0.0
+        starts = record_starts(rows)
+        if starts.size != rows.size:                  # every norm of a record must be 0
+            rows, zero = rows[starts], np.logical_and.reduceat(zero, starts)
+        hold = self.hold
+        for k in hold_through(hold, b, rows, zero):
+            self.fired = True
+            i = int(rows[k])
+            rec = b.record(i)
+            name = first_metric(b, i, "grad_norm").name
+            first = hold.first
+            yield self.finding(
+                first, f"{name} is exactly 0 in {hold.count} consecutive reports (lines "
+                       f"{first.line}–{rec.line}): no parameter receives a gradient",
+                evidence=[rec], metric=name)
+            return
