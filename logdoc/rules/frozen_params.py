@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from ..model import Record, Severity
+from ..batch import Batch
+from ..model import Severity
 from . import register
+from ._series import hold_through, record_starts
 from .base import Hold, Rule, fmt
-from ._series import columns_rows
 
 
 @register
@@ -47,32 +48,21 @@ class FrozenParams(Rule):
         super().__init__(**options)
         self.hold = Hold(self.opt["hold"])
 
-    def observe_batch(self, b):
-        """`observe` for each record with an update statistic. On a batch over BlockColumns,
-        NumPy first: when no statistic is at or below `tiny` (so no record is frozen), every
-        record only ends the episode, which is the state left here. Otherwise only the
-        records with a statistic are built (each reading its own text, not the block's)."""
-        c = b.columns
-        if c is None:
-            yield from super().observe_batch(b)
+    def observe_batch(self, b: Batch):
+        rows, values = b.np_series("param_delta")
+        if not rows.size:
             return
         import numpy as np
 
-
-        values = b.np_series("param_delta")[1]
-        if values.size and not (np.abs(values) <= self.opt["tiny"]).any():
-            self.hold.update(False, None)
-            return
-        for i in columns_rows(b, ("param_delta",)):
-            yield from self.observe(b.record(i))
-
-    def observe(self, rec: Record):
-        deltas = [m for m in rec.metrics if m.role == "param_delta"]
-        if not deltas:
-            return
-        largest = max(abs(m.value) for m in deltas)
-        frozen = largest == largest and largest <= self.opt["tiny"]     # NaN is not "frozen"
-        if self.hold.update(frozen, rec):
+        size = np.abs(values)
+        starts = record_starts(rows)
+        # Frozen: every statistic of the record at or below `tiny`. A nan is not frozen when it
+        # comes first (the largest is then nan), and is passed over after a number (`max`).
+        frozen = np.logical_and.reduceat(np.isnan(size) | (size <= self.opt["tiny"]), starts)
+        frozen &= ~np.isnan(size[starts])
+        for k in hold_through(self.hold, b, rows[starts], frozen):
+            rec = b.record(int(rows[starts[k]]))
+            deltas = [m for m in rec.metrics if m.role == "param_delta"]
             first = self.hold.first
             names = ", ".join(f"{m.name}={fmt(m.value)}" for m in deltas)
             yield self.finding(
