@@ -431,6 +431,27 @@ def record_starts(rows):
     return np.flatnonzero(new)
 
 
+def per_record_max(b: "Batch", role: str, *, finite_only: bool):
+    """(rows int64, values float64) of the metrics of `role` with one value per record: its
+    largest, leaving out nan (and +-inf with `finite_only`); a record with no value left is
+    left out. Kept on the batch (shared: never modify them). The name of a record's value is
+    `first_metric(b, row, role, value)`: the first of equal ones, like `max`."""
+    key = ("per_record_max", role, finite_only)
+    got = b.memo.get(key)
+    if got is None:
+        import numpy as np
+
+        rows, values = b.np_series(role)
+        keep = np.isfinite(values) if finite_only else ~np.isnan(values)
+        if not keep.all():
+            rows, values = rows[keep], values[keep]
+        starts = record_starts(rows)
+        if starts.size != rows.size:                  # some record has several values
+            rows, values = rows[starts], np.maximum.reduceat(values, starts)
+        got = b.memo[key] = (rows, values)
+    return got
+
+
 def first_metric(b: "Batch", i: int, role: str, value: float | None = None):
     """The first metric of `role` on row i (with this value, when given): what a finding
     names."""
