@@ -477,3 +477,82 @@ def hold_through(hold, b: "Batch", rows, holds):
     if n and last != n - 1:
         hold.update_at(False, b, int(rows[n - 1]))
 
+
+def entry_metric(b: "Batch", role: str, rows, j: int):
+    """The Metric of entry j of the batch's series of `role` (`rows`: the series' rows)."""
+    from bisect import bisect_left
+
+    i = int(rows[j])
+    mine = [m for m in b.record(i).metrics if m.role == role]
+    return mine[j - bisect_left(rows, i)]
+
+
+def lr_arrays(b: "Batch"):
+    """(rows int64, values float64, keys, key int64) of the batch's lr metrics, whatever built
+    it: `key[j]` indexes `keys`, the param group of metric j (`group or name`; `keys` may
+    hold groups the batch does not show). Kept on the batch (shared: never modify them)."""
+    got = b.memo.get("lr_arrays")
+    if got is None:
+        import numpy as np
+
+        ids: dict[str, int] = {}
+        cols = b.columns
+        if cols is not None:                  # from the metric kinds, no list column built
+            meta = cols.meta
+            lut = np.full(len(meta), -1, np.int64)
+            for k, m in enumerate(meta):      # (name, role, group, agg) of each metric kind
+                if m[1] == "lr":
+                    lut[k] = ids.setdefault(m[2] or m[0], len(ids))
+            idx = cols.metric_index("lr")
+            key = lut[cols.m_meta[idx]]
+        else:
+            _, names, _, groups = b.series("lr")
+            key = np.array([ids.setdefault(g or n, len(ids)) for g, n in zip(groups, names)], np.int64)
+        rows, values = b.np_series("lr")
+        got = b.memo["lr_arrays"] = (rows, values, list(ids), key)
+    return got
+
+
+def previous_same(key):
+    """For each position of `key` (int64), the position of the previous one with the same
+    key, or -1."""
+    import numpy as np
+
+    prev = np.full(key.size, -1, np.int64)
+    if key.size > 1:
+        order = np.argsort(key, kind="stable")
+        same = key[order[1:]] == key[order[:-1]]
+        prev[order[1:][same]] = order[:-1][same]
+    return prev
+
+
+def _by_step_or_epoch(b: "Batch", rows):
+    """(step, step_total, by_step, epoch, epoch_total, by_epoch) of rows: which counters
+    `is_final` and `progress` read (Python's `x is not None and total`: known and not 0)."""
+    step, step_known = b.np_counter("step")
+    step_total, step_total_known = b.np_counter("step_total")
+    epoch, epoch_known = b.np_counter("epoch")
+    epoch_total, epoch_total_known = b.np_counter("epoch_total")
+    s, st, e, et = step[rows], step_total[rows], epoch[rows], epoch_total[rows]
+    return (s, st, step_known[rows] & step_total_known[rows] & (st != 0),
+            e, et, epoch_known[rows] & epoch_total_known[rows] & (et != 0))
+
+
+def final_np(b: "Batch", rows):
+    """`base.is_final` of these rows (bool)."""
+    import numpy as np
+
+    s, st, by_step, e, et, by_epoch = _by_step_or_epoch(b, rows)
+    return np.where(by_step, s >= st, by_epoch & (e >= et))
+
+
+def progress_np(b: "Batch", rows):
+    """How far through the announced training these rows are (`progress`): (float64, known
+    bool); where unknown the value is nan."""
+    import numpy as np
+
+    s, st, by_step, e, et, by_epoch = _by_step_or_epoch(b, rows)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        done = np.where(by_step, s / np.where(by_step, st, 1.0),
+                        np.where(by_epoch, e / np.where(by_epoch, et, 1.0), np.nan))
+    return done, by_step | by_epoch

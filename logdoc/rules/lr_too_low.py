@@ -1,15 +1,10 @@
 from __future__ import annotations
 
-import math
-from operator import eq
-
 from ..batch import Batch
 from ..model import Severity
 from . import register
+from ._series import entry_metric, final_np, lr_arrays, previous_same, progress_np, record_starts
 from .base import Rule, fmt
-from .grad_explosion import _positive
-from .lr_warmup_never_ends import _progress_at
-from .zero_lr import _is_final_at, group_keys, lr_arrays
 
 
 @register
@@ -62,73 +57,56 @@ class LRTooLow(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        if b.columns is not None and self._quiet(b):
-            return                    # proved from the arrays that nothing fires; state updated
-        rows, names, values, groups = b.series("lr")
-        if not rows:
-            return
-        tiny = self.opt["tiny"]
-        lo = min(values)
-        if not lo > 0:
-            lo = min(filter(_positive, values), default=math.inf)
-        if lo >= tiny:
-            # No LR of the batch is in (0, tiny) (the usual case): every run of its groups ends.
-            self.reports += len(rows) - sum(map(eq, rows, rows[1:]))
-            if self.runs:
-                for group in group_keys(groups, names):
-                    self.runs.pop(group, None)
-            return
-        yield from self._observe_rows(b, rows, names, values, groups)
-
-    def _quiet(self, b: Batch) -> bool:
-        """The quick path below on a batch over BlockColumns, in arrays: True (state updated
-        as it leaves it) when no LR of the batch is in (0, tiny); False, nothing changed."""
-        import numpy as np                    # a columns batch: NumPy is loaded already
-
         rows, values, keys, key = lr_arrays(b)
-        if not len(rows):
-            return True
-        tiny = self.opt["tiny"]
-        if tiny != tiny or ((values > 0) & (values < tiny)).any():
-            return False
-        self.reports += 1 + int(np.count_nonzero(rows[1:] != rows[:-1]))   # records, not metrics
-        if self.runs:
-            for k in np.flatnonzero(np.bincount(key, minlength=len(keys))).tolist():
-                self.runs.pop(keys[k], None)
-        return True
+        if not rows.size:
+            return
+        import numpy as np
 
-    def _observe_rows(self, b: Batch, rows, names, values, groups):
-        runs, tiny, hold = self.runs, self.opt["tiny"], self.opt["hold"]
-        n, j = len(rows), 0
-        while j < n:
-            i = rows[j]
-            self.reports += 1
-            final = _is_final_at(b, i)
-            while j < n and rows[j] == i:
-                name, value, group = names[j], values[j], groups[j] or names[j]
-                j += 1
-                if not 0 < value < tiny or final:
-                    runs.pop(group, None)
-                    continue
-                run = runs.get(group)
-                if run is None:
-                    if len(runs) < 64:
-                        runs[group] = [b.record(i), 1, value]
-                    continue
-                if value > run[2]:
-                    runs[group] = [b.record(i), 1, value]     # rising: warm-up
-                    continue
-                run[1] += 1
-                run[2] = value
-                done = _progress_at(b, i)
-                if done is not None:
-                    enough = run[1] >= hold and done < 0.95
-                else:     # the tail of a cosine/linear decay is < 1e-7 for its last ~2 %: need more
-                    enough = run[1] >= max(hold, 10, self.reports // 4)
-                if enough:
-                    self.fired = True
-                    yield self.finding(
-                        run[0], f"learning rate {name} is {fmt(value)} (< {fmt(tiny)}) for "
-                                f"{run[1]} reports while training continues: updates are negligible",
-                        evidence=[b.record(i)], metric=name)
-                    return
+        runs = self.runs
+        # low: in (0, tiny) before the end of training; a report that is not low ends its group's run
+        low = (0 < values) & (values < self.opt["tiny"])
+        at = np.flatnonzero(low)
+        if at.size:
+            low[at] = ~final_np(b, rows[at])
+        prev = previous_same(key)
+        carried = np.array([group in runs for group in keys], bool)
+        ends = ~low & np.where(prev >= 0, low[prev], carried[key])
+        visit = np.flatnonzero(low | ends)                # the other reports change nothing
+        record_rows = rows[record_starts(rows)]
+        before = self.reports
+        reports_to = before + np.searchsorted(record_rows, rows[visit], "right")  # records with an LR so far
+        done, known = progress_np(b, rows[visit])
+        for j, reports, done_j, known_j in zip(visit.tolist(), reports_to.tolist(), done.tolist(), known.tolist()):
+            group = keys[key[j]]
+            if not low[j]:
+                runs.pop(group, None)
+                continue
+            i, value = int(rows[j]), float(values[j])
+            run = runs.get(group)
+            if run is None:
+                if len(runs) < 64:
+                    runs[group] = [b.record(i), 1, value]
+                continue
+            if value > run[2]:
+                runs[group] = [b.record(i), 1, value]     # rising: warm-up
+                continue
+            run[1] += 1
+            run[2] = value
+            self.reports = reports
+            if self._enough(run[1], done_j if known_j else None):
+                self.fired = True
+                name = entry_metric(b, "lr", rows, j).name
+                yield self.finding(
+                    run[0], f"learning rate {name} is {fmt(value)} (< {fmt(self.opt['tiny'])}) for "
+                            f"{run[1]} reports while training continues: updates are negligible",
+                    evidence=[b.record(i)], metric=name)
+                return
+        self.reports = before + record_rows.size
+
+    def _enough(self, count: int, done: float | None) -> bool:
+        """A run of `count` low reports, at `done` of the announced training, fires."""
+        hold = self.opt["hold"]
+        if done is not None:
+            return count >= hold and done < 0.95
+        # the tail of a cosine/linear decay is < 1e-7 for its last ~2 %: need more
+        return count >= max(hold, 10, self.reports // 4)
