@@ -1,6 +1,7 @@
-"""The gradient-norm rules' NumPy tests (`_quiet`) leave each rule exactly as its list code
-does: same findings and same state after every batch, on random gradient-norm streams (jumps,
-drops, zeros, nan, inf, negative values, two norms on a record)."""
+"""The gradient-norm rules, written once over arrays, give the same findings and carry the same
+state after every batch on columns batches and on list batches of the same records, on random
+gradient-norm streams (jumps, drops, zeros, nan, inf, negative values, two norms on a
+record)."""
 from __future__ import annotations
 
 import random
@@ -8,53 +9,25 @@ import random
 import pytest
 
 from fast_series_streams import lockstep, lockstep_runs, place
-from logdoc.rules import all_rules
-
-# (through all_rules: importing one rule module first would leave the others out of the registry)
-RULES = all_rules()
 
 STATE = {   # what each rule carries from batch to batch
     "grad-explosion": lambda r: (list(r.recent), r.fired),
     "grad-vanishing": lambda r: (r.seen, r.early_max, r.hold.count, r.hold.fired, place(r.hold.first), r.fired),
     "grad-norm-zero": lambda r: (r.hold.count, r.hold.fired, place(r.hold.first), r.fired),
 }
-# (rule, options, whether the NumPy test may settle batches with these options)
 CASES = [
-    *[("grad-explosion", o, True) for o in ({}, {"window": 3, "min_history": 1}, {"jump": 5.0},
-                                            {"jump": 3.0, "ceiling": 50.0}, {"window": 1})],
-    ("grad-explosion", {"jump": 0.5}, False),
-    *[("grad-vanishing", o, True) for o in ({}, {"early": 1, "hold": 1}, {"tiny": 1e-3},
-                                            {"drop": 10.0, "hold": 5}, {"early": 2.5})],
-    ("grad-vanishing", {"drop": 0}, False),
-    *[("grad-norm-zero", o, True) for o in ({}, {"hold": 1}, {"hold": 4})],
+    *[("grad-explosion", o) for o in ({}, {"window": 3, "min_history": 1}, {"jump": 5.0},
+                                      {"jump": 3.0, "ceiling": 50.0}, {"window": 1}, {"jump": 0.5})],
+    *[("grad-vanishing", o) for o in ({}, {"early": 1, "hold": 1}, {"tiny": 1e-3},
+                                      {"drop": 10.0, "hold": 5}, {"early": 2.5}, {"drop": 0})],
+    *[("grad-norm-zero", o) for o in ({}, {"hold": 1}, {"hold": 4})],
 ]
 
 
-@pytest.fixture
-def quiet_calls(monkeypatch):
-    """How often each rule's NumPy test settled a batch (True) or left it to the list code
-    (False): a test cannot pass without reaching the path it is about."""
-    calls = {(rid, done): 0 for rid in STATE for done in (True, False)}
-    for rid in STATE:
-        cls = RULES[rid]
-        if not hasattr(cls, "_quiet"):
-            continue                  # written once: no NumPy twin to count
-
-        def counted(self, *args, _inner=cls._quiet, _rid=rid):
-            done = _inner(self, *args)
-            calls[_rid, done] += 1
-            return done
-
-        monkeypatch.setattr(cls, "_quiet", counted)
-    return calls
-
-
-@pytest.mark.parametrize("rule_id,options,settles", CASES, ids=lambda x: str(x))
-def test_columns_batches_give_the_list_code_findings_and_state(rule_id, options, settles, quiet_calls):
+@pytest.mark.parametrize("rule_id,options", CASES, ids=lambda x: str(x))
+def test_columns_batches_give_the_list_batches_findings_and_state(rule_id, options):
     found, fed = lockstep_runs(rule_id, "grad_norm", options, STATE[rule_id])
     assert fed > 50
-    if settles and hasattr(RULES[rule_id], "_quiet"):
-        assert quiet_calls[rule_id, True] > 0      # batches settled by NumPy
     assert found > 0
 
 
@@ -67,8 +40,7 @@ def _decaying_log(seed: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_a_batch_spanning_orders_of_magnitude_is_settled_chunk_by_chunk(quiet_calls):
+def test_a_batch_spanning_orders_of_magnitude_is_no_explosion():
     for seed in range(3):
-        got, _ = lockstep("grad-explosion", _decaying_log(seed), 100000, {}, STATE["grad-explosion"])
-        assert got == []
-    assert quiet_calls["grad-explosion", True] >= 3 and quiet_calls["grad-explosion", False] == 0
+        got, fed = lockstep("grad-explosion", _decaying_log(seed), 100000, {}, STATE["grad-explosion"])
+        assert got == [] and fed >= 1

@@ -478,6 +478,23 @@ def hold_through(hold, b: "Batch", rows, holds):
         hold.update_at(False, b, int(rows[n - 1]))
 
 
+def min_before(values, width: int):
+    """For each position p of `values` (float64), the smallest of the `width` values before it
+    (inf where there are none): doubling spans, log2(width) passes."""
+    import numpy as np
+
+    if width < 1:
+        return np.full(values.size, np.inf)
+    x = np.concatenate((np.full(width, np.inf), values))
+    m, span = x, 1                  # m[i]: the smallest of x[i:i + span]
+    while span * 2 <= width:
+        m = np.minimum(m[:-span], m[span:])
+        span *= 2
+    # span <= width < 2 span: two spans cover the window x[p:p + width] (values before p)
+    n = values.size
+    return np.minimum(m[:n], m[width - span:width - span + n])
+
+
 def entry_metric(b: "Batch", role: str, rows, j: int):
     """The Metric of entry j of the batch's series of `role` (`rows`: the series' rows)."""
     from bisect import bisect_left

@@ -2,13 +2,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from itertools import chain
-from math import isfinite, isnan
-from operator import eq
 
 from ..batch import Batch
 from ..model import Severity
 from . import register
+from ._series import first_metric, min_before, per_record_max
 from .base import Rule, fmt
 
 
@@ -70,120 +68,61 @@ class GradExplosion(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        if b.columns is not None and self._quiet(*b.np_series("grad_norm")):
-            return                        # a big batch from the vector parser, settled by NumPy
-        rows, names, values, _ = b.series("grad_norm")
-        if not rows:
-            return
         # One value per record: a line may print the norm before and after clipping.
-        rows, names, values = per_record_max(rows, names, values, finite_only=False)
-        recent, opt = self.recent, self.opt
-        ceiling, jump, min_history = opt["ceiling"], opt["jump"], opt["min_history"]
-        inf = math.inf
-        for start in range(0, len(values), _CHUNK):
-            chunk = values[start:start + _CHUNK]
-            # Bulk proof that no norm of the chunk fires: none is inf or above the ceiling, and
-            # the largest is below `jump` times the smallest positive norm of the window and the
-            # chunk (a positive median is one of them; before min_history the ratio is jump²).
-            if jump >= 1:
-                hi = max(chunk)
-                if hi != inf and hi <= ceiling:
-                    lo = min(chunk)
-                    if recent:
-                        lo = min(lo, min(recent))
-                    if not lo > 0:
-                        lo = min(filter(_positive, chain(recent, chunk)), default=inf)
-                    if hi < jump * lo:
-                        recent.extend(chunk)
-                        continue
-            for i, name, value in zip(rows[start:start + _CHUNK], names[start:start + _CHUNK], chunk):
-                if value == inf:
-                    self.fired = True
-                    yield self.finding(b.record(i), f"{name} is inf at {b.position(i)}: the gradient overflowed",
-                                       metric=name)
-                    return
-                if value > ceiling:
-                    self.fired = True
-                    yield self.finding(b.record(i), f"{name} is {fmt(value)} at {b.position(i)}, above "
-                                                    f"{fmt(ceiling)}: the gradients have exploded", metric=name)
-                    return
-                if recent:
-                    median = sorted(recent)[len(recent) // 2]
-                    factor = jump if len(recent) >= min_history else jump ** 2
-                    if median > 0 and value >= factor * median:
-                        self.fired = True
-                        yield self.finding(
-                            b.record(i), f"{name} jumped to {fmt(value)} at {b.position(i)}, "
-                                         f"{value / median:.0f}× its recent median {fmt(median)}", metric=name)
-                        return
-                recent.append(value)
-
-    def _quiet(self, rows, values) -> bool:
-        """The chunks' bulk proof above, for every chunk of the batch at once, on its arrays
-        (rows int64, values float64): True when every chunk passes it (no norm of the batch
-        fires), with the window left as the loop leaves it; False (state untouched) when the
-        list code must read the batch.
-
-        With no norm firing, every norm enters the window, so the window before a chunk is the
-        `window` norms before it in the stream: the test sees what the loop's test sees."""
-        if not len(rows):
-            return True
-        opt = self.opt
-        jump, ceiling = opt["jump"], opt["ceiling"]
-        recent = self.recent
-        width = recent.maxlen
-        if not jump >= 1 or width is None or width > 4096 or (rows[1:] == rows[:-1]).any():
-            return False                  # (two norms on a record: per_record_max merges them)
-        values = values[values == values]                 # per_record_max leaves nan out
-        n = values.size
-        if not n:
-            return True
+        rows, values = per_record_max(b, "grad_norm", finite_only=False)
+        if not rows.size:
+            return
         import numpy as np
 
-        chunks = -(-n // _CHUNK)
-        pad = chunks * _CHUNK - n
-        hi = np.concatenate((values, np.full(pad, -math.inf))).reshape(chunks, _CHUNK).max(axis=1)
-        if not ((hi != math.inf) & (hi <= ceiling)).all():
-            return False
-        # smallest positive norm of each chunk and of the window before it (inf: none)
-        positive = np.where(values > 0, values, math.inf)
-        lo = np.concatenate((positive, np.full(pad, math.inf))).reshape(chunks, _CHUNK).min(axis=1)
+        recent = self.recent
+        held = len(recent)
+        stream = np.concatenate((np.array(recent, np.float64), values))     # every norm enters the window
+        width = recent.maxlen if recent.maxlen is not None else stream.size
+        for k in self._candidates(stream, held, width).tolist():
+            p = held + k
+            window = stream[max(0, p - width):p].tolist()          # `recent` when norm k comes
+            value = float(values[k])
+            got = self._explosion(value, window)
+            if got is not None:
+                self.fired = True
+                recent.clear()
+                recent.extend(window)
+                i = int(rows[k])
+                name = first_metric(b, i, "grad_norm", value).name
+                what, why = got
+                yield self.finding(b.record(i), f"{name} {what} at {b.position(i)}{why}", metric=name)
+                return
         if width:
-            held = np.array(recent, np.float64)
-            stream = np.concatenate((np.where(held > 0, held, math.inf), positive))
-            before = (len(held) + np.arange(chunks) * _CHUNK)[:, None] - np.arange(1, width + 1)
-            lo = np.minimum(lo, np.where(before >= 0, stream[np.maximum(before, 0)], math.inf).min(axis=1))
-        if not (hi < jump * lo).all():
-            return False
-        recent.extend(values[-width:].tolist())
-        return True
+            recent.extend(values[-width:].tolist())
 
+    def _candidates(self, stream, held: int, width: int):
+        """Positions (in the batch, after the `held` norms of the window) of the norms that may
+        fire: inf, above the ceiling, or at least `jump` (or `jump`², the smaller) times the
+        smallest positive norm of the window before them, which a positive median cannot be
+        below."""
+        import numpy as np
 
-_CHUNK = 256
-_positive = (0.0).__lt__
+        opt = self.opt
+        jump = opt["jump"]
+        factor = min(jump, jump ** 2)
+        values = stream[held:]
+        if not factor > 0:
+            return np.arange(values.size)             # (odd options: every norm is judged)
+        lo = min_before(np.where(stream > 0, stream, math.inf), width)[held:]
+        return np.flatnonzero((values == math.inf) | (values > opt["ceiling"]) | (values >= factor * lo))
 
-
-def per_record_max(rows: list[int], names: list[str], values: list[float], *, finite_only: bool):
-    """(rows, names, values) of a metric series with one entry per record: its largest value
-    (the first of equal ones, like `max`), leaving out nan (and +-inf with `finite_only`);
-    a record with no value left is left out. The lists come back as they are when every
-    record has one value and none is left out (the usual case)."""
-    dropped = not all(map(isfinite, values)) if finite_only else any(map(isnan, values))
-    if not dropped and not any(map(eq, rows, rows[1:])):
-        return rows, names, values
-    out_rows: list[int] = []
-    out_names: list[str] = []
-    out_values: list[float] = []
-    last = -1
-    for r, name, value in zip(rows, names, values):
-        if value != value or (finite_only and not isfinite(value)):
-            continue
-        if r == last:
-            if value > out_values[-1]:
-                out_names[-1], out_values[-1] = name, value
-            continue
-        last = r
-        out_rows.append(r)
-        out_names.append(name)
-        out_values.append(value)
-    return out_rows, out_names, out_values
+    def _explosion(self, value: float, recent: list[float]) -> tuple[str, str] | None:
+        """What `value`, coming after the norms `recent`, shows and why it is an explosion (the
+        message around its name and position), or None."""
+        opt = self.opt
+        ceiling, jump = opt["ceiling"], opt["jump"]
+        if value == math.inf:
+            return "is inf", ": the gradient overflowed"
+        if value > ceiling:
+            return f"is {fmt(value)}", f", above {fmt(ceiling)}: the gradients have exploded"
+        if recent:
+            median = sorted(recent)[len(recent) // 2]
+            factor = jump if len(recent) >= opt["min_history"] else jump ** 2
+            if median > 0 and value >= factor * median:
+                return f"jumped to {fmt(value)}", f", {value / median:.0f}× its recent median {fmt(median)}"
+        return None
