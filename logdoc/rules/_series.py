@@ -559,6 +559,8 @@ def final_np(b: "Batch", rows):
     """`base.is_final` of these rows (bool)."""
     import numpy as np
 
+    if not len(rows):
+        return np.zeros(0, bool)                    # (no counter column built)
     s, st, by_step, e, et, by_epoch = _by_step_or_epoch(b, rows)
     return np.where(by_step, s >= st, by_epoch & (e >= et))
 
@@ -568,6 +570,8 @@ def progress_np(b: "Batch", rows):
     bool); where unknown the value is nan."""
     import numpy as np
 
+    if not len(rows):
+        return np.zeros(0), np.zeros(0, bool)       # (no counter column built)
     s, st, by_step, e, et, by_epoch = _by_step_or_epoch(b, rows)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         done = np.where(by_step, s / np.where(by_step, st, 1.0),

@@ -1,58 +1,10 @@
 from __future__ import annotations
 
-from collections import Counter
-from itertools import chain, compress
-from math import isfinite
-from operator import ne
-
 from ..batch import Batch
-from ..model import Record, Severity
+from ..model import Severity
 from . import register
-from .base import Rule, fmt
-from .zero_lr import lr_arrays
-
-
-def progress(rec: Record) -> float | None:
-    """How far through the announced training the record is (0..1), when the log says."""
-    if rec.step is not None and rec.step_total:
-        return rec.step / rec.step_total
-    if rec.epoch is not None and rec.epoch_total:
-        return rec.epoch / rec.epoch_total
-    return None
-
-
-def _progress_at(b: Batch, i: int) -> float | None:
-    """`progress` of row i, from the batch's columns."""
-    step, step_total = b.step[i], b.step_total[i]
-    if step is not None and step_total:
-        return step / step_total
-    epoch, epoch_total = b.epoch[i], b.epoch_total[i]
-    if epoch is not None and epoch_total:
-        return epoch / epoch_total
-    return None
-
-
-def _progress_np(b: Batch, rows):
-    """`_progress_at` of several rows, as float64 (nan where it is None)."""
-    import numpy as np
-
-    step, step_known = b.np_counter("step")
-    step_total, step_total_known = b.np_counter("step_total")
-    epoch, epoch_known = b.np_counter("epoch")
-    epoch_total, epoch_total_known = b.np_counter("epoch_total")
-    s, st, e, et = step[rows], step_total[rows], epoch[rows], epoch_total[rows]
-    # `x and y` of Python: known and not 0 (nan is true)
-    by_step = step_known[rows] & step_total_known[rows] & (st != 0)
-    by_epoch = epoch_known[rows] & epoch_total_known[rows] & (et != 0)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.where(by_step, s / np.where(by_step, st, 1.0),
-                        np.where(by_epoch, e / np.where(by_epoch, et, 1.0), np.nan))
-
-
-def _near_start_at(b: Batch, i: int) -> bool:
-    """`near_start` of row i, from the batch's columns."""
-    epoch, step = b.epoch[i], b.step[i]
-    return (epoch is None or epoch <= 1) and (step is None or step <= 1000)
+from ._series import entry_metric, lr_arrays, progress_np
+from .base import Rule, fmt, near_start
 
 
 @register
@@ -107,173 +59,97 @@ class LRWarmupNeverEnds(Rule):
     def observe_batch(self, b: Batch):
         if self.fired or self.from_start is False:
             return
-        if self.from_start and b.columns is not None and self._quiet(b):
-            return                    # proved from the arrays that nothing fires; state updated
-        rows, names, values, groups = b.series("lr")
-        n = len(values)
-        if not n:
+        rows, values, keys, key = lr_arrays(b)
+        import numpy as np
+
+        entries = np.flatnonzero(np.isfinite(values))          # only finite LRs are read
+        if not entries.size:
             return
         if self.from_start is None:                 # the first record with a finite LR says
-            first = next(compress(range(n), map(isfinite, values)), None)
-            if first is None:
-                return
-            self.from_start = _near_start_at(b, rows[first])
+            self.from_start = near_start(b.record(int(rows[entries[0]])))
             if not self.from_start:
                 return
+        rows, values, key = rows[entries], values[entries], key[entries]
+        judged = self._follow_new_groups(b, rows, values, keys, key)
+        # Each rising group's reports in order (grouped by a stable sort): a fall ends its
+        # warm-up for good; a rise at or past `min_increases` rises is judged by the progress.
+        idx = judged[np.argsort(key[judged], kind="stable")]
+        k, v = key[idx], values[idx]
+        head = np.ones(idx.size, bool)
+        np.not_equal(k[1:], k[:-1], out=head[1:])
+        last, increases = self._carried(keys)
+        before = np.empty(idx.size)
+        before[1:] = v[:-1]
+        before[head] = last[k[head]]
+        rises, falls = v > before, v < before
+        # (running counts only where there is something to count: most batches change nothing)
+        alive = _cumsum_per_group(falls, head) == 0 if falls.any() else np.ones(idx.size, bool)
+        count = increases[k] + _cumsum_per_group(rises, head) if rises.any() else increases[k]
+        judge = np.flatnonzero(alive & rises & (count >= self.opt["min_increases"]))
+        done, known = progress_np(b, rows[idx[judge]])
+        fires = judge[known & (done >= self.opt["fraction"])]
+        if fires.size:
+            at = fires[np.argmin(idx[fires])]         # the earliest report over all groups
+            yield from self._fire(b, rows, values, entries, int(idx[at]), keys[k[at]],
+                                  float(done[np.searchsorted(judge, at)]))
+            return
+        self._carry(keys, k, v, head, alive, count)
+
+    def _follow_new_groups(self, b: Batch, rows, values, keys, key):
+        """Follow the groups first seen here (up to 64 in all, in order of appearance) from
+        their first report; the positions of the reports left to judge: those of followed,
+        still rising groups, but for these first ones."""
+        import numpy as np
+
         known = self.groups
-        if n < 16:                                   # a few lines of a live stream
-            yield from self._observe_rows(b, rows, names, values, groups)
-            return
-        where = _positions(names, groups)
-        if len(known) + len([key for key in where if key not in known]) > 64:
-            yield from self._observe_rows(b, rows, names, values, groups)   # which groups are followed
-            return
-        # Groups are independent: each one's LRs are read in bulk, and only the reports where its
-        # LR changes are looked at (a group that fell once can never fire). The earliest report
-        # that fires, over all groups, is the finding.
-        fire = None
-        min_increases, fraction = self.opt["min_increases"], self.opt["fraction"]
-        for key, at in where.items():
-            g = known.get(key)
-            if g is not None and not g[3]:
-                continue
-            vs = values if len(where) == 1 else list(map(values.__getitem__, at))
-            if not all(map(isfinite, vs)):
-                keep = list(map(isfinite, vs))
-                at, vs = list(compress(at, keep)), list(compress(vs, keep))
-                if not vs:
-                    continue
-            if g is None:
-                g = known[key] = [b.record(rows[at[0]]), vs[0], 0, True]
-                changes = compress(range(1, len(vs)), map(ne, vs[1:], vs))
+        codes, first = np.unique(key, return_index=True)
+        new = sorted((int(at), keys[c]) for c, at in zip(codes.tolist(), first.tolist()) if keys[c] not in known)
+        judged = np.ones(key.size, bool)
+        for at, group in new[:max(0, 64 - len(known))]:
+            known[group] = [b.record(int(rows[at])), float(values[at]), 0, True]
+            judged[at] = False
+        rising = np.array([group in known and known[group][3] for group in keys], bool)
+        return np.flatnonzero(judged & rising[key])
+
+    def _carried(self, keys):
+        """(last LR, rises so far) of each followed group, by key code."""
+        import numpy as np
+
+        last, increases = np.full(len(keys), np.nan), np.zeros(len(keys), np.int64)
+        for c, group in enumerate(keys):
+            g = self.groups.get(group)
+            if g is not None:
+                last[c], increases[c] = g[1], g[2]
+        return last, increases
+
+    def _carry(self, keys, k, v, head, alive, count) -> None:
+        """Each judged group's state after the batch: its last LR and rises, or fallen."""
+        import numpy as np
+
+        ends = np.append(np.flatnonzero(head)[1:] - 1, k.size - 1) if k.size else ()
+        for end in ends:
+            g = self.groups[keys[k[end]]]
+            if alive[end]:
+                g[1], g[2] = float(v[end]), int(count[end])
             else:
-                changes = compress(range(len(vs)), map(ne, vs, chain((g[1],), vs)))
-            last, increases = g[1], g[2]
-            for k in changes:
-                before = vs[k - 1] if k else last
-                if vs[k] < before:
-                    g[3] = False
-                    break
-                increases += 1
-                if increases >= min_increases:
-                    done = _progress_at(b, rows[at[k]])
-                    if done is not None and done >= fraction:
-                        if fire is None or at[k] < fire[0]:
-                            fire = (at[k], g, done)
-                        break
-            g[1], g[2] = vs[-1], increases
-        if fire is not None:
-            j, g, done = fire
-            i, name, value = rows[j], names[j], values[j]
-            self.fired = True
-            yield self.finding(
-                b.record(i), f"learning rate {name} is still rising at {b.position(i)} ({done:.0%} of "
-                             f"training; {fmt(g[0].by_role('lr')[0].value)} at line {g[0].line} → "
-                             f"{fmt(value)}): the warm-up never ends", evidence=[g[0]], metric=name)
+                g[3] = False                          # fell once: can never fire
 
-    def _quiet(self, b: Batch) -> bool:
-        """The bulk path below on a batch over BlockColumns, in arrays: True when no report can
-        fire, after leaving `groups` as that path leaves it; False (nothing changed) when one
-        may fire or the batch takes the record-by-record path: the list code decides."""
-        import numpy as np                          # a columns batch: NumPy is loaded already
+    def _fire(self, b: Batch, rows, values, entries, j: int, group: str, done: float):
+        i, value, g = int(rows[j]), float(values[j]), self.groups[group]
+        name = entry_metric(b, "lr", b.np_series("lr")[0], int(entries[j])).name
+        self.fired = True
+        yield self.finding(
+            b.record(i), f"learning rate {name} is still rising at {b.position(i)} ({done:.0%} of "
+                         f"training; {fmt(g[0].by_role('lr')[0].value)} at line {g[0].line} → "
+                         f"{fmt(value)}): the warm-up never ends", evidence=[g[0]], metric=name)
 
-        rows, values, keys, key = lr_arrays(b)
-        n = len(values)
-        if n < 16:
-            return not n                            # none: nothing to do; a few: row by row
-        count = np.bincount(key, minlength=len(keys))
-        present = [keys[k] for k in np.flatnonzero(count).tolist()]
-        known = self.groups
-        if len(known) + len([k for k in present if k not in known]) > 64:
-            return False
-        min_increases, fraction = self.opt["min_increases"], self.opt["fraction"]
-        single = len(present) == 1
-        updates = []
-        for name in present:
-            g = known.get(name)
-            if g is not None and not g[3]:
-                continue                            # fell once: can never fire
-            mine = None if single else key == keys.index(name)
-            vs = values if single else values[mine]
-            if g is not None and vs.min() == vs.max() == g[1]:
-                continue                            # no change (the usual case): nothing to do
-            at = rows if single else rows[mine]
-            finite = np.isfinite(vs)
-            if not finite.all():
-                at, vs = at[finite], vs[finite]
-                if not len(vs):
-                    continue
-            before = np.empty(len(vs))
-            before[0] = vs[0] if g is None else g[1]
-            before[1:] = vs[:-1]
-            falls = vs < before
-            end = int(falls.argmax()) if falls.any() else len(vs)   # the first fall ends it
-            rises = vs[:end] > before[:end]
-            increases = (0 if g is None else g[2]) + np.cumsum(rises)
-            judged = np.flatnonzero(rises & (increases >= min_increases))
-            if len(judged) and (_progress_np(b, at[judged]) >= fraction).any():
-                return False                        # a report may fire: read the rows
-            updates.append((name, g, at, vs, int(increases[-1]) if end else
-                            (0 if g is None else g[2]), end == len(vs)))
-        for name, g, at, vs, increases, rising in updates:
-            if g is None:
-                g = known[name] = [b.record(int(at[0])), float(vs[0]), 0, True]
-            g[1], g[2] = float(vs[-1]), increases
-            if not rising:
-                g[3] = False
-        return True
 
-    def _observe_rows(self, b: Batch, rows, names, values, groups):
-        """Record by record: for a small batch, or one that brings groups beyond the 64 followed."""
-        known, opt = self.groups, self.opt
-        fraction, min_increases = opt["fraction"], opt["min_increases"]
-        for i, name, value, group in zip(rows, names, values, groups):
-            if not isfinite(value):
-                continue
-            if self.from_start is None:             # the first record with a finite LR says
-                self.from_start = _near_start_at(b, i)
-                if not self.from_start:
-                    return
-            group = group or name
-            g = known.get(group)
-            if g is None:
-                if len(known) < 64:
-                    known[group] = [b.record(i), value, 0, True]
-                continue
-            rising_now = value > g[1]
-            if value < g[1]:
-                g[3] = False
-            elif rising_now:
-                g[2] += 1
-            g[1] = value
-            if g[3] and rising_now and g[2] >= min_increases:
-                done = _progress_at(b, i)
-                if done is not None and done >= fraction:
-                    self.fired = True
-                    yield self.finding(
-                        b.record(i), f"learning rate {name} is still rising at {b.position(i)} ({done:.0%} of "
-                                     f"training; {fmt(g[0].by_role('lr')[0].value)} at line {g[0].line} → "
-                                     f"{fmt(value)}): the warm-up never ends", evidence=[g[0]], metric=name)
-                    return
+def _cumsum_per_group(x, head):
+    """Running count of `x` within each group of consecutive positions (`head`: where one
+    starts)."""
+    import numpy as np
 
-def _positions(names: list[str], groups: list) -> dict[str, range | list[int]]:
-    """Where each group (`group or name`) of an LR series occurs, in C-level passes: the
-    entries of other groups than the commonest one are found in one pass and sorted out one
-    by one; the commonest group has what they leave."""
-    n = len(names)
-    if groups.count(None) == n:
-        keys = names
-    else:
-        keys = names.copy()
-        for j in compress(range(n), groups):
-            keys[j] = groups[j]
-    common = Counter(keys[::16]).most_common(1)[0][0]
-    others = list(compress(range(n), map(common.__ne__, keys)))
-    if not others:
-        return {common: range(n)}
-    where: dict[str, range | list[int]] = {}
-    for j in others:
-        where.setdefault(keys[j], []).append(j)
-    bounds = [-1, *others, n]
-    where[common] = list(chain.from_iterable(map(range, map((1).__add__, bounds), bounds[1:])))
-    return where
+    total = np.cumsum(x)
+    start = (total - x)[head]
+    return total - start[np.cumsum(head) - 1]
+
