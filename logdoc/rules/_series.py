@@ -577,3 +577,22 @@ def progress_np(b: "Batch", rows):
         done = np.where(by_step, s / np.where(by_step, st, 1.0),
                         np.where(by_epoch, e / np.where(by_epoch, et, 1.0), np.nan))
     return done, by_step | by_epoch
+
+
+def event_rows(b: "Batch", events: frozenset, also=None):
+    """Rows (int64, sorted, distinct) whose event is one of `events`, with the rows `also`
+    (int64, or None) merged in; a columns batch answers from its row codes."""
+    import numpy as np
+
+    found = np.zeros(0, np.int64)
+    if "event" in b.roles:
+        c = b.columns
+        if c is not None:
+            codes = [k for k, a in enumerate(c.attrs) if a is not None and a[2] in events]
+            if codes:
+                found = np.flatnonzero(np.isin(c.rc, codes))
+        elif not events.isdisjoint(b.event):
+            found = np.array([i for i, e in enumerate(b.event) if e in events], np.int64)
+    if also is not None and also.size:
+        found = np.union1d(found, also)
+    return found

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-from itertools import compress
-from math import isnan
-from operator import not_
-
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
-from .base import Rule
+from ._series import entry_metric, event_rows, lr_arrays, previous_same
+from .base import Rule, is_final
 
 
 # Events saying fp16 loss scaling skips optimizer steps, or that the printed LR is a placeholder
@@ -70,138 +67,127 @@ class ZeroLR(Rule):
         self.first_step_zero: dict[str, Record] = {}   # per-step logs: a 0 on the first report waits
 
     def observe_batch(self, b: Batch):
-        if b.columns is not None and not self.first_step_zero and self._quiet(b):
-            return                    # proved from the arrays that nothing fires; state updated
-        series = rows, names, values, groups = b.series("lr")
-        skips = _skip_rows(b)
-        if not self.first_step_zero:
-            if self.reported and 0.0 in values:
-                # A 0 of a group already reported says nothing new (a group frozen at 0 prints
-                # one on every line): without them the batch may be all positive.
-                keep = list(map(_nonzero, values))
-                if all((groups[j] or names[j]) in self.reported for j in compress(range(len(keep)), map(not_, keep))):
-                    rows, names, values, groups = (list(compress(column, keep)) for column in series)
-            if not values or (min(values) > 0 and not isnan(sum(values))):
-                # Every LR of the batch is positive (the usual case): no 0 to judge, only state
-                # to carry. Each group has now been positive and ends any decay episode;
-                # skipping stops at a positive LR and starts again at a later skip record.
-                if skips and (not rows or skips[-1] > rows[-1]):
-                    self.skipping = True
-                elif rows:
-                    self.skipping = False
-                if rows:
-                    seen = group_keys(groups, names)
-                    self.seen_positive |= seen
-                    if self.pending:
-                        for group in seen:
-                            self.pending.pop(group, None)
-                return
-        yield from self._observe_rows(b, *series, skips)
-
-    def _quiet(self, b: Batch) -> bool:
-        """The quick path below on a batch over BlockColumns, in arrays: True (state updated
-        as it leaves it) when every LR is positive, once the zeros of groups already reported
-        are left out; False, nothing changed: the list code decides."""
-        import numpy as np                    # a columns batch: NumPy is loaded already
-
         rows, values, keys, key = lr_arrays(b)
-        zero = values == 0.0
-        if zero.any():
-            if not self.reported:
-                return False
-            zero_keys = np.flatnonzero(np.bincount(key[zero], minlength=len(keys))).tolist()
-            if not all(keys[k] in self.reported for k in zero_keys):
-                return False
-            rows, values, key = rows[~zero], values[~zero], key[~zero]
-        if not (values > 0).all():            # a negative or nan LR
-            return False
-        cols, last_skip = b.columns, -1      # the last row saying steps are skipped
-        roles = b.roles
-        if "event" in roles:
-            codes = [k for k, a in enumerate(cols.attrs) if a is not None and a[2] in SKIP_EVENTS]
-            if codes:
-                at = np.flatnonzero(np.isin(cols.rc, codes))
-                if len(at):
-                    last_skip = int(at[-1])
-        if "skipped_steps" in roles:
-            s_rows, s_values = b.np_series("skipped_steps")
-            counted = s_rows[s_values > 0]
-            if len(counted):
-                last_skip = max(last_skip, int(counted[-1]))
-        if last_skip >= 0 and (not len(rows) or last_skip > rows[-1]):
-            self.skipping = True
-        elif len(rows):
-            self.skipping = False
-        if len(rows):
-            seen = {keys[k] for k in np.flatnonzero(np.bincount(key, minlength=len(keys))).tolist()}
-            self.seen_positive |= seen
-            if self.pending:
-                for group in seen:
-                    self.pending.pop(group, None)
-        return True
+        skips = event_rows(b, SKIP_EVENTS, also=_counted_skips(b))
+        if not rows.size:
+            self.skipping = self.skipping or bool(skips.size)
+            return
+        import numpy as np
 
-    def _observe_rows(self, b: Batch, rows, names, values, groups, skips):
-        """The batch record by record (a 0, a negative or nan LR, or a first-step 0 pending)."""
+        positive = values > 0
+        read = self._entries_to_read(values, positive, keys, key)
+        *skipping, skipping_after = self._skipping_before(rows, positive, skips, np.append(read, rows.size))
+        starts, at = [], -1                     # groups whose schedule starts at 0, on row `at`
+        for j, skipping_j in zip(read.tolist(), skipping):
+            i = int(rows[j])
+            if i != at:
+                yield from self._schedule_start(b, at, starts)
+                starts, at = [], i
+            self.skipping = skipping_j
+            yield from self._read(b, rows, j, float(values[j]), keys[key[j]], starts)
+        yield from self._schedule_start(b, at, starts)
+        shown = np.flatnonzero(np.bincount(key[positive], minlength=len(keys))).tolist()
+        self.seen_positive.update(keys[c] for c in shown)
+        self.skipping = skipping_after
+
+    def _entries_to_read(self, values, positive, keys, key):
+        """The LRs that may change the state beyond what `_skipping_before` and the bulk update
+        of `seen_positive` carry: the zeros of groups not yet reported, each group's first
+        positive LR when it has never shown one, and the first non-zero LR of a group after
+        such a zero (or at the start, when the group has a zero pending or waiting)."""
+        import numpy as np
+
+        zero = values == 0.0
+        reported = np.array([g in self.reported for g in keys], bool)[key]
+        read = zero & ~reported
+        # Zeros of reported groups change nothing: without them, a non-zero LR changes the
+        # state when its group's report before it is such a zero.
+        waiting = np.array([g in self.pending or g in self.first_step_zero for g in keys], bool)
+        if read.any() or waiting.any():         # (else no group has a zero to follow up)
+            kept = np.flatnonzero(~(zero & reported))
+            prev = previous_same(key[kept])
+            after_zero = np.where(prev >= 0, read[kept[np.maximum(prev, 0)]], waiting[key[kept]])
+            read[kept[~zero[kept] & after_zero]] = True
+        unseen = np.array([g not in self.seen_positive for g in keys], bool)[key] & positive
+        if unseen.any():
+            at = np.flatnonzero(unseen)
+            read[at[np.unique(key[at], return_index=True)[1]]] = True
+        return np.flatnonzero(read)
+
+    def _skipping_before(self, rows, positive, skips, at):
+        """Whether fp16 loss scaling is skipping steps just before each LR entry of `at`
+        (positions; `rows.size`: after the batch): a skip record sets it (before the LRs of its
+        own record), a positive LR clears it."""
+        import numpy as np
+
+        last_positive = np.flatnonzero(positive)
+        k = np.searchsorted(last_positive, at) - 1             # the last positive entry before
+        has_positive = k >= 0
+        positive_row = rows[last_positive[np.maximum(k, 0)]] if last_positive.size else -1
+        if skips.size:
+            up_to = np.append(rows, np.iinfo(np.int64).max)[at]     # after the batch: every skip
+            last_skip = np.searchsorted(skips, up_to, "right") - 1
+            has_skip = last_skip >= 0
+            skip_row = np.where(has_skip, skips[np.maximum(last_skip, 0)], -1)
+        else:
+            has_skip, skip_row = np.zeros(at.size, bool), -1
+        skipped = has_skip & (~has_positive | (skip_row > positive_row))
+        return np.where(skipped, True, np.where(has_positive, False, self.skipping)).tolist()
+
+    def _read(self, b: Batch, rows, j: int, value: float, group: str, starts: list):
+        """LR entry j (`value` of param group `group`) on its record: the rule's criterion."""
         seen_positive, pending, reported = self.seen_positive, self.pending, self.reported
-        first_step_zero, confirm = self.first_step_zero, self.opt["confirm_reports"]
-        n, j, k = len(rows), 0, 0
-        while j < n:
-            i = rows[j]
-            while k < len(skips) and skips[k] <= i:     # records up to this one that skip steps
-                self.skipping = True
-                k += 1
-            starts = []
-            while j < n and rows[j] == i:
-                name, value, group = names[j], values[j], groups[j] or names[j]
-                j += 1
-                if value != 0.0:
-                    if value > 0:
-                        seen_positive.add(group)
-                        self.skipping = False
-                        first_step = first_step_zero.pop(group, None)
-                        if first_step is not None and group not in reported:
-                            reported.add(group)
-                            f = self.finding(
-                                first_step, f"learning rate of {_name(group)} is 0 only at the first step "
-                                            f"({first_step.position()}): one wasted optimizer step, then the "
-                                            "warm-up starts", evidence=[b.record(i)], metric=name,
-                                tags=("first-step",))
-                            f.severity = Severity.info
-                            yield f
-                    pending.pop(group, None)
-                    continue
-                if group in reported or self.skipping:
-                    continue
-                if group not in seen_positive:
-                    first_step = first_step_zero.get(group)
-                    if first_step is None and b.step[i] is not None:
-                        first_step_zero[group] = b.record(i)    # per-step log: wait for the next report
-                        continue
-                    if first_step is not None and (b.step[i], b.epoch[i]) == (first_step.step, first_step.epoch):
-                        continue                                 # the same step printed again
+        first_step_zero, i = self.first_step_zero, int(rows[j])
+        if value != 0.0:
+            if value > 0:
+                seen_positive.add(group)
+                self.skipping = False
+                first_step = first_step_zero.pop(group, None)
+                if first_step is not None and group not in reported:
                     reported.add(group)
-                    starts.append((name, group, first_step or b.record(i)))
-                    continue
-                first, reports = pending.get(group) or (b.record(i), 0)
-                reports += 1
-                if reports >= confirm and not _is_final_at(b, i):
-                    reported.add(group)
-                    pending.pop(group, None)
-                    yield self.finding(
-                        first, f"learning rate of {_name(group)} decayed to 0 at {first.position()} "
-                               f"and training continued (still 0 at line {b.line[i]})",
-                        evidence=[b.record(i)], metric=name, tags=("decayed",))
-                else:
-                    pending[group] = (first, reports)
-            if starts:
-                where = starts[0][2]
-                yield self.finding(
-                    where, f"learning rate of {' and '.join(_name(group) for _, group, _ in starts)} is 0 "
-                           f"at {where.position()}: the schedule starts at 0, "
-                           "so the optimizer does not update the weights",
-                    evidence=[b.record(i)], metric=starts[0][0], tags=("schedule-start",))
-        if k < len(skips):
-            self.skipping = True
+                    f = self.finding(
+                        first_step, f"learning rate of {_name(group)} is 0 only at the first step "
+                                    f"({first_step.position()}): one wasted optimizer step, then the "
+                                    "warm-up starts", evidence=[b.record(i)],
+                        metric=entry_metric(b, "lr", rows, j).name, tags=("first-step",))
+                    f.severity = Severity.info
+                    yield f
+            pending.pop(group, None)
+            return
+        if group in reported or self.skipping:
+            return
+        rec = b.record(i)
+        if group not in seen_positive:
+            first_step = first_step_zero.get(group)
+            if first_step is None and rec.step is not None:
+                first_step_zero[group] = rec            # per-step log: wait for the next report
+                return
+            if first_step is not None and (rec.step, rec.epoch) == (first_step.step, first_step.epoch):
+                return                                   # the same step printed again
+            reported.add(group)
+            starts.append((entry_metric(b, "lr", rows, j).name, group, first_step or rec))
+            return
+        first, reports = pending.get(group) or (rec, 0)
+        reports += 1
+        if reports >= self.opt["confirm_reports"] and not is_final(rec):
+            reported.add(group)
+            pending.pop(group, None)
+            yield self.finding(
+                first, f"learning rate of {_name(group)} decayed to 0 at {first.position()} "
+                       f"and training continued (still 0 at line {rec.line})",
+                evidence=[rec], metric=entry_metric(b, "lr", rows, j).name, tags=("decayed",))
+        else:
+            pending[group] = (first, reports)
+
+    def _schedule_start(self, b: Batch, i: int, starts: list):
+        """The finding of the groups whose schedule starts at 0 on row i, if any."""
+        if starts:
+            where = starts[0][2]
+            yield self.finding(
+                where, f"learning rate of {' and '.join(_name(group) for _, group, _ in starts)} is 0 "
+                       f"at {where.position()}: the schedule starts at 0, "
+                       "so the optimizer does not update the weights",
+                evidence=[b.record(i)], metric=starts[0][0], tags=("schedule-start",))
 
     def finish(self):
         # A per-step log that ends before showing a second LR: nothing proves it warmed up.
@@ -215,64 +201,10 @@ def _name(group: str) -> str:
     return f"param group '{group}'" if not group.startswith(("lr", "learning")) else group
 
 
-_nonzero = (0.0).__ne__
 
-
-def group_keys(groups: list, names: list[str]) -> set[str]:
-    """The distinct `group or name` of an LR series, in C-level passes (no tuple per entry)."""
-    present = set(groups)
-    if len(present) == 1 and not next(iter(present)):
-        return set(names)                         # no param groups: each name is its group
-    keys = {group for group in present if group}
-    if None in present or "" in present:
-        keys.update(compress(names, map(not_, groups)))
-    return keys
-
-
-def lr_arrays(b: Batch):
-    """(rows, values, keys, key) of a batch over BlockColumns' lr metrics, as arrays, without
-    building list columns: `key[j]` indexes `keys`, the `group or name` of metric j (a param
-    group's key, as `group_keys` gives it). Shared by the lr rules through the batch's memo."""
-    got = b.memo.get(_LR_ARRAYS)
-    if got is None:
-        import numpy as np                    # a columns batch: NumPy is loaded already
-
-        cols = b.columns
-        meta = cols.meta
-        ids: dict[str, int] = {}
-        lut = np.full(len(meta), -1, np.int64)
-        for k, m in enumerate(meta):          # (name, role, group, agg) of each metric kind
-            if m[1] == "lr":
-                lut[k] = ids.setdefault(m[2] or m[0], len(ids))
-        idx = cols.metric_index("lr")
-        got = b.memo[_LR_ARRAYS] = (cols.m_row[idx], cols.m_value[idx], list(ids), lut[cols.m_meta[idx]])
-    return got
-
-
-_LR_ARRAYS = "zero_lr.lr_arrays"
-
-
-def _skip_rows(b: Batch) -> list[int]:
-    """Rows (in order) saying that fp16 loss scaling skips steps: a skip event, or a
-    skipped-steps counter above 0."""
-    rows: list[int] = []
-    roles = b.roles
-    if "event" in roles and not SKIP_EVENTS.isdisjoint(b.event):
-        rows = [i for i, event in enumerate(b.event) if event in SKIP_EVENTS]
-    if "skipped_steps" in roles:
-        s_rows, _, s_values, _ = b.series("skipped_steps")
-        counted = [r for r, value in zip(s_rows, s_values) if value > 0]
-        if counted:
-            rows = sorted({*rows, *counted})
-    return rows
-
-
-def _is_final_at(b: Batch, i: int) -> bool:
-    """`is_final` of row i, from the batch's columns."""
-    step, step_total = b.step[i], b.step_total[i]
-    if step is not None and step_total:
-        return step >= step_total
-    epoch, epoch_total = b.epoch[i], b.epoch_total[i]
-    if epoch is not None and epoch_total:
-        return epoch >= epoch_total
-    return False
+def _counted_skips(b: Batch):
+    """Rows whose skipped-steps counter is above 0."""
+    if "skipped_steps" not in b.roles:
+        return None
+    s_rows, s_values = b.np_series("skipped_steps")
+    return s_rows[s_values > 0]
