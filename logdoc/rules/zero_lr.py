@@ -4,7 +4,7 @@ from ..batch import Batch
 from ..model import Record, Severity
 from . import register
 from ._series import entry_metric, event_rows, lr_arrays, previous_same
-from .base import Rule, is_final
+from .base import Rule, is_final, near_start
 
 
 # Events saying fp16 loss scaling skips optimizer steps, or that the printed LR is a placeholder
@@ -22,7 +22,9 @@ class ZeroLR(Rule):
     0 (tag `schedule-start`): for a per-epoch log the finding fires at once (a whole epoch at
     0); for a per-step log it waits for the next report: 0 again is the error, a positive LR
     means only the first step was wasted (information, tag `first-step`). When a group decays to 0 after
-    being positive, the finding waits until a later report shows training continuing at 0.
+    being positive, the finding waits until a later report shows training continuing at 0; so
+    does a first LR of 0 past the start of training (after the first epoch or 1000 steps: the
+    log begins mid-run, as an excerpt of a schedule's last epoch does).
 
     ## Why is this bad?
     With LR 0 the optimizer step multiplies every update by zero: the weights do not move,
@@ -157,7 +159,7 @@ class ZeroLR(Rule):
         if group in reported or self.skipping:
             return
         rec = b.record(i)
-        if group not in seen_positive:
+        if group not in seen_positive and near_start(rec):
             first_step = first_step_zero.get(group)
             if first_step is None and rec.step is not None:
                 first_step_zero[group] = rec            # per-step log: wait for the next report
@@ -172,8 +174,10 @@ class ZeroLR(Rule):
         if reports >= self.opt["confirm_reports"] and not is_final(rec):
             reported.add(group)
             pending.pop(group, None)
+            # (a first LR of 0 past the start: the excerpt began after the schedule did)
+            how = "decayed to 0" if group in seen_positive else "is 0 from the first report"
             yield self.finding(
-                first, f"learning rate of {_name(group)} decayed to 0 at {first.position()} "
+                first, f"learning rate of {_name(group)} {how} at {first.position()} "
                        f"and training continued (still 0 at line {rec.line})",
                 evidence=[rec], metric=entry_metric(b, "lr", rows, j).name, tags=("decayed",))
         else:
