@@ -4,7 +4,7 @@ from ..batch import Batch
 from ..model import Record, Severity
 from . import register
 from ._series import entry_metric, event_rows, lr_arrays, previous_same
-from .base import Rule, is_final, near_start
+from .base import Rule, is_final
 
 
 # Events saying fp16 loss scaling skips optimizer steps, or that the printed LR is a placeholder
@@ -23,7 +23,7 @@ class ZeroLR(Rule):
     0); for a per-step log it waits for the next report: 0 again is the error, a positive LR
     means only the first step was wasted (information, tag `first-step`). When a group decays to 0 after
     being positive, the finding waits until a later report shows training continuing at 0; so
-    does a first LR of 0 past the start of training (after the first epoch or 1000 steps: the
+    does a first LR of 0 past the start of training (after the second epoch or 1000 steps: the
     log begins mid-run, as an excerpt of a schedule's last epoch does).
 
     ## Why is this bad?
@@ -159,7 +159,7 @@ class ZeroLR(Rule):
         if group in reported or self.skipping:
             return
         rec = b.record(i)
-        if group not in seen_positive and near_start(rec):
+        if group not in seen_positive and not _past_start(rec):
             first_step = first_step_zero.get(group)
             if first_step is None and rec.step is not None:
                 first_step_zero[group] = rec            # per-step log: wait for the next report
@@ -199,6 +199,14 @@ class ZeroLR(Rule):
             if group not in self.reported:
                 yield self.finding(rec, f"learning rate of {_name(group)} is 0 at {rec.position()}: the "
                                         "schedule starts at 0", tags=("schedule-start",))
+
+
+def _past_start(rec: Record) -> bool:
+    """Past the first two epochs (0- or 1-based) or the first 1000 steps: a first LR seen
+    there is not where a schedule starts."""
+    if rec.epoch is not None:
+        return rec.epoch > 2
+    return rec.step is not None and rec.step > 1000
 
 
 def _name(group: str) -> str:
