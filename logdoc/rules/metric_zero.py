@@ -51,6 +51,8 @@ class MetricZero(Rule):
     after it are the noise of a small score (a per-batch accuracy of 0 or 1/128 while a
     10 000-class model is near chance). Its run of zeros counts only when it lasts
     `hold_after_nonzero` reports, or `hold` reports up to the end of the log (a collapse).
+    A log shorter than that (an excerpt of two evaluations) is judged as a reader would: a
+    metric exactly 0 at every one of its reports, at least two, is reported at the end.
 
     ## Options
     - `hold` (default 3): consecutive zero reports before firing.
@@ -125,18 +127,25 @@ class MetricZero(Rule):
                 yield run[4]
 
     def finish(self):
-        # a metric that was right before and is 0 at its last `hold` reports: a collapse
         for name, run in self.runs.items():
-            if run[4] is None and run[1] >= self.opt["hold"]:
+            if run[4] is not None:
+                continue
+            if run[1] >= self.opt["hold"]:
+                # a metric that was right before and is 0 at its last `hold` reports: a collapse
                 yield self.finding(run[0], _message(name, run) + ", up to the end of the log", metric=name)
+            elif run[1] >= 2 and name not in self.nonzero:
+                # a short log: 0 at every one of its reports, which a reader takes in at a glance
+                yield self.finding(run[0], f"{name} is exactly 0 at every report of the log ({run[1]}, lines "
+                                           f"{run[0].line}–{run[3]}): {_why(name)}", metric=name)
 
 
 def _message(name: str, run: list) -> str:
-    first = run[0]
-    kind = vocabulary.meaning(name).kind
-    why = ("the metric never sees a correct prediction" if kind == "score"
-           else "this part of the loss contributes nothing while the total is not 0")
-    return (f"{name} is exactly 0 at {run[1]} consecutive reports (lines {first.line}–{run[3]}): {why}")
+    return (f"{name} is exactly 0 at {run[1]} consecutive reports (lines {run[0].line}–{run[3]}): {_why(name)}")
+
+
+def _why(name: str) -> str:
+    return ("the metric never sees a correct prediction" if vocabulary.meaning(name).kind == "score"
+            else "this part of the loss contributes nothing while the total is not 0")
 
 
 def _kind(name: str) -> str:
