@@ -30,6 +30,7 @@ TYPED = {
     "dev-clean-LER": ("val", "error_rate"), "validloss": ("val", "loss"), "MAPE": (None, "loss"),
     "val_r_square": ("val", "score"), "explained_variance": (None, "unbounded_score"),
     "Walltime": (None, "time"), "Initial learn rate": (None, "learning_rate"),
+    "aAcc": (None, "score"), "mAcc": (None, "score"), "score": (None, "score"), "score_mean": (None, "reward"),
 }
 
 
