@@ -66,6 +66,7 @@ class Vocabulary:
         self.aggregates = {t: agg for agg, words in data["aggregates"].items() for t in words}
         self.kinds = [(k["kind"], re.compile("(?:" + "|".join(k["tokens"]) + ")$")) for k in data["kinds"]]
         self.plain_loss = frozenset(data["loss_plain_tokens"]["tokens"])
+        self.reinforcement = frozenset(data["reinforcement"]["tokens"])
         # name -> (fields, who decided): _metrics.toml's names, then the pattern files' (a
         # framework's own column names), then logdoc.toml's, each over the one before
         self.names: dict[str, tuple[dict, str]] = {}
@@ -194,6 +195,15 @@ def record_phase(name: str, role: str | None, record_phase: str | None) -> str:
     record's."""
     phase = meaning(name, role, record_phase).phase
     return "eval" if phase in ("val", "test") or record_phase == "eval" else "train"
+
+
+def is_reinforcement(name: str) -> bool:
+    """A name only reinforcement learning prints (a reward, a policy or value loss, a KL to
+    the old policy): its losses are not objectives that must fall."""
+    toks = tokens(name)
+    grams = {*toks, *("_".join(toks[i:i + 2]) for i in range(len(toks) - 1)),
+             *("_".join(toks[i:i + 3]) for i in range(len(toks) - 2))}
+    return not vocabulary().reinforcement.isdisjoint(grams)
 
 
 def is_fact(name: str, role: str | None = None) -> bool:

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from ..batch import Batch
+from ..model import Severity
+from . import register
+from ._series import loss_name_at, loss_reports
+from .base import Reports, Rule, fmt, loss_label
+from ..vocabulary import is_reinforcement
+
+
+@register
+class LossRising(Rule):
+    """The training loss rises report after report: at every report of the log, or at the
+    last several epochs.
+
+    Follows the new training-loss reports (reprints count once) and judges at the end of the
+    log, as a reader of the whole excerpt does: the loss rose at every one of its reports (at
+    least `min_reports`, by `min_total` in all), or its last `tail_epochs` per-epoch reports
+    each rose, by `tail_total` in all. A rise that the log later takes back is not one.
+
+    ## Why is this bad?
+    Training minimises this loss: if each report is worse than the one before, the updates
+    are making the model worse on the very data it trains on. The learning rate is too high
+    for this stage (a warm-up to a peak that is too high, a restart), the optimizer state
+    was lost on resume, or the loss is computed against the wrong targets. It is not
+    overfitting: overfitting makes the validation loss worse while the training loss keeps
+    falling.
+
+    ## Example
+    ```
+    Epoch 5/10 - loss: 1.1043 - acc: 0.6293
+    Epoch 6/10 - loss: 1.1402 - acc: 0.6196
+    Epoch 7/10 - loss: 1.1855 - acc: 0.6104
+    Epoch 8/10 - loss: 1.2136 - acc: 0.6021
+    Epoch 9/10 - loss: 1.2371 - acc: 0.5952
+    ```
+
+    ## Fix
+    Lower the learning rate (or its warm-up peak) by 3–10×; check that a resumed run restored
+    the optimizer and scheduler state; check the loss against shuffled or mis-aligned labels.
+
+    ## Options
+    - `min_reports` (default 4): reports a whole-log rise needs.
+    - `min_total` (default 0.05): how much (relative to its first report) the loss must have
+      risen by the end of a whole-log rise.
+    - `tail_epochs` (default 5): per-epoch reports, each higher than the one before, at the end
+      of the log.
+    - `tail_total` (default 0.1): how much the loss must have risen over those.
+
+    ## False positives
+    Losses that are 0 or negative at some report (GRPO, DPO, RL objectives that legitimately
+    grow from 0) are not judged, nor are the losses of a log that prints reinforcement-learning
+    signals (rewards, policy or value losses, KL to the old policy): a value loss grows with the
+    returns. Per-step losses are noisy: only a rise at every report of
+    the log counts for them, never a rising tail.
+    """
+
+    id = "loss-rising"
+    category = "loss-divergence"
+    severity = Severity.warning
+    wants = frozenset({"loss"})
+    options = {"min_reports": 4, "min_total": 0.05, "tail_epochs": 5, "tail_total": 0.1}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.reports = Reports(one_series=True)
+        self.count = 0                         # new reports so far
+        self.first: tuple | None = None        # (value, record) of the first report
+        self.last: tuple | None = None         # (value, line) of the last report
+        self.rising_from_start = True          # every report after the first rose
+        self.per_epoch = True                  # every report so far is one epoch
+        self.run = 0                           # reports in the rising run the log ends in
+        self.base: tuple | None = None         # (value, record) of the report before that run
+        self.positive = True                   # no report at or below 0
+        self.name = ""
+
+    def observe_batch(self, b: Batch):
+        import numpy as np
+
+        if self.positive and any(map(is_reinforcement, b.metric_names())):
+            self.positive = False              # (RL: not judged, as for losses at or below 0)
+        rows, vals, n_epoch = loss_reports(self.reports, b)
+        if not rows.size or not self.positive:
+            return ()
+        if not (vals > 0).all():
+            self.positive = False
+            return ()
+        if n_epoch < rows.size:
+            self.per_epoch = False
+        rose = np.empty(vals.size, bool)       # higher than the report before
+        np.greater(vals[1:], vals[:-1], out=rose[1:])
+        if self.first is None:
+            self.first = self.base = (float(vals[0]), b.record(int(rows[0])))
+            rose[0] = False                    # the first report is where a rise starts from
+            judged = rose[1:]
+        else:
+            rose[0] = vals[0] > self.last[0]
+            judged = rose
+        if self.rising_from_start and not judged.all():
+            self.rising_from_start = False
+        falls = np.flatnonzero(~rose)
+        if falls.size:                         # the run starts after the last report that did not rise
+            k = int(falls[-1])
+            self.run, self.base = vals.size - 1 - k, (float(vals[k]), b.record(int(rows[k])))
+        else:
+            self.run += vals.size
+        self.count += int(rows.size)
+        self.last = (float(vals[-1]), int(b.np_line()[int(rows[-1])]))
+        self.name = loss_name_at(b, int(rows[-1]))
+        return ()
+
+    def finish(self):
+        if not self.positive or self.first is None:
+            return
+        start, first = self.first
+        end, end_line = self.last
+        label = loss_label(self.name)
+        if (self.rising_from_start and self.count >= self.opt["min_reports"]
+                and end >= start * (1 + self.opt["min_total"])):
+            yield self.finding(
+                first, f"{label} rose at every one of its {self.count} reports (lines {first.line}–"
+                       f"{end_line}, {fmt(start)} to {fmt(end)}): training is making the model worse",
+                metric=self.name)
+            return
+        if self.per_epoch and self.run >= self.opt["tail_epochs"]:
+            rises, (before, rec) = self.run, self.base
+            if end >= before * (1 + self.opt["tail_total"]):
+                yield self.finding(
+                    rec, f"{label} rose at each of the last {rises} epochs (lines {rec.line}–{end_line}, "
+                         f"{fmt(before)} to {fmt(end)}): training is making the model worse",
+                    metric=self.name)
+
