@@ -596,3 +596,102 @@ def event_rows(b: "Batch", events: frozenset, also=None):
     if also is not None and also.size:
         found = np.union1d(found, also)
     return found
+# ---- misc family: events, metric rows and entries as arrays, whatever built the batch
+#
+# Like Batch's np_* accessors: a batch over BlockColumns answers from its arrays, another
+# converts its lists once; answers are kept on the batch (shared: never modify them).
+
+
+def batch_events(b: "Batch"):
+    """(rows int64, events list): the rows that carry an event and their events, in order."""
+    got = b.memo.get("batch_events")
+    if got is None:
+        import numpy as np
+
+        c = b.columns
+        if c is not None:
+            event_of = [None if a is None else a[2] for a in c.attrs]
+            codes = [k for k, e in enumerate(event_of) if e is not None]
+            rows = np.flatnonzero(np.isin(c.rc, codes)) if codes else np.zeros(0, np.int64)
+            got = (rows, [event_of[k] for k in c.rc[rows].tolist()])
+        else:
+            events = b.event
+            if events.count(None) == len(events):          # the usual batch: no event
+                got = (np.zeros(0, np.int64), [])
+            else:
+                from operator import is_not
+
+                rows = list(compress(range(len(events)), map(is_not, events, repeat(None))))
+                got = (np.array(rows, np.int64), [events[i] for i in rows])
+        b.memo["batch_events"] = got
+    return got
+
+
+def metric_rows(b: "Batch"):
+    """The rows that hold a metric, in order, each once (int64)."""
+    got = b.memo.get("metric_rows")
+    if got is None:
+        import numpy as np
+
+        m_row = b.columns.m_row if b.columns is not None else np.array(b.m_row, np.int64)
+        got = m_row
+        if m_row.size > 1:
+            got = m_row[np.flatnonzero(np.concatenate(([True], m_row[1:] != m_row[:-1])))]
+        b.memo["metric_rows"] = got
+    return got
+
+
+def metric_values(b: "Batch"):
+    """The value of every metric entry (float64), in the order of the batch's metric table
+    (entry j: `b.entry(j)`)."""
+    got = b.memo.get("metric_values")
+    if got is None:
+        import numpy as np
+
+        got = b.memo["metric_values"] = (b.columns.m_value if b.columns is not None
+                                         else np.array(b.m_value, np.float64))
+    return got
+
+
+def entry_keys(b: "Batch", entries):
+    """(codes int64, keys): `keys` lists the distinct (name, role) of these metric entries,
+    `codes[k]` is the index in `keys` of entries[k]'s. For rules that judge a few names of
+    many entries at once."""
+    import numpy as np
+
+    c = b.columns
+    if c is not None:
+        meta = c.meta
+        keys = list(dict.fromkeys(m[:2] for m in meta))
+        key_of = {key: k for k, key in enumerate(keys)}
+        code_of_meta = np.array([key_of[m[:2]] for m in meta], np.int64)
+        codes = code_of_meta[c.m_meta[entries]] if len(meta) else np.zeros(0, np.int64)
+    else:
+        names, roles = b.m_name, b.m_role
+        key_of = {}
+        codes = np.array([key_of.setdefault((names[j], roles[j]), len(key_of))
+                          for j in np.asarray(entries).tolist()], np.int64)
+        keys = list(key_of)
+    return codes, keys
+
+
+def in_training(b: "Batch", rows):
+    """Which of these rows are records of the training phase (bool array)."""
+    import numpy as np
+
+    c = b.columns
+    if c is not None:
+        train = np.array([a is not None and a[3] == "train" for a in c.attrs], bool)
+        return train[c.rc[rows]]
+    phase = b.phase
+    return np.array([phase[i] == "train" for i in np.asarray(rows).tolist()], bool)
+
+
+def series_metric(b: "Batch", role: str, k: int):
+    """The Metric of entry k of `b.np_series(role)`, read from its record (for a finding)."""
+    import numpy as np
+
+    rows = b.np_series(role)[0]
+    i = int(rows[k])
+    nth = k - int(np.searchsorted(rows, i))          # the record's nth metric of the role
+    return [m for m in b.record(i).metrics if m.role == role][nth]

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from itertools import compress, repeat
-from math import isfinite
-from operator import eq, not_
-
 from ..batch import Batch
 from ..model import Severity
 from . import register
+from ._series import in_training, series_metric
 from .base import Rule, fmt
 
 
@@ -50,40 +47,28 @@ class MaskedNaN(Rule):
         self.fired = False
 
     def observe_batch(self, b: Batch):
-        if b.columns is not None and not self.fired and _quiet(b):
+        if self.fired or "grad_norm" not in b.roles:
             return
-        if self.fired or "grad_norm" not in b.roles or 0.0 not in b.m_value:   # nothing to unmask
-            return
-        rows, names, values, _ = b.series("loss")
-        if 0.0 not in values:
-            return
-        gn_rows, gn_names, gn_values, _ = b.series("grad_norm")
-        if all(map(isfinite, gn_values)):
-            return
-        bad: dict[int, int] = {}                    # row -> its first non-finite grad norm
-        for j in compress(range(len(gn_values)), map(not_, map(isfinite, gn_values))):
-            bad.setdefault(gn_rows[j], j)
-        phase = b.phase
-        for k in compress(range(len(values)), map(eq, values, repeat(0.0))):
-            i = rows[k]
-            if i in bad and phase[i] == "train":
-                name = names[k]
-                self.fired = True
-                j = bad[i]
-                yield self.finding(
-                    b.record(i), f"{name} is printed as 0.0 while {gn_names[j]} is {fmt(gn_values[j])} at "
-                                 f"{b.position(i)}: the nan loss was filtered out of the logged average",
-                    metric=name)
-                return
+        import numpy as np
 
-
-def _quiet(b: Batch) -> bool:
-    """The list code's early returns, with NumPy on a batch over BlockColumns (no list
-    built): no grad norm, no loss of exactly 0, or no non-finite grad norm."""
-    import numpy as np
-
-    if "grad_norm" not in b.roles or not (b.columns.m_value == 0.0).any():
-        return True
-    if not (b.np_series("loss")[1] == 0.0).any():
-        return True
-    return bool(np.isfinite(b.np_series("grad_norm")[1]).all())
+        rows, values = b.np_series("loss")
+        zero = np.flatnonzero(values == 0.0)
+        if not zero.size:
+            return
+        gn_rows, gn_values = b.np_series("grad_norm")
+        bad = np.flatnonzero(~np.isfinite(gn_values))
+        bad_rows = gn_rows[bad]
+        # zero losses beside a non-finite grad norm, on training records
+        zero = zero[np.isin(rows[zero], bad_rows)]
+        zero = zero[in_training(b, rows[zero])]
+        if not zero.size:
+            return
+        k = int(zero[0])
+        i = int(rows[k])
+        name = series_metric(b, "loss", k).name
+        norm = series_metric(b, "grad_norm", int(bad[np.searchsorted(bad_rows, i)]))
+        self.fired = True
+        yield self.finding(
+            b.record(i), f"{name} is printed as 0.0 while {norm.name} is {fmt(norm.value)} at "
+                         f"{b.position(i)}: the nan loss was filtered out of the logged average",
+            metric=name)
