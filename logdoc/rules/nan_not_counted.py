@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from math import isfinite
-
 from ..batch import Batch
 from ..model import Severity
 from . import register
+from ._series import series_metric
 from .base import Rule, fmt
 
 
@@ -48,37 +47,29 @@ class NaNNotCounted(Rule):
         self.fired = False
 
     def observe_batch(self, b: Batch):
-        if self.fired:
+        if self.fired or "nan_steps" not in b.roles:
             return
-        if b.columns is not None:         # NumPy first: no list built when nothing can fire
-            import numpy as np
+        import numpy as np
 
-            if "nan_steps" not in b.roles or np.isfinite(b.np_series("grad_norm")[1]).all():
-                return                    # (no nan counter: the list code returns too)
-        rows, names, values, _ = b.series("grad_norm")
-        if all(map(isfinite, values)):
+        rows, values = b.np_series("grad_norm")
+        bad = np.flatnonzero(~np.isfinite(values))
+        if not bad.size:
             return
-        c_rows, c_names, c_values, _ = b.series("nan_steps")
-        if not c_rows:
+        bad_rows = rows[bad]
+        # a record's first non-finite norm speaks for it
+        first = np.concatenate(([True], bad_rows[1:] != bad_rows[:-1]))
+        bad, bad_rows = bad[first], bad_rows[first]
+        c_rows, c_values = b.np_series("nan_steps")
+        s_rows, s_values = b.np_series("skipped_steps")
+        quiet = (np.isin(bad_rows, c_rows) & ~np.isin(bad_rows, c_rows[c_values != 0])
+                 & ~np.isin(bad_rows, s_rows[s_values > 0]))    # counters all 0, none skipped
+        if not quiet.any():
             return
-        counters: dict[int, list] = {}          # row -> [name of its first counter, all 0]
-        for r, name, value in zip(c_rows, c_names, c_values):
-            counter = counters.get(r)
-            if counter is None:
-                counters[r] = [name, value == 0]
-            elif value != 0:
-                counter[1] = False
-        s_rows, _, s_values, _ = b.series("skipped_steps")
-        skipped = {r for r, value in zip(s_rows, s_values) if value > 0}
-        last = -1
-        for i, name, value in zip(rows, names, values):
-            if i == last or isfinite(value):
-                continue
-            last = i                          # the record's first non-finite norm speaks for it
-            counter = counters.get(i)
-            if counter is not None and counter[1] and i not in skipped:
-                self.fired = True
-                yield self.finding(
-                    b.record(i), f"{name} is {fmt(value)} at {b.position(i)} but {counter[0]} "
-                                 "is 0: the nan was not counted or skipped", metric=name)
-                return
+        k = int(np.argmax(quiet))
+        i = int(bad_rows[k])
+        norm = series_metric(b, "grad_norm", int(bad[k]))
+        counter = series_metric(b, "nan_steps", int(np.searchsorted(c_rows, i)))
+        self.fired = True
+        yield self.finding(
+            b.record(i), f"{norm.name} is {fmt(norm.value)} at {b.position(i)} but {counter.name} "
+                         "is 0: the nan was not counted or skipped", metric=norm.name)
