@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
-from itertools import compress, repeat
-from operator import is_not
 
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
+from ._series import batch_events, metric_rows
 from .base import Rule
 
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
@@ -71,42 +69,16 @@ class Crash(Rule):
         self.resumed = 0
 
     def observe_batch(self, b: Batch):
-        if b.columns is not None:
-            return self._observe_columns(b)
-        events = b.event
-        n = len(events)
-        if events.count(None) == n:        # the usual batch: training records or chatter
-            if b.m_row and (self.swallowed or self.start is not None):
-                self._training(len(set(b.m_row)))
-            return ()
-        trained = list(dict.fromkeys(b.m_row))    # rows with metrics, in order
-        done = 0                           # rows before this one are done
-        for i in compress(range(n), map(is_not, events, repeat(None, n))):
-            self._training(bisect_left(trained, i) - bisect_left(trained, done))
-            self._event(events[i], b, i)
-            done = i + 1
-        self._training(len(trained) - bisect_left(trained, done))
-        return ()
-
-    def _observe_columns(self, b: Batch):
-        """`observe_batch` on a batch over BlockColumns, with NumPy: the event rows come from
-        the row codes, the rows with metrics from the sorted metric rows (no list built)."""
         import numpy as np
 
-        c = b.columns
-        m_row = c.m_row
-        with_event = [k for k, a in enumerate(c.attrs) if a is not None and a[2] is not None]
-        ev_rows = np.flatnonzero(np.isin(c.rc, with_event)) if with_event else ()
-        if not len(ev_rows):               # the usual batch: training records or chatter
-            if m_row.size and (self.swallowed or self.start is not None):
-                self._training(int(np.count_nonzero(m_row[1:] != m_row[:-1])) + 1)
-            return ()
-        trained = np.unique(m_row)         # rows with metrics, in order
-        rc, attrs = c.rc, c.attrs
+        ev_rows, events = batch_events(b)
+        if not ev_rows.size and not (self.swallowed or self.start is not None):
+            return ()                      # the usual batch, and no traceback to follow
+        trained = metric_rows(b)           # training records: rows with metrics
         done = 0                           # rows before this one are done
-        for i in ev_rows.tolist():
+        for i, event in zip(ev_rows.tolist(), events):
             self._training(int(np.searchsorted(trained, i) - np.searchsorted(trained, done)))
-            self._event(attrs[rc[i]][2], b, i)
+            self._event(event, b, i)
             done = i + 1
         self._training(int(trained.size - np.searchsorted(trained, done)))
         return ()
