@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-from itertools import compress
-from math import isfinite
-from operator import itemgetter, not_
-
 from .. import vocabulary
 from ..batch import Batch
 from ..model import Severity
 from . import register
+from ._series import batch_events, entry_keys, metric_values
 from .base import Rule, fmt
 
 # Roles where inf/nan is an artefact of timing, not of the model (e.g. a rate over 0 s).
@@ -58,67 +55,37 @@ class NonFinite(Rule):
         self.reported: set[str] = set()
 
     def observe_batch(self, b: Batch):
-        if b.columns is not None:
-            yield from self._observe_columns(b)
-            return
-        reported = self.reported
-        events, values = b.event, b.m_value
-        event_row = events.index("nonfinite_loss") if "nonfinite_loss" in events else -1
-        if isfinite(sum(values)):          # a sum is finite only when every value is
-            bad = ()
-        else:
-            bad = compress(range(len(values)), map(not_, map(isfinite, values)))
-        rows, names, roles = b.m_row, b.m_name, b.m_role
-        for j in bad:
-            i = rows[j]
+        ev_rows, events = batch_events(b)
+        event_row = int(ev_rows[events.index("nonfinite_loss")]) if "nonfinite_loss" in events else -1
+        values = metric_values(b)
+        for j in self._candidates(b, values).tolist():
+            i, name, _, value = b.entry(j)
             if 0 <= event_row <= i:
                 yield from self._event(b, event_row)
                 event_row = -1
-            name = names[j]
-            if roles[j] in IGNORED_ROLES or name in reported or best_not_yet_set(name, values[j]):
-                continue
-            reported.add(name)
-            yield self.finding(b.record(i), f"{name} is {fmt(values[j])} at {b.position(i)}", metric=name)
+            self.reported.add(name)
+            yield self.finding(b.record(i), f"{name} is {fmt(value)} at {b.position(i)}", metric=name)
         if event_row >= 0:
             yield from self._event(b, event_row)
 
-    def _observe_columns(self, b: Batch):
-        """`observe_batch` on a batch over BlockColumns, with NumPy (no list built): the same
-        findings in the same order. Only the first non-finite value of each metric name (not
-        of an ignored role) can make one, so only those are read."""
+    def _candidates(self, b: Batch, values):
+        """The metric entries that make a finding, in order: the first non-finite value of
+        each name not reported yet, leaving out ignored roles and running bests not yet set."""
         import numpy as np
 
-
-        c = b.columns
-        with_event = [k for k, a in enumerate(c.attrs) if a is not None and a[2] == "nonfinite_loss"]
-        ev = np.flatnonzero(np.isin(c.rc, with_event)) if with_event else ()
-        event_row = int(ev[0]) if len(ev) else -1
-        bad = np.flatnonzero(~np.isfinite(c.m_value))
-        meta, reported = c.meta, self.reported
-        if bad.size:
-            # one key per metric name (-1: an ignored role); the first bad value of each
-            # name is the only one that can speak (the loop skips the others)
-            names = list(map(itemgetter(0), meta))
-            ids = {name: k for k, name in enumerate(dict.fromkeys(names))}
-            key = np.fromiter(map(ids.__getitem__, names), np.int64, len(names))
-            key[np.fromiter(map(IGNORED_ROLES.__contains__, map(itemgetter(1), meta)), bool, len(meta))] = -1
-            key = key[c.m_meta[bad]]
-            bad = bad[key >= 0]
-            _, first = np.unique(key[key >= 0], return_index=True)
-            bad = bad[np.sort(first)]
-        for j in bad.tolist():
-            i = int(c.m_row[j])
-            if 0 <= event_row <= i:
-                yield from self._event(b, event_row)
-                event_row = -1
-            name, role = meta[c.m_meta[j]][:2]
-            if role in IGNORED_ROLES or name in reported or best_not_yet_set(name, float(c.m_value[j])):
-                continue
-            reported.add(name)
-            rec = b.record(i)
-            yield self.finding(rec, f"{name} is {fmt(float(c.m_value[j]))} at {rec.position()}", metric=name)
-        if event_row >= 0:
-            yield from self._event(b, event_row)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if not bad.size:
+            return bad
+        codes, keys = entry_keys(b, bad)
+        ignored = np.array([role in IGNORED_ROLES or name in self.reported for name, role in keys], bool)
+        # a running best at +/-inf (nan is still reported)
+        unset_best = np.array([best_not_yet_set(name, float("inf")) for name, _ in keys], bool)
+        keep = ~ignored[codes] & ~(unset_best[codes] & np.isinf(values[bad]))
+        bad, codes = bad[keep], codes[keep]
+        first_key: dict[str, int] = {}     # the keys of one name share an id
+        name_id = np.array([first_key.setdefault(name, k) for k, (name, _) in enumerate(keys)], np.int64)
+        _, first = np.unique(name_id[codes], return_index=True)
+        return bad[np.sort(first)]
 
     def _event(self, b: Batch, i: int):
         if "event" not in self.reported:
