@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import deque
-from functools import partial
-from operator import is_not, lt
 
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
+from ._series import batch_events
 from .base import Rule
 
 
@@ -72,31 +70,26 @@ class Fp16Overflow(Rule):
     def observe_batch(self, b: Batch):
         if self.fired and self.startup_reported:
             return                         # nothing left to report, ever
-        if b.columns is not None:         # with NumPy, no list built
-            if _quiet(b):                  # the usual batch
-                self.reports += _train_report_count(b)
-                self.last_step = _last_step_np(b, self.last_step)
-                return
-            yield from self._observe_columns(b)
-            return
-        steps = b.step
-        n_rows = len(steps)
-        overflows = _overflow_rows(b)
-        tl_rows = b.train_loss()[0]
-        if not overflows:                  # the usual batch: count reports, keep the last step
-            self.reports += len(tl_rows)
-            self.last_step = _last_step(steps, 0, n_rows, self.last_step)
-            return
-        epochs, events = b.epoch, b.event
+        import numpy as np
+
+        tl_rows = b.np_train_loss()[0]     # training reports
+        steps, known = b.np_counter("step")
+        shown = np.flatnonzero(known)
+
+        def last_step(start: int, stop: int, default):
+            """The last step shown in rows start..stop-1, else `default`."""
+            k = int(np.searchsorted(shown, stop)) - 1
+            return float(steps[shown[k]]) if k >= 0 and shown[k] >= start else default
+
         done = 0                           # rows before this are accounted for
-        for i, n in overflows:
+        for i, n, epoch, is_event in _overflow_rows(b):
             # training reports and steps of the rows in between
-            self.reports += bisect_left(tl_rows, i) - bisect_left(tl_rows, done)
-            self.last_step = _last_step(steps, done, i + 1, self.last_step)
+            self.reports += int(np.searchsorted(tl_rows, i) - np.searchsorted(tl_rows, done))
+            self.last_step = last_step(done, i + 1, self.last_step)
             done = i + 1
-            yield from self._overflow(b, i, n, epochs[i], events[i] is not None)
-        self.reports += len(tl_rows) - bisect_left(tl_rows, done)
-        self.last_step = _last_step(steps, done, n_rows, self.last_step)
+            yield from self._overflow(b, i, n, epoch, is_event)
+        self.reports += int(tl_rows.size - np.searchsorted(tl_rows, done))
+        self.last_step = last_step(done, len(b), self.last_step)
 
     def _overflow(self, b: Batch, i: int, n: int, epoch, is_event: bool):
         """Row i says n optimizer steps were skipped (the reports and step before it counted)."""
@@ -131,155 +124,28 @@ class Fp16Overflow(Rule):
                        f"start-up (lines {first.line}–{rec.line}): optimizer steps keep being skipped",
                 evidence=[rec])
 
-    def _observe_columns(self, b: Batch):
-        """The loop above on a batch over BlockColumns: rows, steps and training reports
-        read from arrays, records built for the overflow rows only."""
-        import numpy as np
 
-
-        c = b.columns
-        overflows = _overflow_rows_np(b)
-        tl_rows = _train_report_rows(b)
-        steps, known = c.counters["step"]
-        shown = None if known is None else np.flatnonzero(known)
-
-        def last_step(start: int, stop: int, default):
-            """`_last_step` over rows start..stop-1."""
-            if start >= stop:
-                return default
-            if shown is None:
-                return float(steps[stop - 1])
-            k = int(np.searchsorted(shown, stop)) - 1
-            return float(steps[shown[k]]) if k >= 0 and shown[k] >= start else default
-
-        attrs, rc = c.attrs, c.rc
-        done = 0                           # rows before this are accounted for
-        for i, n in overflows:
-            # training reports and steps of the rows in between
-            self.reports += int(np.searchsorted(tl_rows, i) - np.searchsorted(tl_rows, done))
-            self.last_step = last_step(done, i + 1, self.last_step)
-            done = i + 1
-            yield from self._overflow(b, i, n, c.counter("epoch", i), attrs[rc[i]][2] is not None)
-        self.reports += int(tl_rows.size - np.searchsorted(tl_rows, done))
-        self.last_step = last_step(done, c.n, self.last_step)
-
-
-_is_not_none = partial(is_not, None)
-
-
-def _last_step(steps: list, start: int, stop: int, default):
-    """The last step shown in rows start..stop-1, else `default`."""
-    if start >= stop:
-        return default
-    last = steps[stop - 1]
-    if last is not None:
-        return last
-    return next(filter(_is_not_none, reversed(steps[start:stop - 1])), default)
-
-
-def _overflow_rows(b: Batch) -> list[tuple[int, int]]:
-    """(row, n) for each row that says n > 0 optimizer steps were skipped for overflow, in row
-    order: an overflow event counts 1, else the finite positive skipped-step counters add up."""
-    found: dict[int, int] = {}
-    events = b.event
-    if "loss_scale_overflow" in events:
-        i = -1
-        try:
-            while True:
-                i = events.index("loss_scale_overflow", i + 1)
-                found[i] = 1
-        except ValueError:
-            pass
-    if "skipped_steps" in b.roles:
-        rows, _, values, _ = b.series("skipped_steps")
-        if any(map(_POSITIVE, values)):
-            sums: dict[int, float] = {}
-            for r, v in zip(rows, values):
-                if 0 < v < _INF:           # finite and positive
-                    sums[r] = sums.get(r, 0) + v
-            for r, total in sums.items():
-                if r not in found and int(total) > 0:
-                    found[r] = int(total)
-    return sorted(found.items())
-
-
-# ---- the same on a batch over BlockColumns, with NumPy
-
-def _quiet(b: Batch) -> bool:
-    """No row of the batch can be an overflow row (`_overflow_rows` would find none): no
-    row code carries the overflow event and no skipped-step counter is positive."""
-    c = b.columns
-    if any(a is not None and a[2] == "loss_scale_overflow" for a in c.attrs):
-        return False
-    return "skipped_steps" not in b.roles or not (b.np_series("skipped_steps")[1] > 0).any()
-
-
-def _train_report_count(b: Batch) -> int:
-    """len(b.train_loss()[0]): rows of the training phase with a loss."""
-    import numpy as np
-
-    rows = _train_loss_rows(b)
-    return int(np.count_nonzero(rows[1:] != rows[:-1])) + 1 if rows.size else 0
-
-
-def _train_loss_rows(b: Batch):
-    """Rows of the training phase with a loss, once per loss (so a row may repeat)."""
-    import numpy as np
-
-    rows = b.np_series("loss")[0]
-    if not rows.size:
-        return rows
-    c = b.columns
-    if all(a is None or a[3] == "train" for a in c.attrs):   # (the usual block: a row with
-        return rows                    # a loss is a record, so it has attrs, and trains)
-    train = np.array([a is not None and a[3] == "train" for a in c.attrs], bool)
-    return rows[train[c.rc[rows]]]
-
-
-def _train_report_rows(b: Batch):
-    """b.train_loss()[0] as an array: rows of the training phase with a loss, in order."""
-    import numpy as np
-
-    rows = _train_loss_rows(b)
-    return rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if rows.size else rows
-
-
-def _overflow_rows_np(b: Batch) -> list[tuple[int, int]]:
-    """`_overflow_rows` from the row codes and the skipped-step series' arrays."""
-    import numpy as np
-
-    c = b.columns
-    found: dict[int, int] = {}
-    with_event = [k for k, a in enumerate(c.attrs) if a is not None and a[2] == "loss_scale_overflow"]
-    if with_event:
-        found = dict.fromkeys(np.flatnonzero(np.isin(c.rc, with_event)).tolist(), 1)
-    if "skipped_steps" in b.roles:
-        rows, values = b.np_series("skipped_steps")
-        positive = (values > 0) & (values < _INF)      # finite and positive
-        if positive.any():
-            sums: dict[int, float] = {}
-            for r, v in zip(rows[positive].tolist(), values[positive].tolist()):
-                sums[r] = sums.get(r, 0) + v
-            for r, total in sums.items():
-                if r not in found and int(total) > 0:
-                    found[r] = int(total)
-    return sorted(found.items())
-
-
-def _last_step_np(b: Batch, default):
-    """`_last_step` over the whole batch, from the step counter's arrays."""
-    import numpy as np
-
-    values, known = b.columns.counters["step"]
-    if not values.size:
-        return default
-    if known is None:
-        return float(values[-1])
-    if known[-1]:
-        return float(values[-1])
-    last = len(known) - 1 - int(np.argmax(known[::-1]))     # the last True (argmax stops there)
-    return float(values[last]) if known[last] else default
+def _overflow_rows(b: Batch) -> list[tuple[int, int, float | None, bool]]:
+    """(row, n, its epoch, whether it is an event line) for each row that says n > 0
+    optimizer steps were skipped for overflow, in row order: an overflow event counts 1, else
+    the finite positive skipped-step counters add up."""
+    ev_rows, events = batch_events(b)
+    found = {r: 1 for r, e in zip(ev_rows.tolist(), events) if e == "loss_scale_overflow"}
+    rows, values = b.np_series("skipped_steps")
+    positive = (values > 0) & (values < _INF)          # finite and positive
+    if positive.any():
+        sums: dict[int, float] = {}
+        for r, v in zip(rows[positive].tolist(), values[positive].tolist()):
+            sums[r] = sums.get(r, 0) + v
+        for r, total in sums.items():
+            if r not in found and int(total) > 0:
+                found[r] = int(total)
+    if not found:
+        return []
+    epochs, known = b.np_counter("epoch")
+    with_event = set(ev_rows.tolist())
+    return [(i, n, float(epochs[i]) if known[i] else None, i in with_event)
+            for i, n in sorted(found.items())]
 
 
 _INF = float("inf")
-_POSITIVE = partial(lt, 0)             # 0 < value (False for nan)
