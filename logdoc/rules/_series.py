@@ -695,3 +695,47 @@ def series_metric(b: "Batch", role: str, k: int):
     i = int(rows[k])
     nth = k - int(np.searchsorted(rows, i))          # the record's nth metric of the role
     return [m for m in b.record(i).metrics if m.role == role][nth]
+
+
+def texts_at(b: "Batch", rows) -> list[str]:
+    """The texts of these rows (a batch over BlockColumns decodes only theirs)."""
+    import numpy as np
+
+    if b.columns is not None:
+        return b.columns.texts(np.asarray(rows, np.int64))
+    return list(map(b.text.__getitem__, np.asarray(rows).tolist()))
+
+
+def rows_searched(b: "Batch", pattern, pattern_bytes, width: int):
+    """The rows whose text holds a match of `pattern` (a compiled str regex) in its first
+    `width` characters, in order (int64). `pattern_bytes` is the same regex over bytes; both
+    must match digits and punctuation only (no blank at either end) and treat every digit
+    alike: then a match in a line's bytes is one in its stripped text, and whether the lines
+    of one template's shape (every digit written as 7) match is answered by one of them, so a
+    batch over BlockColumns searches one line per shape, not its texts."""
+    import numpy as np
+
+    c = b.columns
+    if c is None:
+        texts = b.text
+        n = len(texts)
+        return np.fromiter(compress(range(n), map(pattern.search, texts, repeat(0, n), repeat(width, n))),
+                           np.int64)
+    rc, start, end, src, extra = c.rc, c.text_start, c.text_end, c.src, c.extra
+    own = (rc >= c.n_templates) | (start < 0)         # rows read line by line: one by one
+    if extra:
+        own[list(extra)] = True
+    shaped = np.flatnonzero(~own)
+    rep = np.full(len(c.attrs), -1, np.int64)
+    rep[rc[shaped]] = shaped                          # a row of each template shape present
+    rep = rep[rep >= 0]
+    search = pattern_bytes.search
+    codes = [code for code, s, e in zip(rc[rep].tolist(), start[rep].tolist(), end[rep].tolist())
+             if search(src, s, min(s + width, e)) is not None]
+    hit = np.zeros(c.n, bool)
+    if codes:
+        hit[shaped] = np.isin(rc[shaped], codes)
+    alone = np.flatnonzero(own)
+    if alone.size:
+        hit[alone] = [pattern.search(t, 0, width) is not None for t in c.texts(alone)]
+    return np.flatnonzero(hit)

@@ -3,11 +3,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from itertools import compress, repeat
-from operator import eq, getitem, sub
+from operator import add, getitem, is_, itemgetter
 
 from ..batch import Batch
 from ..model import Severity
 from . import register
+from ._series import batch_events, metric_rows, rows_searched, texts_at
 from .base import Rule
 
 # Timestamps that logging libraries put at the front of a line: ISO / python logging
@@ -94,100 +95,95 @@ class Stalled(Rule):
         self.fired_silence = False
         # (seconds, batch, row) of the last timestamped training record
         self.last: tuple | None = None
-        self.clock: dict = {}              # timestamp text (and format) -> seconds or None
+        self.clock: dict = {}              # (format, timestamp text) -> seconds or None
         self.minutes: dict = {}            # ISO text up to the minute -> its first second
 
     def observe_batch(self, b: Batch):
         if self.fired_event and self.fired_silence:
             return
-        if b.columns is not None and self._quiet(b.columns):
-            return                         # proved from the arrays: nothing to read, no state
-        events, texts = b.event, b.text
-        n = len(texts)
-        if not self.fired_silence and events.count(None) == n:   # no event in this batch
-            if not b.m_row:
-                return                     # and no training record
-            if _ISO_AT_START(texts[b.m_row[0]]) is not None and \
-                    self._steady(b, list(dict.fromkeys(b.m_row))):
-                return
-        stalls = not self.fired_event and "stall" in events
-        # rows whose first 80 characters may hold a timestamp (every format has hh:mm:ss)
-        timed = [] if self.fired_silence else list(compress(range(n), map(_HMS_TAIL.search, texts,
-                                                                          repeat(0, n), repeat(80, n))))
-        if not timed:
-            if stalls:
-                yield self._stall(b, events.index("stall"))
-            return
-        if stalls:                         # stall rows in order among the timestamped ones
-            timed = sorted({*timed, *compress(range(n), map(eq, events, repeat("stall", n)))})
-        training = set(b.m_row)            # rows with metrics, or with an event, count
-        if events.count(None) == n:
-            timed = [i for i in timed if i in training]
+        ev_rows, events = batch_events(b)
+        found = []                         # (row, finding): a timeout and a silence
+        if not self.fired_event and "stall" in events:
+            i = int(ev_rows[events.index("stall")])
+            found.append((i, self._stall(b, i)))
+        if not self.fired_silence:
+            silence = self._silence(b, ev_rows, events)
+            if silence is not None:
+                found.append(silence)
+        for _, f in sorted(found, key=itemgetter(0)):
+            yield f
+
+    def _silence(self, b: Batch, ev_rows, events):
+        """(row, finding) where a timestamped record comes `max_silence` seconds after the
+        last timestamped training record, or None; `self.last` follows the training records.
+        Records with metrics or an event count (a timeout is the other finding's)."""
+        import numpy as np
+
+        rows = rows_searched(b, _HMS_TAIL, _HMS_BYTES, 80)    # every format has hh:mm:ss
+        if not rows.size:
+            return None
+        stall = ev_rows[[e == "stall" for e in events]] if events else ev_rows
+        rows = rows[np.isin(rows, metric_rows(b)) | np.isin(rows, ev_rows)]
+        rows = rows[~np.isin(rows, stall)]
+        if not rows.size:
+            return None
+        with_event = np.isin(rows, ev_rows)
+        times = np.array(self._times(texts_at(b, rows)), np.float64)     # nan: no timestamp
+        known = ~np.isnan(times)
+        # the last training time before each row: the one carried in, then each training row's
+        sets = known & ~with_event
+        at = np.maximum.accumulate(np.where(sets, np.arange(rows.size), -1))
+        before = np.empty(rows.size, np.int64)
+        before[0], before[1:] = -1, at[:-1]
+        carried = np.nan if self.last is None else self.last[0]
+        last = np.where(before >= 0, times[np.maximum(before, 0)], carried)
+        gaps = np.flatnonzero(known & (times - last >= self.opt["max_silence"]))
+        prev = None
+        if gaps.size:
+            k = int(gaps[0])
+            prev = self.last[1:] if before[k] < 0 else (b, int(rows[before[k]]))
+            sets[k + 1:] = False           # fired: later rows are not followed
+        if sets.any():
+            k_last = int(np.flatnonzero(sets)[-1])
+            self.last = (float(times[k_last]), b, int(rows[k_last]))
+        if prev is None:
+            return None
+        self.fired_silence = True
+        i = int(rows[k])
+        prev, rec, resumed = prev[0].record(prev[1]), b.record(i), not with_event[k]
+        f = self.finding(
+            prev, f"no training output for {(float(times[k]) - float(last[k])) / 60:.0f} minutes between line "
+                  f"{prev.line} and line {rec.line}" + (": a long pause, then training resumed" if resumed else
+                                                       ", which reports an error: the run hung"),
+            evidence=[rec])
+        if resumed:
+            f.severity = Severity.info
+        return i, f
+
+    def _times(self, texts: list[str]) -> list:
+        """`self._timestamp` of each text (nan for None). Texts that start with an ISO
+        timestamp (python logging's asctime, the common case) are read by their first 19
+        characters, once per distinct timestamp (`_iso_times` when all of them do)."""
+        keys = list(map(getitem, texts, repeat(_ISO_WIDTH)))
+        distinct = list(dict.fromkeys(keys))
+        if _ISO_LINES.fullmatch("\n".join(distinct)) is not None:
+            found = self._iso_times(distinct)
         else:
-            timed = [i for i in timed if i in training or events[i] is not None]
-        max_silence = self.opt["max_silence"]
-        stamp = self._timestamp
-        for i in timed:
-            event = events[i]
-            if event == "stall":
-                if not self.fired_event:
-                    yield self._stall(b, i)
-                continue
-            if self.fired_silence:
-                continue
-            t = stamp(texts[i])
-            if t is None:
-                continue
-            last = self.last
-            if last is not None and t - last[0] >= max_silence:
-                self.fired_silence = True
-                gap = t - last[0]
-                prev = last[1].record(last[2])
-                resumed = event is None
-                f = self.finding(
-                    prev, f"no training output for {gap / 60:.0f} minutes between line {prev.line} and "
-                          f"line {b.line[i]}" + (": a long pause, then training resumed" if resumed else
-                                                 ", which reports an error: the run hung"),
-                    evidence=[b.record(i)])
-                if resumed:
-                    f.severity = Severity.info
-                yield f
-            if event is None:
-                self.last = (t, b, i)
+            found = [self._iso_time(key) if _ISO_AT_START(key) is not None else None for key in distinct]
+        times = list(map(dict(zip(distinct, found)).__getitem__, keys))
+        for k in compress(range(len(times)), map(is_, times, repeat(None))):
+            t = self._timestamp(texts[k])  # no valid timestamp at the start: search the head
+            times[k] = _NAN if t is None else t
+        return times
 
-    def _quiet(self, cols) -> bool:
-        """True when the list code below would neither fire nor change state on a batch over
-        BlockColumns (no list column is built here); False: let it read the batch.
-
-        That code reads only rows whose first 80 characters hold hh:mm:ss (`_HMS_TAIL`) and,
-        until it fired, stall events. Rows of one template code share one line shape (the
-        vector parser's codes are its shapes: every digit written as 7), and whether
-        `_HMS_TAIL` finds a match in the first 80 characters depends only on the shape, so one
-        row per code answers for all of them. Any such row (training or not) sends the batch
-        to the list code, which decides."""
-        import numpy as np                 # a columns batch: NumPy is loaded already
-
-        attrs, rc = cols.attrs, cols.rc
-        if not self.fired_event:
-            stall = [k for k, a in enumerate(attrs) if a is not None and a[2] == "stall"]
-            if stall and np.isin(rc, stall).any():
-                return False
-        if self.fired_silence or not cols.n:
-            return True
-        rep = np.full(len(attrs), -1, np.int64)
-        rep[rc] = np.arange(cols.n)        # a row of each code present (any one will do)
-        src, start, end, extra = cols.src, cols.text_start, cols.text_end, cols.extra
-        search, search_text = _HMS_BYTES.search, _HMS_TAIL.search
-        for i in rep[rep >= 0].tolist():
-            s = int(start[i])
-            if s < 0:                      # a line-by-line record: its text is kept as str
-                if search_text(extra[i], 0, 80) is not None:
-                    return False
-            # text = src[s:e].rstrip(): a match (digits and colons) inside src[s:e] lies in
-            # the stripped text too, so its first 80 characters are src[s:min(s + 80, e)]
-            elif search(src, s, min(s + 80, int(end[i]))) is not None:
-                return False
-        return True
+    def _iso_times(self, keys: list[str]) -> list:
+        """`_iso_time` of each of these ISO timestamps, in bulk: one conversion per minute."""
+        minute_keys = list(map(getitem, keys, repeat(_MINUTE)))
+        starts = {key: self._minute(key) for key in dict.fromkeys(minute_keys)}
+        seconds = list(map(int, map(getitem, keys, repeat(_SECOND))))
+        if None in starts.values() or _EXACT in starts.values() or max(seconds) > 59:
+            return list(map(self._iso_time, keys))     # no such date, or a clock change
+        return list(map(add, map(starts.__getitem__, minute_keys), seconds))
 
     def _stall(self, b: Batch, i: int):
         self.fired_event = True
@@ -195,61 +191,32 @@ class Stalled(Rule):
         return self.finding(rec, f"distributed timeout at {rec.position()}: the job hung in a "
                                  f"collective operation ({rec.text.strip()[:120]})")
 
-    def _steady(self, b: Batch, rows: list[int]) -> bool:
-        """Training rows (and no event) that all start with an ISO timestamp and leave no gap
-        of max_silence: note the last one and say True. Otherwise (False) nothing is changed
-        and the rows must be read one by one."""
-        keys = list(map(getitem, map(b.text.__getitem__, rows), repeat(_ISO_WIDTH)))
-        if _ISO_LINES.fullmatch("\n".join(keys)) is None:
-            return False                   # not every row starts with one
-        seconds = dict.fromkeys(keys)      # each distinct timestamp once
-        minutes = self.minutes
-        for key in seconds:
-            start = minutes.get(key[:16], _MISSING)
-            if start is _MISSING:
-                if len(minutes) >= 1024:   # bounded
-                    minutes.clear()
-                start = minutes[key[:16]] = _minute_start(_ISO_AT_START(key))
-            second = int(key[17:])
-            if start is None or start is _EXACT or second > 59:
-                return False               # no such date, or a clock change: one by one
-            seconds[key] = start + second
-        times = list(map(seconds.__getitem__, keys))
-        last = self.last
-        seq = times if last is None else [last[0], *times]
-        if len(seq) > 1 and max(map(sub, seq[1:], seq[:-1])) >= self.opt["max_silence"]:
-            return False
-        self.last = (times[-1], b, rows[-1])
-        return True
+    def _iso_time(self, key: str) -> float | None:
+        """Seconds of `key`, an ISO timestamp as _ISO matches it at a line start (None: no
+        valid date)."""
+        start = self._minute(key[_MINUTE])
+        if start is None:
+            return None                    # no such year, month, day, hour or minute
+        second = int(key[_SECOND])
+        if start is _EXACT or second > 59:
+            return _seconds(_ISO_AT_START(key))
+        return start + second
 
-    def _iso_time(self, key: str, m: re.Match) -> float | None:
-        """Seconds of an ISO timestamp at the line start (None: no valid date), cached."""
-        clock = self.clock
-        t = clock.get(key, _MISSING)
-        if t is _MISSING:
-            if len(clock) >= 4096:         # bounded: a long log has a new second every line
-                clock.clear()
-            minutes = self.minutes
-            start = minutes.get(key[:16], _MISSING)
-            if start is _MISSING:
-                if len(minutes) >= 1024:
-                    minutes.clear()
-                start = minutes[key[:16]] = _minute_start(m)
-            second = int(m["s"])
-            if start is None:
-                t = None                   # no such year, month, day, hour or minute
-            elif start is _EXACT or second > 59:
-                t = _seconds(m)
-            else:
-                t = start + second
-            clock[key] = t
-        return t
+    def _minute(self, key: str):
+        """`_minute_start` of an ISO timestamp's first 16 characters, remembered."""
+        minutes = self.minutes
+        start = minutes.get(key, _MISSING)
+        if start is _MISSING:
+            if len(minutes) >= 1024:       # bounded
+                minutes.clear()
+            start = minutes[key] = _minute_start(_ISO_AT_START(key + ":00"))
+        return start
 
     def _timestamp(self, text: str) -> float | None:
         """`timestamp(text)`, remembering what each timestamp's text converts to."""
         m = _ISO_AT_START(text)            # the common case: python logging's asctime first
         if m is not None:
-            t = self._iso_time(m.group(), m)
+            t = self._iso_time(m.group())
             if t is not None:
                 return t                   # what searching the first 80 characters finds first
         clock = self.clock
@@ -277,7 +244,9 @@ _ISO_AT_START = _ISO.match
 _HMS_TAIL = re.compile(r":\d\d:\d\d")    # found wherever _HMS is (a fast literal-led scan)
 _HMS_BYTES = re.compile(rb":[0-9][0-9]:[0-9][0-9]")   # _HMS_TAIL on a block's (ASCII) bytes
 _MISSING = object()
+_NAN = float("nan")
 _ISO_WIDTH = slice(0, 19)              # what _ISO matches is always 19 characters long
+_MINUTE, _SECOND = slice(0, 16), slice(17, 19)      # its minute and its second
 _ISO_LINES = re.compile(r"(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\n)*\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
 _EXACT = object()                      # a minute whose seconds are not evenly spaced
 
