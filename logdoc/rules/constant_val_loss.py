@@ -77,18 +77,12 @@ class ConstantValLoss(Rule):
         self.reports = Reports()
 
     def observe_batch(self, b):
-        """`observe` for each record with a validation value. A batch over BlockColumns
-        builds only those records (each reads its own text, not the whole block's)."""
-        c = b.columns
-        if c is None:
-            yield from super().observe_batch(b)
-            return
+        """`_evaluation` of each record with a validation value, in order (a batch over
+        BlockColumns builds only those records: each reads its own text, not the block's)."""
         for i in columns_rows(b, _ROLES):
-            yield from self.observe(b.record(i))
+            yield from self._evaluation(b.record(i))
 
-    def observe(self, rec: Record):
-        if not any(m.role in ("val_loss", "val_metric") for m in rec.metrics):
-            return
+    def _evaluation(self, rec: Record):
         new = self.reports.is_new(rec)
         carries_train_step = rec.step is not None and rec.epoch is not None and train_loss(rec) is not None
         for m in rec.metrics:
