@@ -43,7 +43,9 @@ class NonFinite(Rule):
     ## False positives
     Throughput, time and memory values are ignored (a rate over a zero interval is inf), and
     so is a running best (`best_loss`, `min_val_loss`: the vocabulary's kind `running_best`) at
-    +/-inf, its value before the first evaluation; a NaN running best is still reported.
+    +/-inf, its value before the first evaluation, and a count, size or counter at +/-inf (a
+    limit left open in a printed configuration: `max_dataset_size: inf`); NaN is still
+    reported.
     """
 
     id = "nonfinite"
@@ -97,5 +99,8 @@ class NonFinite(Rule):
 
 def best_not_yet_set(name: str, value: float) -> bool:
     """A running best (`best_loss`, `min_val_loss`) starts at +inf or -inf before the first
-    evaluation: that is its initial value, not a non-finite result. NaN is still reported."""
-    return value in (float("inf"), float("-inf")) and vocabulary.meaning(name).kind == "running_best"
+    evaluation: that is its initial value, not a non-finite result; a count, size or counter
+    at inf is a limit left open (`max_dataset_size: inf`, `patience: inf`). NaN is still
+    reported."""
+    return (value in (float("inf"), float("-inf"))
+            and vocabulary.meaning(name).kind in ("running_best", "count", "counter"))
