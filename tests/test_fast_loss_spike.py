@@ -1,6 +1,9 @@
-"""loss-spike's NumPy path (`_marks`, `_skip`, then the loop from each mark) leaves the rule
-exactly as its loop does: same findings, same window, counters and run after every batch, on
-random streams and on values exactly at the spike threshold (where the loop's `sum` and the
+"""loss-spike reads every batch one way: NumPy marks the reports that may be spikes
+(`_marks`), the others enter the window in bulk (`_skip`) and `_report` judges each mark and
+the reports after it. Columns batches and list batches of the same records, cut anywhere,
+leave the rule in the same state (findings, window, counters, run after every batch); and the
+marks miss no spike: the rule gives what `_report` gives when it judges every report, on
+random streams and on values exactly at the spike threshold (where `_report`'s `sum` and the
 arrays' sums could round differently).
 """
 from __future__ import annotations
@@ -9,7 +12,8 @@ import random
 
 import pytest
 
-from fast_series_streams import lockstep, lockstep_runs, place
+from fast_series_streams import _view, batches, lockstep, lockstep_runs, place, series_log
+from logdoc.engine import build_rules
 from logdoc.rules import all_rules
 
 # (through all_rules: importing one rule module first would leave the others out of the registry)
@@ -24,7 +28,7 @@ def _state(r: LossSpike) -> tuple:
 @pytest.fixture
 def quiet_calls(monkeypatch):
     """How often the NumPy test ran, and how many values it marked (so the test cannot pass
-    without reaching both the bulk path and the loop from a mark)."""
+    without reaching both the bulk path and the judgement from a mark)."""
     calls = {"batches": 0, "marks": 0}
     inner = LossSpike._marks
 
@@ -98,3 +102,30 @@ def test_many_spikes_and_runs(options, quiet_calls):
                           options, _state)
         found += len(got)
     assert found > 0 and quiet_calls["batches"] > 0 and quiet_calls["marks"] > 100
+
+
+def _every_report_judged(data: bytes, block: int, options: dict) -> int:
+    """The rule as it runs, and one whose `_marks` marks every report (so `_report` judges
+    each, with its own `sum`), fed the same batches: the same findings and state after every
+    batch. Returns the findings."""
+    fast, slow = (build_rules(["loss-spike"], options={"loss-spike": options})[0] for _ in range(2))
+    slow._marks = lambda values: range(len(values))
+    found = 0
+    for k, (cols, listed) in enumerate(batches(data, block)):
+        got = [_view(f) for f in fast.observe_batch(cols)]
+        want = [_view(f) for f in slow.observe_batch(listed)]
+        assert got == want, f"batch {k}"
+        assert _state(fast) == _state(slow), f"batch {k}"
+        found += len(want)
+    return found
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+def test_the_marks_miss_no_spike(options, quiet_calls):
+    found = 0
+    for seed in range(6):
+        block = random.Random(seed).choice([300, 1000, 4000, 20000])
+        found += _every_report_judged(series_log(seed, "loss", mild=seed % 2 == 1), block, options)
+        found += _every_report_judged(_threshold_log(seed), block, options)
+        found += _every_report_judged(_spiky_log(seed), block, options)
+    assert found > 0 and quiet_calls["marks"] > 0

@@ -739,3 +739,14 @@ def rows_searched(b: "Batch", pattern, pattern_bytes, width: int):
     if alone.size:
         hit[alone] = [pattern.search(t, 0, width) is not None for t in c.texts(alone)]
     return np.flatnonzero(hit)
+# ---- loss family
+
+def loss_name(b: "Batch", i: int) -> str:
+    """`loss_name_at(b, i)`: on a columns batch, from row i's Record when it holds one loss
+    (what `b.train_loss` names then), so that `b.train_loss` (and the list columns it builds)
+    is not needed for it."""
+    if b.columns is not None:
+        names = [m.name for m in b.record(i).metrics if m.role == "loss"]
+        if len(names) == 1:
+            return names[0]
+    return loss_name_at(b, i)

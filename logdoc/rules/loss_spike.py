@@ -6,9 +6,8 @@ from math import isfinite
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
+from ._series import loss_name, loss_reports
 from .base import Reports, Rule, fmt
-from ._series import new_finite_losses, new_finite_losses_np
-from .loss_divergence import _loss_name
 
 
 @register
@@ -66,30 +65,24 @@ class LossSpike(Rule):
         self.reports = Reports(one_series=True)
 
     def observe_batch(self, b: Batch):
-        # A big batch from the vector parser: its new reports come as arrays, and NumPy marks
-        # the values that may be spikes (`_marks`); the values between them are taken in bulk
-        # (`_skip`) and the loop (`_loop`) reads from each mark until its window is the
-        # arrays' again.
-        got = new_finite_losses_np(self.reports, b) if b.columns is not None else None
-        if got is None:
-            rows, values, _ = new_finite_losses(self.reports, b)
-            yield from self._loop(b, rows, values)
-            return
-        rows, values, _ = got
-        marks = self._marks(values)
-        if marks is None:
-            yield from self._loop(b, rows.tolist(), values.tolist())
+        # NumPy marks the reports that may be spikes (`_marks`); the reports between them enter
+        # the window in bulk (`_skip`) and `_report` judges each mark, then the reports after
+        # it until the window is the arrays' again.
+        rows, values, _ = loss_reports(self.reports, b)
+        if not rows.size:
             return
         window, n, p = self.recent.maxlen, len(values), 0
-        for q in marks:
+        for q in self._marks(values):
             if q < p:
-                continue                  # read by the loop already
+                continue                  # judged already
             self._skip(values, p, q)
             # A spike stays out of the window, so the windows after it are not the arrays'
             # until `window` values in a row have entered it.
             p, calm = q, None             # (None: no spike since the mark)
             while p < n:
-                yield from self._loop(b, [int(rows[p])], [float(values[p])])
+                f = self._report(b, int(rows[p]), float(values[p]))
+                if f is not None:
+                    yield f
                 p += 1
                 if self.run:
                     calm = 0
@@ -102,75 +95,70 @@ class LossSpike(Rule):
         self._skip(values, p, n)
 
     def _skip(self, values, start: int, end: int) -> None:
-        """The loop's state changes for values start..end-1, none of which is a spike."""
+        """What `_report` does for values start..end-1, none of which is a spike."""
         if end > start:
             self.seen += end - start
             if self.run:
                 self.run, self.run_first = 0, None
             self.recent.extend(values[max(start, end - self.recent.maxlen):end].tolist())
 
-    def _loop(self, b: Batch, rows: list[int], values: list[float]):
-        """The reports one by one."""
+    def _report(self, b: Batch, i: int, value: float):
+        """One new report (row i): into the window, or a spike (and maybe its finding)."""
         recent, opt = self.recent, self.opt
-        warmup, rtol, patience = opt["warmup"], opt["rtol"], opt["patience"]
-        seen, run = self.seen, self.run
-        try:
-            for i, value in zip(rows, values):
-                # a spike is not an improvement and exceeds the running mean by rtol × mean
-                # (the mean is summed only for a value that did not improve)
-                if seen >= warmup and recent and value >= recent[-1]:
-                    mean = sum(recent) / len(recent)
-                    spike = mean > 0 and value - mean >= rtol * mean
-                else:
-                    spike = False
-                seen += 1
-                if not spike:
-                    if run:
-                        run, self.run_first = 0, None
-                    recent.append(value)
-                    continue
-                # spikes do not enter the mean, so a sustained spike stays visible
-                run += 1
-                self.run_first = self.run_first or b.record(i)
-                if run >= patience and not self.reported_warning:
-                    self.reported_warning = True
-                    rec = b.record(i)     # (b.line[i] would build the whole column of a big batch)
-                    yield self.finding(
-                        self.run_first, f"training loss stayed above {1 + rtol:g}× its running mean "
-                                        f"for {run} reports (lines {self.run_first.line}–{rec.line})",
-                        evidence=[rec], metric=_loss_name(b, i, rec))
-                elif run == 1 and not self.reported_info:
-                    self.reported_info = True
-                    rec = b.record(i)
-                    f = self.finding(rec, f"training loss spiked to {fmt(value)} at {b.position(i)}, "
+        rtol = opt["rtol"]
+        # a spike is not an improvement and exceeds the running mean by rtol × mean
+        # (the mean is summed only for a value that did not improve)
+        if self.seen >= opt["warmup"] and recent and value >= recent[-1]:
+            mean = sum(recent) / len(recent)
+            spike = mean > 0 and value - mean >= rtol * mean
+        else:
+            spike = False
+        self.seen += 1
+        if not spike:
+            if self.run:
+                self.run, self.run_first = 0, None
+            recent.append(value)
+            return None
+        # spikes do not enter the mean, so a sustained spike stays visible
+        self.run += 1
+        self.run_first = self.run_first or b.record(i)
+        if self.run >= opt["patience"] and not self.reported_warning:
+            self.reported_warning = True
+            rec = b.record(i)
+            return self.finding(
+                self.run_first, f"training loss stayed above {1 + rtol:g}× its running mean "
+                                f"for {self.run} reports (lines {self.run_first.line}–{rec.line})",
+                evidence=[rec], metric=loss_name(b, i))
+        if self.run == 1 and not self.reported_info:
+            self.reported_info = True
+            f = self.finding(b.record(i), f"training loss spiked to {fmt(value)} at {b.position(i)}, "
                                           f"{value / mean:.1f}× its running mean",
-                                     metric=_loss_name(b, i, rec))
-                    f.severity = Severity.info
-                    yield f
-        finally:
-            self.seen, self.run = seen, run
+                             metric=loss_name(b, i))
+            f.severity = Severity.info
+            return f
+        return None
 
-    def _marks(self, values) -> list[int] | None:
-        """Positions in `values` (float64, finite: a columns batch's new reports) that may be
-        spikes, or None where this test does not apply (the loop then reads every value).
+    def _marks(self, values) -> list[int] | range:
+        """Positions in `values` (the batch's new reports) that may be spikes: every position
+        where this test does not apply.
 
         Value j is compared with the mean of the `window` values before it, across the
-        batch's start. Up to the first spike every value enters the window, so these are the
-        loop's windows; after a spike they are again once `window` values in a row have
-        entered it (the caller reads the values in between with the loop). The means are
-        summed in another order than the loop's `sum`, so a value within a margin (far above
+        batch's start. Up to the first spike every value enters the window, so these are
+        `_report`'s windows; after a spike they are again once `window` values in a row have
+        entered it (the caller judges the values in between one by one). The means are
+        summed in another order than `_report`'s `sum`, so a value within a margin (far above
         the rounding of a window's sum) of being a spike is marked too."""
         recent, opt = self.recent, self.opt
         window, rtol, warmup = recent.maxlen, opt["rtol"], opt["warmup"]
+        n, held = len(values), len(recent)
         if not window or not isfinite(rtol):
-            return None
+            return range(n)
         import numpy as np
 
-        n, held = len(values), len(recent)
         seq = np.concatenate((np.zeros(window - held), np.array(recent, np.float64), values))
         scale = float(np.abs(seq).max()) if n else 0.0
         if not scale < 1e300:
-            return None                   # sums could overflow
+            return range(n)               # sums could overflow
         # the window before value j is seq[j:j + window] (zeros where the stream had less)
         sums = seq[:n] + 0.0
         for c in range(1, window):
