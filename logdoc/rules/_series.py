@@ -3,6 +3,7 @@ lists, or from a NumPy batch's arrays), the latest training loss before a row, a
 that hold a role. Kept apart from base.py (the Rule class and its small helpers)."""
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left, bisect_right
 from itertools import chain, compress, repeat
 from math import isfinite, isnan
@@ -750,3 +751,22 @@ def loss_name(b: "Batch", i: int) -> str:
         if len(names) == 1:
             return names[0]
     return loss_name_at(b, i)
+
+
+_PLAIN_SUM = sys.version_info < (3, 12)  # sum() of floats: plain additions, in order
+
+
+def block_means(blocks):
+    """The means of the rows of `blocks` (a 2-D float64 array, one block of values per row):
+    the very floats `sum(row) / len(row)` gives. Python's sum() adds floats one by one from 0
+    up to 3.11, so a column-by-column accumulation gives the same floats; later versions
+    compensate their sums: there, sum() itself is used."""
+    import numpy as np
+
+    count, w = blocks.shape
+    if not _PLAIN_SUM:
+        return np.array([sum(row) / w for row in blocks.tolist()], np.float64)
+    total = np.zeros(count)
+    for j in range(w):
+        total += blocks[:, j]
+    return total / w
