@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from loss_streams import batch_pairs, run
+from loss_streams import batch_pairs, one_record_batches, run
 
 _LEVELS = [math.log(c) for c in (2, 10, 100, 1000, 50257)]
 
@@ -143,3 +143,25 @@ def test_plateau_block_means_from_arrays_are_the_list_codes(seed, plain_sum, mon
     assert got == want
     if got:
         assert [repr(x) for x in got] == [repr(x) for x in want]    # -0.0 is not 0.0 here
+
+
+# State each rule carries between batches (Records by their line), for the test below.
+_STATES = {
+    "loss-chance-level": lambda r: ([(v, x.line) for v, x in r.recent], r.seen, r.run, r.reports.state()),
+}
+
+
+@pytest.mark.parametrize("rule_id,kind,options", [
+    ("loss-chance-level", "chance", None),
+    ("loss-chance-level", "chance", {"window": 3, "min_reports": 5}),
+    ("loss-chance-level", "repeats", {"window": 6}),
+])
+def test_batches_of_one_record_give_the_same(rule_id, kind, options):
+    # one body for every batch: a columns batch of a few thousand records and the same
+    # records one per batch give the same findings, and the same state until one fires
+    found = 0
+    for seed in range(10):
+        block = random.Random(seed).choice([2500, 9000, 40000])
+        found += one_record_batches(rule_id, loss_log(seed, kind), block, options or {}, _STATES[rule_id])
+    if kind != "repeats":
+        assert found > 0

@@ -1,17 +1,13 @@
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections import deque
-from functools import partial
-from itertools import compress, repeat
-from operator import and_
 
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
+from ._series import loss_name, loss_reports
 from .base import Reports, Rule, fmt, loss_label
-from ._series import loss_name_at, new_finite_losses, new_finite_losses_np
 
 # Cross-entropy of a uniform guess, ln(C), for common class counts and LLM vocabularies.
 # Benchmarks' class counts (binary, CIFAR-10/MNIST, CIFAR-100, ImageNet-1k) and the
@@ -87,73 +83,51 @@ class LossChanceLevel(Rule):
             else:
                 merged.append([lo, hi])
         self.band_edges = [x for span in merged for x in span]
-        self.band_edge = partial(bisect_right, self.band_edges)
 
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        if b.columns is not None:                 # a big batch of the vector parser
-            got = new_finite_losses_np(self.reports, b)
-            if got is not None:
-                rows, vals, _ = got
-                if not rows.size or self._quiet_np(b, rows, vals):
-                    return
-                yield from self._scan(b, rows.tolist(), vals.tolist())
-                return
-        rows, vals, _ = new_finite_losses(self.reports, b)
-        if not rows:
-            return
-        yield from self._scan(b, rows, vals)
-
-    def _quiet_np(self, b: Batch, rows, vals) -> bool:
-        """True, with the state updated as `_scan` leaves it, when no run of `window` reports
-        in a band forms in this batch (`_scan` judges only there); False changes nothing."""
         import numpy as np
 
-        window, n, edges = self.opt["window"], len(vals), self.band_edges
-        # the reports inside a band (band_edge odd), looked up only between the outer edges
-        at = np.flatnonzero((vals >= edges[0]) & (vals <= edges[-1]))
-        if at.size:
-            at = at[(np.searchsorted(edges, vals[at], "right") & 1).astype(bool)]
-        run = 0
-        if at.size:
-            # runs of consecutive reports inside: their lengths, the first one going on from
-            # the last batch's run when it starts at the first report
-            ends = np.flatnonzero(np.diff(at) != 1)
-            lengths = np.diff(np.concatenate(([-1], ends, [at.size - 1])))
-            carry = self.run if at[0] == 0 else 0
-            if int(lengths[0]) + carry >= window or int(lengths.max()) >= window:
-                return False
-            if at[-1] == n - 1:
-                run = int(lengths[-1]) + (carry if lengths.size == 1 else 0)
-        self.run = run
-        self.seen += n
-        start = max(0, n - window)
-        self.recent.extend(zip(vals[start:].tolist(), map(b.record, rows[start:].tolist())))
-        return True
-
-    def _scan(self, b: Batch, rows: list[int], vals: list[float]):
-        """The new reports `rows`, `vals` of this batch, report by report where it matters."""
-        window, seen0, n = self.opt["window"], self.seen, len(vals)
+        rows, vals, _ = loss_reports(self.reports, b)
+        n = len(vals)
+        if not n:
+            return
+        window, seen0 = self.opt["window"], self.seen
         # Firing needs `window` reports in a row inside a band around some ln(C): only where
         # such a run is long enough is the window judged exactly.
-        inside = list(compress(range(n), map(and_, map(self.band_edge, vals), repeat(1))))
-        run, last = self.run, -1
-        for k in inside:
-            run = run + 1 if k == last + 1 else 1
-            last = k
-            if run >= window:
-                f = self._judge(b, rows, vals, k, seen0 + k + 1)
-                if f is not None:
-                    self.fired = True
-                    yield f
-                    return
-        self.run = run if last == n - 1 else 0
+        at, run = self._inside(vals)
+        for k in at[run >= window].tolist():
+            f = self._judge(b, rows, vals, k, seen0 + k + 1)
+            if f is not None:
+                self.fired = True
+                yield f
+                return
+        self.run = int(run[-1]) if at.size and at[-1] == n - 1 else 0
         self.seen = seen0 + n
-        self.recent.extend((vals[k], b.record(rows[k])) for k in range(max(0, n - window), n))
+        start = max(0, n - window)
+        self.recent.extend(zip(vals[start:].tolist(), map(b.record, rows[start:].tolist())))
 
-    def _judge(self, b: Batch, rows: list[int], vals: list[float], k: int, seen: int):
-        """The finding at new report k of this batch (`rows`, `vals`) if the window of
+    def _inside(self, vals):
+        """(positions of the reports inside a band, in order; how many reports in a row are
+        inside up to each of them, the first run going on from the last batch's)."""
+        import numpy as np
+
+        edges = self.band_edges
+        if not edges:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        # inside a band: band_edge odd, looked up only between the outer edges
+        at = np.flatnonzero((vals >= edges[0]) & (vals <= edges[-1]))
+        at = at[(np.searchsorted(edges, vals[at], "right") & 1).astype(bool)]
+        if not at.size:
+            return at, at
+        starts = np.ones(at.size, bool)            # where a run of consecutive positions starts
+        np.not_equal(at[1:], at[:-1] + 1, out=starts[1:])
+        start = at[np.maximum.accumulate(np.where(starts, np.arange(at.size), 0))]
+        return at, at - start + 1 + np.where(start == 0, self.run, 0)
+
+    def _judge(self, b: Batch, rows, vals, k: int, seen: int):
+        """The finding at new report k of this batch (`rows`, `vals`: arrays) if the window of
         reports ending there is at chance."""
         opt = self.opt
         window = opt["window"]
@@ -166,20 +140,20 @@ class LossChanceLevel(Rule):
             # past the start when the window's reports that show an epoch all lie past the
             # first `start_epochs` epochs
             at = [(r.epoch, r.epoch_base) for _, r in recent[start:]] if start < old else []
-            at += [(b.epoch[i], b.epoch_base[i]) for i in rows[max(0, start - old):k + 1]]
+            at += [(r.epoch, r.epoch_base) for r in map(b.record, rows[max(0, start - old):k + 1].tolist())]
             done = [e - (base if base is not None else 1) for e, base in at if e is not None]
             if not (done and min(done) >= opt["start_epochs"]):
                 return None
-        value = vals[k]
-        span = [v for v, _ in recent[start:]] + vals[max(0, start - old):k + 1]
+        value = float(vals[k])
+        span = [v for v, _ in recent[start:]] + vals[max(0, start - old):k + 1].tolist()
         for c, level in _LEVELS:
             band = opt["rtol"] * level
             if abs(value - level) > band:
                 continue              # the newest value decides first: the window scan is rare
             if all(abs(v - level) <= band for v in span):
-                first = recent[start][1] if start < old else b.record(rows[start - old])
-                rec = b.record(rows[k])
-                name = loss_name_at(b, rows[k])
+                first = recent[start][1] if start < old else b.record(int(rows[start - old]))
+                rec = b.record(int(rows[k]))
+                name = loss_name(b, int(rows[k]))
                 return self.finding(
                     first, f"{loss_label(name)} stays at {fmt(value)} ≈ ln({c}) = {level:.4f}, the loss of "
                            f"a uniform guess over {c} classes, for {min(window, seen)} reports "
