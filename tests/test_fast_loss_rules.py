@@ -118,43 +118,50 @@ def test_columns_batches_give_the_list_findings(rule_id, kind, options):
 
 @pytest.mark.parametrize("plain_sum", [True, False])
 @pytest.mark.parametrize("seed", range(20))
-def test_plateau_block_means_from_arrays_are_the_list_codes(seed, plain_sum, monkeypatch):
-    # _means_np must give the very floats `sum(block) / w` gives (best means are kept and
-    # compared across batches): values of mixed magnitudes and signs make any other order
-    # of addition round differently.
+def test_block_means_are_the_floats_sum_gives(seed, plain_sum, monkeypatch):
+    # _series.block_means must give the very floats `sum(block) / w` gives (loss-plateau keeps
+    # best means and compares them across batches): values of mixed magnitudes and signs
+    # make any other order of addition round differently.
     import numpy as np
 
-    import logdoc.rules.loss_plateau
-    from logdoc.rules.loss_plateau import LossPlateau
+    import logdoc.rules._series as series
 
-    if plain_sum and not logdoc.rules.loss_plateau._PLAIN_SUM:
+    if plain_sum and not series._PLAIN_SUM:
         pytest.skip("this Python's sum() compensates: the arrays' column sums are not used")
     # (False: the branch later Pythons take, sum() over the values' lists)
-    monkeypatch.setattr(logdoc.rules.loss_plateau, "_PLAIN_SUM", plain_sum)
+    monkeypatch.setattr(series, "_PLAIN_SUM", plain_sum)
     rnd = random.Random(seed)
-    rule = LossPlateau(window=rnd.choice([1, 3, 10, 17]))
-    w = rule.size = rule.opt["window"]
-    rule.block = [rnd.uniform(-1, 1) * 10 ** rnd.randint(-8, 8) for _ in range(rnd.randrange(w))]
-    values = [rnd.choice([0.1, 0.2, 0.3, -0.0, 1e16, -1e16, 1e-9]) if rnd.random() < 0.3
-              else rnd.uniform(-1, 1) * 10 ** rnd.randint(-8, 8) for _ in range(rnd.randrange(200))]
-    seq = rule.block + values
-    want = [sum(seq[s:s + w]) / w for s in range(0, len(seq) - w + 1, w)] or None
-    got = rule._means_np(np.array(values, np.float64))
+    w = rnd.choice([1, 3, 10, 17])
+    seq = [rnd.choice([0.1, 0.2, 0.3, -0.0, 1e16, -1e16, 1e-9]) if rnd.random() < 0.3
+           else rnd.uniform(-1, 1) * 10 ** rnd.randint(-8, 8) for _ in range(rnd.randrange(220))]
+    count = len(seq) // w
+    want = [sum(seq[s:s + w]) / w for s in range(0, count * w, w)]
+    got = series.block_means(np.array(seq[:count * w], np.float64).reshape(count, w)).tolist()
     assert got == want
-    if got:
-        assert [repr(x) for x in got] == [repr(x) for x in want]    # -0.0 is not 0.0 here
+    assert [repr(x) for x in got] == [repr(x) for x in want]        # -0.0 is not 0.0 here
 
 
 # State each rule carries between batches (Records by their line), for the test below.
 _STATES = {
     "loss-chance-level": lambda r: ([(v, x.line) for v, x in r.recent], r.seen, r.run, r.reports.state()),
+    "loss-plateau": lambda r: (r.block, _line(r.block_first) if r.block else None,
+                               r.best and (r.best[0], _line(r.best[1])), r.improved, r.from_start,
+                               r.stale, r.size, r.reports.state()),
 }
+
+
+def _line(place) -> int:
+    """The line of a place a rule keeps: a Record, or (batch, row) while the batch is read."""
+    return place[0].record(place[1]).line if type(place) is tuple else place.line
 
 
 @pytest.mark.parametrize("rule_id,kind,options", [
     ("loss-chance-level", "chance", None),
     ("loss-chance-level", "chance", {"window": 3, "min_reports": 5}),
     ("loss-chance-level", "repeats", {"window": 6}),
+    ("loss-plateau", "plateau", None),
+    ("loss-plateau", "plateau", {"window": 3, "patience": 4}),
+    ("loss-plateau", "repeats", {"patience": 30}),
 ])
 def test_batches_of_one_record_give_the_same(rule_id, kind, options):
     # one body for every batch: a columns batch of a few thousand records and the same
