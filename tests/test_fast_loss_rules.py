@@ -147,6 +147,7 @@ _STATES = {
     "loss-plateau": lambda r: (r.block, _line(r.block_first) if r.block else None,
                                r.best and (r.best[0], _line(r.best[1])), r.improved, r.from_start,
                                r.stale, r.size, r.reports.state()),
+    "loss-zero": lambda r: (r.first and r.first.line, r.started, r.at_start, r.count, r.reports.state()),
 }
 
 
@@ -162,6 +163,9 @@ def _line(place) -> int:
     ("loss-plateau", "plateau", None),
     ("loss-plateau", "plateau", {"window": 3, "patience": 4}),
     ("loss-plateau", "repeats", {"patience": 30}),
+    ("loss-zero", "zero", None),
+    ("loss-zero", "zero", {"hold": 3}),
+    ("loss-zero", "repeats", {"hold": 4}),
 ])
 def test_batches_of_one_record_give_the_same(rule_id, kind, options):
     # one body for every batch: a columns batch of a few thousand records and the same

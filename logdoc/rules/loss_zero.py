@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import math
-from bisect import bisect_left, bisect_right
-
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
+from ._series import loss_name, report_key
 from .base import Reports, Rule, loss_label
-from ._series import finite_losses_np
 
 
 @register
@@ -68,36 +65,26 @@ class LossZero(Rule):
     def observe_batch(self, b: Batch):
         if self.fired:
             return
-        if b.columns is not None:                 # a big batch of the vector parser
-            got = finite_losses_np(b)
-            # With a finite training loss and none of them 0 (nan and inf are not 0 either),
-            # every report ends an episode, as below; the training losses' lists (and the
-            # phase column they need) are never built.
-            if got is not None and got[0].size and not (got[1] == 0).any():
-                self.started = True
-                self.first, self.count = None, 0
-                return
-        rows, names, values = b.train_loss()
-        if not rows:
+        import numpy as np
+
+        rows, values = b.np_train_loss()
+        if not rows.size:
             return
         started, self.started = self.started, True
-        if 0.0 not in values:             # no zero: every report ends an episode
+        zeros = np.flatnonzero(values == 0).tolist()
+        if not zeros:                     # no zero: every report ends an episode
             self.first, self.count = None, 0
             return
+        masked_nan = _nonfinite_grad_norm_rows(b)
         done = 0                          # reports before this one are read
-        while True:
-            try:
-                k = values.index(0.0, done)
-            except ValueError:
-                break
+        for k in zeros:
             if k > done:                  # a non-zero (or non-finite) loss in between
                 self.first, self.count = None, 0
             done = k + 1
-            i = rows[k]
-            if _nonfinite_grad_norm(b, i):
+            i = int(rows[k])
+            if i in masked_nan:
                 continue                  # hf-masked-nan owns this case
-            if not self.reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]) \
-                    and self.first is not None:
+            if not self.reports.is_new_at(*report_key(b, i)) and self.first is not None:
                 continue
             if self.first is None:
                 self.first = b.record(i)
@@ -109,17 +96,19 @@ class LossZero(Rule):
             if self.count >= need:
                 self.fired = True
                 rec = b.record(i)
+                name = loss_name(b, i)
                 yield self.finding(
-                    self.first, f"{loss_label(names[k])} is exactly 0.0 from {self.first.position()} on "
+                    self.first, f"{loss_label(name)} is exactly 0.0 from {self.first.position()} on "
                                 f"({self.count} consecutive reports until line {rec.line}): no sample "
-                                "contributes to the loss", evidence=[rec], metric=names[k])
+                                "contributes to the loss", evidence=[rec], metric=name)
                 return
         if done < len(values):
             self.first, self.count = None, 0
 
 
-def _nonfinite_grad_norm(b: Batch, i: int) -> bool:
-    """Does batch row i report a gradient norm that is nan or infinite?"""
-    lo, hi = bisect_left(b.m_row, i), bisect_right(b.m_row, i)
-    return any(role == "grad_norm" and not math.isfinite(value)
-               for role, value in zip(b.m_role[lo:hi], b.m_value[lo:hi]))
+def _nonfinite_grad_norm_rows(b: Batch) -> set[int]:
+    """The batch rows that report a gradient norm that is nan or infinite."""
+    import numpy as np
+
+    rows, values = b.np_series("grad_norm")
+    return set(rows[~np.isfinite(values)].tolist())
