@@ -1,5 +1,6 @@
-"""loss-chance-level, loss-flat, loss-zero and loss-plateau on columns batches (NumPy quick
-tests) give the findings they give on list batches of the same records.
+"""loss-chance-level, loss-flat, loss-zero and loss-plateau (one body each, over arrays) give
+the same findings on columns batches as on list batches of the same records, and on batches
+of one record.
 
 The streams are built to reach the rules' corners: losses that sit at ln(C) for runs of
 various lengths, repeat exactly, drop to 0, or plateau and improve; printed per step (a step
