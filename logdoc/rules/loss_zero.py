@@ -61,9 +61,10 @@ class LossZero(Rule):
         self.count = 0
         self.reports = Reports(one_series=True)
         self.fired = False
+        self.following = None             # the finding whose message follows the zeros
 
     def observe_batch(self, b: Batch):
-        if self.fired:
+        if self.fired and self.following is None:
             return
         import numpy as np
 
@@ -73,13 +74,16 @@ class LossZero(Rule):
         started, self.started = self.started, True
         zeros = np.flatnonzero(values == 0).tolist()
         if not zeros:                     # no zero: every report ends an episode
-            self.first, self.count = None, 0
+            self.first, self.count, self.following = None, 0, None
             return
         masked_nan = _nonfinite_grad_norm_rows(b)
         done = 0                          # reports before this one are read
         for k in zeros:
             if k > done:                  # a non-zero (or non-finite) loss in between
                 self.first, self.count = None, 0
+                if self.following is not None:
+                    self.following = None     # the reported run of zeros ended
+                    return
             done = k + 1
             i = int(rows[k])
             if i in masked_nan:
@@ -90,6 +94,9 @@ class LossZero(Rule):
                 self.first = b.record(i)
                 self.at_start = k == 0 and not started
             self.count += 1
+            if self.following is not None:    # the message follows the run until it ends
+                self.following.message = self._message(self.following.metric, int(b.np_line()[i]))
+                continue
             # A zero on the very first report may be a placeholder printed before any loss was
             # computed: it needs one more zero report to count.
             need = self.opt["hold"] + (1 if self.at_start else 0)
@@ -97,13 +104,14 @@ class LossZero(Rule):
                 self.fired = True
                 rec = b.record(i)
                 name = loss_name(b, i)
-                yield self.finding(
-                    self.first, f"{loss_label(name)} is exactly 0.0 from {self.first.position()} on "
-                                f"({self.count} consecutive reports until line {rec.line}): no sample "
-                                "contributes to the loss", evidence=[rec], metric=name)
-                return
+                self.following = self.finding(self.first, self._message(name, rec.line), evidence=[rec], metric=name)
+                yield self.following
         if done < len(values):
-            self.first, self.count = None, 0
+            self.first, self.count, self.following = None, 0, None
+
+    def _message(self, name: str, last_line: int) -> str:
+        return (f"{loss_label(name)} is exactly 0.0 from {self.first.position()} on ({self.count} "
+                f"consecutive reports until line {last_line}): no sample contributes to the loss")
 
 
 def _nonfinite_grad_norm_rows(b: Batch) -> set[int]:
