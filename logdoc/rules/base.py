@@ -126,11 +126,6 @@ def is_final(rec: Record) -> bool:
     return False
 
 
-def position_key(rec: Record):
-    """Epoch and step of a record; (None, None) when the log gives neither."""
-    return (rec.epoch, rec.step)
-
-
 def loss_label(name: str) -> str:
     """`train_loss` stays itself; a bare `loss` becomes `training loss`."""
     return name if "train" in name.lower() else f"training {name}"
