@@ -3,7 +3,7 @@ from __future__ import annotations
 from ..batch import Batch
 from ..model import Severity
 from . import register
-from ._series import loss_name_at, loss_reports
+from ._series import loss_name, loss_reports
 from .base import Reports, Rule, fmt, loss_label
 from ..vocabulary import is_reinforcement
 
@@ -71,14 +71,19 @@ class LossRising(Rule):
         self.per_epoch = True                  # every report so far is one epoch
         self.run = 0                           # reports in the rising run the log ends in
         self.base: tuple | None = None         # (value, record) of the report before that run
-        self.positive = True                   # no report at or below 0
+        self.positive = True                   # no report at or below 0, not an RL log
+        self.rl_checked: set[str] = set()      # metric names already asked whether they are RL
         self.name = ""
 
     def observe_batch(self, b: Batch):
         import numpy as np
 
-        if self.positive and any(map(is_reinforcement, b.metric_names())):
-            self.positive = False              # (RL: not judged, as for losses at or below 0)
+        if self.positive and not self.rl_checked.issuperset(names := b.metric_names()):
+            self.rl_checked |= names
+            if len(self.rl_checked) > 4096:
+                self.rl_checked = set()
+            if any(map(is_reinforcement, names)):
+                self.positive = False          # (RL: not judged, as for losses at or below 0)
         rows, vals, n_epoch = loss_reports(self.reports, b)
         if not rows.size or not self.positive:
             return ()
@@ -106,7 +111,7 @@ class LossRising(Rule):
             self.run += vals.size
         self.count += int(rows.size)
         self.last = (float(vals[-1]), int(b.np_line()[int(rows[-1])]))
-        self.name = loss_name_at(b, int(rows[-1]))
+        self.name = loss_name(b, int(rows[-1]))
         return ()
 
     def finish(self):
