@@ -60,6 +60,13 @@ def tokens(name: str) -> list[str]:
     return [t for t in _SPLIT.split(_CAMEL.sub(" ", name).lower()) if t]
 
 
+def _grams(toks: list[str]) -> list[str]:
+    """A name's tokens and its runs of two and three joined by "_" (`learning_rate`,
+    `policy_gradient_loss`): what the token lists of _metrics.toml are matched against."""
+    return [*toks, *("_".join(toks[i:i + 2]) for i in range(len(toks) - 1)),
+            *("_".join(toks[i:i + 3]) for i in range(len(toks) - 2))]
+
+
 class Vocabulary:
     def __init__(self, data: dict, overrides: dict | None = None, declared: dict | None = None):
         self.phase_of = {t: phase for phase, words in data["phases"].items() for t in words}
@@ -117,8 +124,7 @@ class Vocabulary:
         if _RATE.search(name.lower()):
             return "throughput"
         toks = [t.split("@")[0] or t for t in toks]     # `Acc@1`, `mAP@.5`: the metric before the @
-        grams = [*toks, *("_".join(toks[i:i + 2]) for i in range(len(toks) - 1)),
-                 *("_".join(toks[i:i + 3]) for i in range(len(toks) - 2))]
+        grams = _grams(toks)
         for kind, regex in self.kinds:
             if any(regex.match(g) for g in grams):
                 if kind == "loss" and not {t for t in toks if not t.isdigit() and t != "s"} <= self.plain_loss:
@@ -200,10 +206,7 @@ def record_phase(name: str, role: str | None, record_phase: str | None) -> str:
 def is_reinforcement(name: str) -> bool:
     """A name only reinforcement learning prints (a reward, a policy or value loss, a KL to
     the old policy): its losses are not objectives that must fall."""
-    toks = tokens(name)
-    grams = {*toks, *("_".join(toks[i:i + 2]) for i in range(len(toks) - 1)),
-             *("_".join(toks[i:i + 3]) for i in range(len(toks) - 2))}
-    return not vocabulary().reinforcement.isdisjoint(grams)
+    return not vocabulary().reinforcement.isdisjoint(_grams(tokens(name)))
 
 
 def is_fact(name: str, role: str | None = None) -> bool:
@@ -212,6 +215,11 @@ def is_fact(name: str, role: str | None = None) -> bool:
     (Unknown names are not facts: they are kept for the rules that judge any value.)"""
     kind = meaning(name, role).kind
     return kind not in QUALITY and kind != "unknown"
+
+
+def is_loss(name: str) -> bool:
+    """The loss itself (not a component): `val_loss`, `valid_1's l2`, `eval-logloss`."""
+    return meaning(name).kind == "loss"
 
 
 def is_score(name: str) -> bool:

@@ -6,8 +6,8 @@ from ..model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
 from ._series import LatestLoss, report_key
+from ..vocabulary import is_loss as is_loss_name
 from ..vocabulary import is_score as is_score_name
-from ..vocabulary import meaning
 from .val_better_than_train import first_per_row
 
 
@@ -190,7 +190,3 @@ class Overfitting(Rule):
         if self.kind == "loss":
             return (*losses, True) if losses else ((), (), (), True)
         return (*scores, False) if scores else ((), (), (), False)
-
-
-def is_loss_name(name: str) -> bool:
-    return meaning(name).kind == "loss"
