@@ -53,18 +53,3 @@ def numpy_blocks(data: bytes, block_bytes: int, patterns) -> tuple:
             out.append((batch.columns, tuple(batch.records())))
             no, start = no + n, end + 1
         return tuple(out)
-
-
-def record_answers(monkeypatch, cls, method: str) -> list:
-    """Patch `cls.method` to note what it returns, in order: a test of a rule's quick test
-    checks with it that both answers were given (or it proves little)."""
-    answers = []
-    real = getattr(cls, method)
-
-    def spy(self, *args):
-        got = real(self, *args)
-        answers.append(got)
-        return got
-
-    monkeypatch.setattr(cls, method, spy)
-    return answers

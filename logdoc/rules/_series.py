@@ -133,6 +133,9 @@ def _new_reports_bulk(reports: Reports, b: "Batch", rows: list[int], values: lis
                 k = flags.index(False, k + 1)
                 flags[k] = epoch[rows[k]] != (epoch[rows[k - 1]] if k else pe)
     else:
+        # (a nan counter is no position, as in Reports.is_new_at)
+        epoch = [None if e != e else e for e in epoch]
+        step = [None if s != s else s for s in step]
         keys = [(e, s) if s is not None else ((e, None, text[i]) if e is not None else j)
                 for j, (i, e, s) in enumerate(zip(rows, map(epoch.__getitem__, rows),
                                                   map(step.__getitem__, rows)))]

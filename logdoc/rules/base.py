@@ -215,6 +215,13 @@ class Reports:
                 self.pattern = pattern
             elif pattern != self.pattern:
                 return False
+        # A nan counter (`epoch=nan`) is no position. Compared as a number it would equal
+        # nothing, in a tuple only the same object: records that inherit it would then be
+        # reprints on a list batch and new reports on a columns batch (a float per row).
+        if epoch != epoch:
+            epoch = None
+        if step != step:
+            step = None
         pos = (epoch, step)
         if epoch is None and step is None:
             new = True

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import math
-
 from ..batch import Batch
 from ..model import Record, Severity
 from . import register
+from ._series import loss_name, loss_reports
 from .base import Reports, Rule, fmt, loss_label
 
 
@@ -60,7 +59,7 @@ class LossExplosion(Rule):
     def __init__(self, **options):
         super().__init__(**options)
         self.first: float | None = None
-        self.lowest: tuple[float, int] | None = None      # (value, line): lowest so far
+        self.lowest: tuple[float, int] | None = None      # (value, line): lowest positive so far
         self.pending: Record | None = None                 # a report that jumped: is it kept?
         self.pending_value = 0.0
         # every training-loss line (reprints once): a jump by orders of magnitude shows in a
@@ -69,73 +68,86 @@ class LossExplosion(Rule):
         self.fired = False
 
     def observe_batch(self, b: Batch):
-        if self.fired:
-            return
-        if b.columns is not None and self.pending is None and self.first is not None:
-            rows, values = b.np_train_loss()       # a big batch: NumPy proves most are quiet
-            if self._quiet(b, rows, values):
-                return
-        rows, _, values = b.train_loss()
-        for i, value in zip(rows, values):
-            if not self.reports.is_new_at(b.pattern[i], b.epoch[i], b.step[i], b.text[i]):
-                continue
-            if not math.isfinite(value):
-                if self.pending is not None:
-                    yield self._fire(b.record(i), f"then became {fmt(value)}", _name(b, i))
-                    return
-                continue
-            if self.first is None:
-                self.first = value
-            if self.pending is not None:
-                if value >= self._threshold():
-                    yield self._fire(b.record(i), f"and stayed there ({fmt(value)} at line {b.line[i]})",
-                                     _name(b, i))
-                    return
-                self.pending = None
-            if value > 0 and value >= self._threshold():
-                self.pending, self.pending_value = b.record(i), value
-            elif value > 0 and (self.lowest is None or value < self.lowest[0]):
-                self.lowest = (value, b.line[i])
-
-    def _threshold(self) -> float:
-        lowest = self.lowest[0] if self.lowest else self.first
-        return max(self.opt["factor"] * lowest, self.opt["above_start"] * self.first)
-
-    def _quiet(self, b: Batch, rows, values) -> bool:
-        """The batch cannot jump: no finite value reaches the threshold that even the batch's
-        lowest value would set (the threshold only falls as lower values arrive), and no
-        jump is pending. Then only the lowest value is taken from it."""
+        """One pass over the batch's new finite reports as arrays. A report jumps when it is
+        positive and reaches the threshold the reports before it set; a jump is kept when the
+        next report jumps too, or a non-finite loss comes before the next report."""
         import numpy as np
 
-        finite = values[np.isfinite(values)]
-        if not finite.size:
-            return True
-        positive = finite > 0
-        low = float(finite[positive].min()) if positive.any() else math.inf
-        lowest = min(self.lowest[0] if self.lowest else self.first, low)
-        bound = max(self.opt["factor"] * lowest, self.opt["above_start"] * self.first)
-        if float(finite.max()) >= bound:
-            return False
-        if self.lowest is None or low < self.lowest[0]:
-            at = np.flatnonzero(np.isfinite(values) & (values == low))[0]
-            self.lowest = (low, int(b.np_line()[rows[at]]))
-        return True
+        if self.fired:
+            return
+        rows, values, _ = loss_reports(self.reports, b)
+        all_rows, all_values = b.np_train_loss()
+        broken = all_rows[~np.isfinite(all_values)]       # non-finite training losses
+        if self.pending is not None:                       # a jump of an earlier batch
+            before = broken[broken < rows[0]] if rows.size else broken
+            if before.size:
+                yield self._fire(b.record(int(before[0])), f"then became {fmt(all_values[all_rows == before[0]][0])}",
+                                 loss_name(b, int(before[0])))
+                return
+            if not rows.size:
+                return
+            jumps = self._jumps(values[:1])
+            if jumps[0]:
+                yield self._stayed(b, rows, values, 0)
+                return
+            self.pending = None
+        if not rows.size:
+            return
+        if self.first is None:
+            self.first = float(values[0])
+        jumps = self._jumps(values)
+        for j in np.flatnonzero(jumps):
+            self._take_lowest(b, rows[:j], values[:j], jumps[:j])
+            after = broken[broken > rows[j]]
+            if j + 1 < len(rows):
+                after = after[after < rows[j + 1]]
+                if not after.size and jumps[j + 1]:
+                    self.pending, self.pending_value = b.record(int(rows[j])), float(values[j])
+                    yield self._stayed(b, rows, values, j + 1)
+                    return
+            if after.size:
+                self.pending, self.pending_value = b.record(int(rows[j])), float(values[j])
+                i = int(after[0])
+                yield self._fire(b.record(i), f"then became {fmt(all_values[all_rows == i][0])}",
+                                 loss_name(b, i))
+                return
+            if j + 1 == len(rows):                          # judged by the next batch
+                self.pending, self.pending_value = b.record(int(rows[j])), float(values[j])
+        self._take_lowest(b, rows, values, jumps)
+
+    def _take_lowest(self, b: Batch, rows, values, jumps) -> None:
+        """The lowest positive report so far, jumps left out (they are what is judged)."""
+        import numpy as np
+
+        positive = np.flatnonzero((values > 0) & ~jumps)
+        if positive.size:
+            k = positive[np.argmin(values[positive])]
+            if self.lowest is None or values[k] < self.lowest[0]:
+                self.lowest = (float(values[k]), int(b.np_line()[rows[k]]))
+
+    def _jumps(self, values):
+        """Which values reach the threshold the positive reports before each set (a loss
+        that has never been positive cannot jump: no ratio to judge by)."""
+        import numpy as np
+
+        positive = np.where(values > 0, values, np.inf)
+        low = np.minimum.accumulate(np.concatenate(([self.lowest[0] if self.lowest else np.inf],
+                                                    positive)))[:-1]
+        start = self.first * self.opt["above_start"] if self.first and self.first > 0 else 0.0
+        return (values > 0) & np.isfinite(low) & (values >= np.maximum(self.opt["factor"] * low, start))
+
+    def _stayed(self, b: Batch, rows, values, k: int):
+        i = int(rows[k])
+        return self._fire(b.record(i), f"and stayed there ({fmt(float(values[k]))} at line {b.line[i]})",
+                          loss_name(b, i))
 
     def _fire(self, last: Record, how: str, name: str):
         self.fired = True
         start = self.pending
         low = self.lowest
-        base = (f"from {fmt(low[0])} (line {low[1]})" if low else f"from {fmt(self.first)}")
-        ratio = self.pending_value / (low[0] if low else self.first)
+        base = f"from {fmt(low[0])} (line {low[1]})"
+        ratio = self.pending_value / low[0]
         return self.finding(
             start, f"{loss_label(name)} jumped {base} to {fmt(self.pending_value)} at line "
                    f"{start.line} ({ratio:.3g}×), {how}: the updates are throwing the weights away",
             evidence=[last], metric=name)
-
-
-def _name(b: Batch, i: int) -> str:
-    rows, names, _ = b.train_loss()
-    try:
-        return names[rows.index(i)]
-    except ValueError:
-        return "loss"
