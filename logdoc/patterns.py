@@ -241,7 +241,9 @@ class PatternRule:
             return cached
         kv = self.kv
         role = kv.roles.get(key)
-        if role is None:          # a name the family did not declare: its generic meaning
+        if role is None and kv.keep_unknown and not vocabulary.is_metric_name(key):
+            pass                  # free text ("improved from inf to 0.2"): no metric name
+        elif role is None:        # a name the family did not declare: its generic meaning
             role = _role_lookup(default_roles, key)
             if role is None and kv.keep_unknown:
                 role = vocabulary.kind_role(key)     # its meaning gives its role

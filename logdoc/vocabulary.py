@@ -74,6 +74,7 @@ class Vocabulary:
         self.kinds = [(k["kind"], re.compile("(?:" + "|".join(k["tokens"]) + ")$")) for k in data["kinds"]]
         self.plain_loss = frozenset(data["loss_plain_tokens"]["tokens"])
         self.reinforcement = frozenset(data["reinforcement"]["tokens"])
+        self.linking = frozenset(data["linking_words"]["tokens"])
         # name -> (fields, who decided): _metrics.toml's names, then the pattern files' (a
         # framework's own column names), then logdoc.toml's, each over the one before
         self.names: dict[str, tuple[dict, str]] = {}
@@ -207,6 +208,13 @@ def is_reinforcement(name: str) -> bool:
     """A name only reinforcement learning prints (a reward, a policy or value loss, a KL to
     the old policy): its losses are not objectives that must fall."""
     return not vocabulary().reinforcement.isdisjoint(_grams(tokens(name)))
+
+
+def is_metric_name(name: str) -> bool:
+    """A name read from free text can name a metric: its last word does not link it to what
+    follows ("improved from", "to")."""
+    toks = tokens(name)
+    return bool(toks) and toks[-1] not in vocabulary().linking
 
 
 def is_fact(name: str, role: str | None = None) -> bool:

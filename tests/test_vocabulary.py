@@ -138,3 +138,11 @@ def test_readme_metrics_example_is_what_the_command_prints(cli):
     block = re.search(r"\$ logdoc metrics sample_logs/warmup-zero-lr-broken.log\n(.*?)```", readme, re.S).group(1)
     run = cli("metrics", SAMPLES / "warmup-zero-lr-broken.log")
     assert run.out.strip() == block.strip()
+
+
+@pytest.mark.parametrize("name, named", [
+    ("val_loss improved from", False), ("to", False), ("not improve from", False),
+    ("loss per", False), ("val_loss", True), ("the validation loss", True), ("Best Val", True),
+])
+def test_free_text_names_ending_in_a_linking_word_name_no_metric(name, named):
+    assert vocabulary.is_metric_name(name) is named
