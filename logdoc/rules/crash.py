@@ -11,6 +11,7 @@ from .base import Rule
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
 _EXCEPTION = re.compile(r"(?P<name>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)(?::\s*(?P<msg>.*))?$")
 _PREFIX = re.compile(r"^(?:\[[^\]]{0,40}\]:?\s*)*")
+_IPYTHON_HEADER = re.compile(r"\s+Traceback \(most recent call last\)\s*$")
 
 
 @register
@@ -133,7 +134,7 @@ class Crash(Rule):
 
 
 def _exception_name(rec: Record) -> str:
-    text = _PREFIX.sub("", rec.text).strip()
+    text = _IPYTHON_HEADER.sub("", _PREFIX.sub("", rec.text).strip())
     if rec.event == "fatal":
         return f"a fatal abort: {text[:120]}"
     m = _EXCEPTION.match(text)

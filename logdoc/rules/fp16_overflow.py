@@ -121,7 +121,8 @@ class Fp16Overflow(Rule):
             first = later[0][1]
             yield self.finding(
                 first, f"{len(later)} fp16 overflows within {max(span, 1)} training reports after "
-                       f"start-up (lines {first.line}–{rec.line}): optimizer steps keep being skipped",
+                       f"start-up (lines {first.line}–{rec.line}): gradients keep overflowing fp16, and each "
+                       f"overflow skips an optimizer step (or spoils it, where the framework updates anyway)",
                 evidence=[rec])
 
 
