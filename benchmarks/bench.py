@@ -46,7 +46,7 @@ def timed(cmd: list[str], stdin_path: Path | None = None) -> dict:
 
 def anchors() -> list[str]:
     sys.path.insert(0, str(ROOT))
-    from logdoc.patterns import PatternSet
+    from logdoc.parsing.patterns import PatternSet
 
     found = {r.anchor for f in PatternSet.load().families for r in f.rules if r.anchor}
     return sorted(found)

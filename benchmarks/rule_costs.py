@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from logdoc.batch import Batch  # noqa: E402
-from logdoc.engine import build_rules  # noqa: E402
-from logdoc.parser import Parser  # noqa: E402
-from logdoc.patterns import default_patterns  # noqa: E402
-from logdoc.bulk import BulkParser  # noqa: E402
-from logdoc.reading import BLOCK, iter_blocks  # noqa: E402
+from logdoc.core.batch import Batch  # noqa: E402
+from logdoc.engine.engine import build_rules  # noqa: E402
+from logdoc.parsing.parser import Parser  # noqa: E402
+from logdoc.parsing.patterns import default_patterns  # noqa: E402
+from logdoc.parsing.bulk import BulkParser  # noqa: E402
+from logdoc.source.reading import BLOCK, iter_blocks  # noqa: E402
 
 
 def batches_of(path: str, mb: float) -> tuple[list[Batch], int]:

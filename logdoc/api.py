@@ -4,11 +4,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import vocabulary
-from .config import Config
-from .engine import build_rules
-from .patterns import PatternSet, default_patterns
-from .session import Result, Session
+from .core import vocabulary
+from .engine.config import Config
+from .engine.engine import build_rules
+from .parsing.patterns import PatternSet, default_patterns
+from .engine.session import Result, Session
 
 
 def load_patterns(extra: Iterable[str | Path] = ()) -> PatternSet:
@@ -21,12 +21,12 @@ def analyze(path: str, *, patterns: PatternSet | None = None, select: Iterable[s
             keep_overview: bool = False, parallel: bool = True, expectations: list | None = None) -> Result:
     """Analyse one log (a path, a .gz or '-' for stdin) and return its Result.
 
-    `select`/`ignore` take rule ids or categories; `config` (see logdoc.config) adds its
+    `select`/`ignore` take rule ids or categories; `config` (see logdoc.engine.config) adds its
     ignores, rule options and severity overrides, and its selection when `select` is None.
-    `keep_tables` keeps every metric (logdoc.tables); `keep_overview` only what the terminal
-    report draws, in bounded memory (logdoc.overview). `parallel` lets a big file be parsed
-    by a second process (logdoc.pipeline); the result is the same. `expectations`
-    (logdoc.expect.parse) are kept track of as the log is read; expect.evaluate judges them.
+    `keep_tables` keeps every metric (logdoc.views.tables); `keep_overview` only what the terminal
+    report draws, in bounded memory (logdoc.views.overview). `parallel` lets a big file be parsed
+    by a second process (logdoc.engine.pipeline); the result is the same. `expectations`
+    (logdoc.diagnosis.expect.parse) are kept track of as the log is read; expect.evaluate judges them.
     """
     session = Session(path if path != "-" else "<stdin>", patterns=patterns,
                       rules=rules_for(config, select, ignore), keep_tables=keep_tables,

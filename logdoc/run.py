@@ -17,8 +17,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .model import Diagnosis, Finding
-from .session import Result
+from .core.model import Diagnosis, Finding
+from .engine.session import Result
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
 
-from .config import Config
+from .engine.config import Config
 
 COLUMNS = ["path", "format", "lines", "records", "epochs", "steps", "worst", "errors", "warnings",
            "diagnoses", "error"]
@@ -33,8 +33,8 @@ _PATTERNS: dict = {}                    # per worker process: pattern files load
 
 def scan_one(path: str, settings: ScanSettings = ScanSettings()) -> dict:
     from .api import analyze, load_patterns
-    from .model import Severity
-    from .reading import InputError
+    from .core.model import Severity
+    from .source.reading import InputError
 
     extra = (*map(str, settings.config.patterns), *settings.patterns)
     if extra not in _PATTERNS:

@@ -28,11 +28,11 @@ from collections.abc import Callable
 from typing import BinaryIO, TextIO
 
 from . import __version__
-from .batch import Batch
-from .model import JSON_SCHEMA_VERSION, Finding, Severity
-from .reading import iter_blocks
+from .core.batch import Batch
+from .core.model import JSON_SCHEMA_VERSION, Finding, Severity
+from .source.reading import iter_blocks
 from .report import github, jsonl
-from .session import Result, Session
+from .engine.session import Result, Session
 
 # A pipe gives what it holds, up to this much (see follow.PipeInput): big enough for the
 # NumPy parser to pay off, small enough that memory stays flat on a never-ending stream.

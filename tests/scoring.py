@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from logdoc import api
-from logdoc.model import Severity
+from logdoc.core.model import Severity
 
 COUNTED = (Severity.warning, Severity.error)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import io
 from contextlib import contextmanager
 
-import logdoc.bulk
-import logdoc.bulk_vector
+import logdoc.parsing.bulk
+import logdoc.parsing.bulk_vector
 
 
 class Trickle(io.BytesIO):
@@ -21,11 +21,11 @@ class Trickle(io.BytesIO):
 
 @contextmanager
 def vector_everywhere(arrow: bool = True):
-    """The NumPy path (logdoc.bulk_vector) on every block, however small or unlearnt, and
+    """The NumPy path (logdoc.parsing.bulk_vector) on every block, however small or unlearnt, and
     its learning cuts (BulkParser.parse_blocks) as soon as a new shape comes back thrice;
     line shapes coded by pyarrow from the first byte (`arrow`) or never."""
     names = ("VECTOR_MIN_BYTES", "MAX_SLOW_SHARE", "LEARN_AHEAD", "ARROW_AFTER")
-    modules = (logdoc.bulk, logdoc.bulk_vector, logdoc.bulk_vector, logdoc.bulk_vector)
+    modules = (logdoc.parsing.bulk, logdoc.parsing.bulk_vector, logdoc.parsing.bulk_vector, logdoc.parsing.bulk_vector)
     saved = [getattr(m, k) for m, k in zip(modules, names)]
     for m, k, v in zip(modules, names, (0, 2.0, 3, 0 if arrow else 1 << 62)):
         setattr(m, k, v)
@@ -40,8 +40,8 @@ def numpy_blocks(data: bytes, block_bytes: int, patterns) -> tuple:
     """((BlockColumns or None, records), ...) of `data` cut in blocks of about `block_bytes`,
     the vector parser forced on every block: what the rules' differential tests feed a rule as
     NumPy batches and, from the same records, as list batches."""
-    from logdoc.bulk import BulkParser
-    from logdoc.parser import Parser
+    from logdoc.parsing.bulk import BulkParser
+    from logdoc.parsing.parser import Parser
 
     with vector_everywhere():
         bulk = BulkParser(Parser(patterns))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from logdoc.batch import Batch
-from logdoc.model import Metric, Record
+from logdoc.core.batch import Batch
+from logdoc.core.model import Metric, Record
 
 
 def rec(line, *metrics, phase="train"):
@@ -68,10 +68,10 @@ def test_numpy_views_equal_the_lists_on_numpy_batches():
 
     import numpy as np
 
-    from logdoc.bulk import BulkParser
-    from logdoc.parser import Parser
-    from logdoc.patterns import default_patterns
-    from logdoc.reading import iter_blocks
+    from logdoc.parsing.bulk import BulkParser
+    from logdoc.parsing.parser import Parser
+    from logdoc.parsing.patterns import default_patterns
+    from logdoc.source.reading import iter_blocks
     from streams import Trickle, vector_everywhere
 
     root = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Results never depend on where the log is cut into batches.
 
-Rules see records in batches (logdoc.batch): a live stream gives whatever arrived, a file
+Rules see records in batches (logdoc.core.batch): a live stream gives whatever arrived, a file
 large blocks. Every real log we keep is replayed line by line, in small odd-sized batches and
 in one batch; the JSON reports must be identical.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from logdoc.reading import iter_blocks, read_lines
-from logdoc.session import Session
+from logdoc.source.reading import iter_blocks, read_lines
+from logdoc.engine.session import Session
 from streams import Trickle, vector_everywhere
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def test_batch_size_does_not_change_the_report(path):
 
 
 def _bulk_report(path: Path, chunk: int) -> str:
-    """Bulk-parse the log (logdoc.bulk) in the blocks reading.iter_blocks cuts from chunks."""
+    """Bulk-parse the log (logdoc.parsing.bulk) in the blocks reading.iter_blocks cuts from chunks."""
     stream = Trickle(gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes(), chunk)
     return json.dumps(Session(str(path)).feed_blocks(iter_blocks(stream, str(path))).to_json())
 
@@ -52,7 +52,7 @@ def test_bulk_parsing_gives_the_line_by_line_report(path):
 
 @pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
 def test_numpy_parsing_gives_the_line_by_line_report(path):
-    # logdoc.bulk_vector on every block (it normally waits for big, learnt blocks), shapes
+    # logdoc.parsing.bulk_vector on every block (it normally waits for big, learnt blocks), shapes
     # coded by pyarrow and by bytes.split
     lines = _report(path, 1 << 20)
     with vector_everywhere(arrow=True):

@@ -1,4 +1,4 @@
-"""The bulk parser (logdoc.bulk) reads the same records as the line-by-line parser.
+"""The bulk parser (logdoc.parsing.bulk) reads the same records as the line-by-line parser.
 
 It learns a template per line shape and then slices values out of later lines of that shape;
 these tests feed it the cases that could fool a template and compare record by record.
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 
-from logdoc.bulk import BulkParser
-from logdoc.parser import Parser
-from logdoc.patterns import default_patterns
-from logdoc.reading import lines_from_text
+from logdoc.parsing.bulk import BulkParser
+from logdoc.parsing.parser import Parser
+from logdoc.parsing.patterns import default_patterns
+from logdoc.source.reading import lines_from_text
 from streams import vector_everywhere
 
 
@@ -193,8 +193,8 @@ def test_shapes_coded_by_pyarrow_are_those_of_bytes_split():
     # lines, a last line without newline: each line's shape, both ways
     import numpy as np
 
-    from logdoc.bulk import _SHAPE_MARK
-    from logdoc.bulk_vector import _clean_dirty, _line_spans, _shape_codes
+    from logdoc.parsing.bulk import _SHAPE_MARK
+    from logdoc.parsing.bulk_vector import _clean_dirty, _line_spans, _shape_codes
 
     data = ("loss 0.5\n\n\r 10%|#  | 1/9\r 20%|## | 2/9 loss=0.25\nloss 0.75\n\x1b[32mok\x1b[0m 1\n"
             "epoch\t3 \u0394param 0.0\n\r  5%|\r100%|####| 9/9\nloss 0.1").encode()

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from conftest import SAMPLES
-from logdoc.model import CATEGORIES
+from logdoc.core.model import CATEGORIES
 
 BROKEN = SAMPLES / "warmup-zero-lr-broken.log"
 

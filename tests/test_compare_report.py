@@ -192,7 +192,7 @@ def _key_metrics_from_rows(before, after):
 
 def test_key_metrics_read_the_table_arrays_as_its_rows():
     from logdoc import api
-    from logdoc.compare import key_metrics
+    from logdoc.diagnosis.compare import key_metrics
 
     logs = [*sorted(SAMPLES.glob("*.log")), *sorted((ROOT / "tests" / "corpus").glob("*.log"))]
     results = [api.analyze(str(p), keep_tables=True) for p in logs]

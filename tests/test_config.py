@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import SAMPLES
-from logdoc.config import Config, expand, find_config, load_config
-from logdoc.engine import ConfigError
+from logdoc.engine.config import Config, expand, find_config, load_config
+from logdoc.engine.engine import ConfigError
 
 BROKEN = SAMPLES / "warmup-zero-lr-broken.log"
 

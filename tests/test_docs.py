@@ -4,7 +4,7 @@ import re
 import pytest
 
 from conftest import ROOT
-from logdoc.model import CATEGORIES
+from logdoc.core.model import CATEGORIES
 from logdoc.rules import DOC_SECTIONS, all_rules
 
 

@@ -1,6 +1,6 @@
-from logdoc.chains import diagnose
-from logdoc.engine import Engine
-from logdoc.model import Finding, Metric, Record, Severity
+from logdoc.diagnosis.chains import diagnose
+from logdoc.engine.engine import Engine
+from logdoc.core.model import Finding, Metric, Record, Severity
 from logdoc.rules.base import Rule
 
 

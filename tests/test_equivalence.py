@@ -27,11 +27,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import equivalence_streams as gen
-from logdoc.batch import Batch
-from logdoc.bulk import BulkParser
-from logdoc.engine import build_rules
-from logdoc.parser import Parser
-from logdoc.patterns import PatternSet, default_patterns
+from logdoc.core.batch import Batch
+from logdoc.parsing.bulk import BulkParser
+from logdoc.engine.engine import build_rules
+from logdoc.parsing.parser import Parser
+from logdoc.parsing.patterns import PatternSet, default_patterns
 from logdoc.rules import all_rules
 from streams import Trickle, vector_everywhere
 
@@ -335,15 +335,15 @@ def _run(rng: random.Random) -> str:
 
 
 def _line_by_line(text: str) -> str:
-    from logdoc.reading import lines_from_text
-    from logdoc.session import Session
+    from logdoc.source.reading import lines_from_text
+    from logdoc.engine.session import Session
 
     return json.dumps(Session("run.log").feed_all(lines_from_text(text), batch_lines=1 << 20).to_json())
 
 
 def _numpy(text: str, chunk: int, arrow: bool) -> str:
-    from logdoc.reading import iter_blocks
-    from logdoc.session import Session
+    from logdoc.source.reading import iter_blocks
+    from logdoc.engine.session import Session
 
     with vector_everywhere(arrow):
         result = Session("run.log").feed_blocks(iter_blocks(Trickle(text.encode(), chunk), "run.log"))

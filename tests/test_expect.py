@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import ROOT, SAMPLES
-from logdoc import expect
-from logdoc.model import Severity
-from logdoc.tables import TableBuilder
+from logdoc.diagnosis import expect
+from logdoc.core.model import Severity
+from logdoc.views.tables import TableBuilder
 
 BROKEN = SAMPLES / "warmup-zero-lr-broken.log"
 FIXED = SAMPLES / "warmup-zero-lr-fixed.log"
@@ -217,8 +217,8 @@ strict = true
 def _both_ways(data: bytes, chunk: int) -> tuple[list, list]:
     """Findings of EVERY_CHECK from expect.Kept and from the full tables, the log read
     through the NumPy parser in `chunk`-byte reads."""
-    from logdoc.reading import iter_blocks
-    from logdoc.session import Session
+    from logdoc.source.reading import iter_blocks
+    from logdoc.engine.session import Session
     from streams import Trickle, vector_everywhere
 
     exps = expect.parse(EVERY_CHECK)

@@ -1,4 +1,4 @@
-"""logdoc.fastfloat reads a printed number format exactly as float() does."""
+"""logdoc.parsing.fastfloat reads a printed number format exactly as float() does."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from logdoc.fastfloat import number_format, read_numbers
+from logdoc.parsing.fastfloat import number_format, read_numbers
 
 _SHAPE = str.maketrans("0123456789", "7777777777")
 

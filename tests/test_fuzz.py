@@ -33,8 +33,8 @@ def test_arbitrary_bytes_read_with_numpy_give_the_line_by_line_report(data, chun
     # no crash, and the report of the line-by-line parser, as text
     import json
 
-    from logdoc.reading import InputError, iter_blocks, lines_from_text
-    from logdoc.session import Session
+    from logdoc.source.reading import InputError, iter_blocks, lines_from_text
+    from logdoc.engine.session import Session
     from streams import Trickle, vector_everywhere
 
     try:

@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import SAMPLES
-from logdoc.inputs import expand_paths
-from logdoc.reading import InputError
+from logdoc.source.inputs import expand_paths
+from logdoc.source.reading import InputError
 
 BROKEN = SAMPLES / "warmup-zero-lr-broken.log"
 FIXED = SAMPLES / "warmup-zero-lr-fixed.log"

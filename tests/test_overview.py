@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from logdoc.batch import Batch
-from logdoc.model import Metric, Record
-from logdoc.overview import HEAD, MAX_POINTS, TAIL, Overview
+from logdoc.core.batch import Batch
+from logdoc.core.model import Metric, Record
+from logdoc.views.overview import HEAD, MAX_POINTS, TAIL, Overview
 from logdoc.report.sparkline import sparkline
 
 
@@ -59,8 +59,8 @@ def test_epochs_keep_the_first_and_the_last():
 def _overview_of(path, monkeypatch, arrays: bool):
     import gzip
 
-    from logdoc.reading import iter_blocks
-    from logdoc.session import Session
+    from logdoc.source.reading import iter_blocks
+    from logdoc.engine.session import Session
     from streams import Trickle, vector_everywhere
 
     if not arrays:         # the list code on the very same NumPy batches
@@ -91,7 +91,7 @@ def test_arrays_squeeze_a_series_as_lists_do():
 
     import numpy as np
 
-    from logdoc.overview import Series
+    from logdoc.views.overview import Series
 
     rng = random.Random(7)
     for trial in range(20):
@@ -115,7 +115,7 @@ def test_arrays_keep_the_first_of_equal_extremes():
     # min() keeps 0.0 before -0.0; NumPy's min returns -0.0 for [0.0, -0.0]
     import numpy as np
 
-    from logdoc.overview import Series
+    from logdoc.views.overview import Series
 
     for values in ([0.0, -0.0, 1.0], [-0.0, 0.0, 1.0], [2.0, 0.0, -0.0, 0.0]):
         lists, arrays = Series("loss"), Series("loss")

@@ -2,8 +2,8 @@ import textwrap
 
 import pytest
 
-from logdoc.patterns import PatternError, PatternSet, builtin_dir, load_family, load_roles, pattern_files
-from logdoc.selftest import check_family
+from logdoc.parsing.patterns import PatternError, PatternSet, builtin_dir, load_family, load_roles, pattern_files
+from logdoc.parsing.selftest import check_family
 
 ROLES = load_roles(builtin_dir() / "_roles.toml")
 
@@ -95,11 +95,11 @@ import math
 import tomllib
 from pathlib import Path
 
-from logdoc.model import Line
-from logdoc.parser import Parser
-from logdoc.decoders import decode_json, decode_pydict
-from logdoc.patterns import default_patterns
-from logdoc.selftest import record_values
+from logdoc.core.model import Line
+from logdoc.parsing.parser import Parser
+from logdoc.parsing.decoders import decode_json, decode_pydict
+from logdoc.parsing.patterns import default_patterns
+from logdoc.parsing.selftest import record_values
 
 FORMATS = Path(__file__).parent / "formats" / "lines.toml"
 FORMAT_LINES = tomllib.loads(FORMATS.read_text(encoding="utf-8"))["line"]
@@ -236,7 +236,7 @@ def test_the_fallback_reads_every_name_and_the_vocabulary_types_it():
     assert rec.family == "generic" and rec.step == 5
     assert {(m.name, m.role) for m in rec.metrics} == {
         ("batch_size", "metric"), ("train loss", "loss"), ("lr", "lr"), ("warmup", "metric")}
-    from logdoc.vocabulary import meaning
+    from logdoc.core.vocabulary import meaning
     assert meaning("batch_size").kind == "count" and not meaning("batch_size").judged
 
 
@@ -389,8 +389,8 @@ def test_builtin_regexes_are_compiled_when_first_used():
     # start-up: a small log meets few of the ~140 built-in regexes (issue 7)
     import re
 
-    from logdoc.parser import Parser
-    from logdoc.reading import lines_from_text
+    from logdoc.parsing.parser import Parser
+    from logdoc.source.reading import lines_from_text
 
     ps = PatternSet.load()
     rules = [r for fam in ps.families for r in fam.rules]

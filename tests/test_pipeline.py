@@ -1,4 +1,4 @@
-"""A big file parsed in a second process (logdoc.pipeline) gives the single-process report."""
+"""A big file parsed in a second process (logdoc.engine.pipeline) gives the single-process report."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import logdoc.pipeline
+import logdoc.engine.pipeline
 from logdoc import api
-from logdoc.reading import InputError
+from logdoc.source.reading import InputError
 from streams import vector_everywhere
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,12 +23,12 @@ pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_meth
 
 @pytest.fixture
 def every_file(monkeypatch):
-    monkeypatch.setattr(logdoc.pipeline, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(logdoc.engine.pipeline, "PIPELINE_MIN_BYTES", 0)
 
 
 def test_small_files_stay_in_one_process():
-    assert not logdoc.pipeline.worth_it(str(LOGS[0]))
-    assert not logdoc.pipeline.worth_it("-")
+    assert not logdoc.engine.pipeline.worth_it(str(LOGS[0]))
+    assert not logdoc.engine.pipeline.worth_it("-")
 
 
 @pytest.mark.parametrize("numpy, read_in_worker", [(False, None), (True, False), (True, True)],
@@ -36,8 +36,8 @@ def test_small_files_stay_in_one_process():
 @pytest.mark.parametrize("path", LOGS[::3], ids=lambda p: p.name)
 def test_two_processes_give_the_same_report(path, numpy, read_in_worker, every_file, monkeypatch):
     # the numbers of a NumPy block are read by the main process or by the worker
-    monkeypatch.setattr(logdoc.pipeline, "READ_IN_WORKER", read_in_worker)
-    assert logdoc.pipeline.worth_it(str(path))
+    monkeypatch.setattr(logdoc.engine.pipeline, "READ_IN_WORKER", read_in_worker)
+    assert logdoc.engine.pipeline.worth_it(str(path))
     one = json.dumps(api.analyze(str(path), parallel=False).to_json())
     with vector_everywhere() if numpy else nullcontext():   # NumPy batches cross the pipe too
         two = json.dumps(api.analyze(str(path), parallel=True).to_json())
@@ -72,7 +72,7 @@ def test_the_worker_stops_when_nobody_listens():
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     receive.close()
-    outbox = logdoc.pipeline._Outbox(send)
+    outbox = logdoc.engine.pipeline._Outbox(send)
     with pytest.raises(BrokenPipeError):
         for _ in range(100):
             outbox.put(("batch", b"x" * 100_000, 1))

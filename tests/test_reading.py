@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from logdoc.reading import InputError, clean_line, iter_lines, lines_from_text, read_lines, render_cursor
+from logdoc.source.reading import InputError, clean_line, iter_lines, lines_from_text, read_lines, render_cursor
 
 
 def test_line_numbers_match_grep_n(tmp_path):
@@ -92,12 +92,12 @@ def test_lines_from_text():
 
 
 def test_blocks_know_where_they_are_in_the_stream():
-    # the parse worker sends offsets instead of bytes (logdoc.pipeline): they must be exact,
+    # the parse worker sends offsets instead of bytes (logdoc.engine.pipeline): they must be exact,
     # also after a line longer than MAX_LINE was cut short
     import io
     import random
 
-    from logdoc.reading import MAX_LINE, iter_blocks_at
+    from logdoc.source.reading import MAX_LINE, iter_blocks_at
 
     class Chunks(io.BytesIO):
         def __init__(self, data, size):

@@ -11,10 +11,10 @@ import xmlschema
 
 from conftest import ROOT, SAMPLES
 from logdoc import api
-from logdoc.model import Evidence, Finding, Severity
+from logdoc.core.model import Evidence, Finding, Severity
 from logdoc.report import formats, github, gitlab, markdown
 from logdoc.rules import all_rules
-from logdoc.session import Result
+from logdoc.engine.session import Result
 
 SCHEMAS = ROOT / "tests" / "schemas"
 BROKEN = SAMPLES / "warmup-zero-lr-broken.log"

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import ROOT, SAMPLES
 from logdoc import api
-from logdoc.reading import iter_lines
-from logdoc.session import Session
+from logdoc.source.reading import iter_lines
+from logdoc.engine.session import Session
 
 LOGS = [*sorted(SAMPLES.glob("*.log")), *sorted((ROOT / "tests" / "corpus").glob("*.log"))[::4]]
 

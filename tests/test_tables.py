@@ -1,4 +1,4 @@
-"""The tables (logdoc.tables) kept column by column give the frames and rows a table of one
+"""The tables (logdoc.views.tables) kept column by column give the frames and rows a table of one
 tuple per metric gave, however the log was read."""
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, SAMPLES
-from logdoc.reading import iter_blocks, lines_from_text
-from logdoc.session import Session
-from logdoc import vocabulary
-from logdoc.tables import METRIC_COLUMNS, TableBuilder
+from logdoc.source.reading import iter_blocks, lines_from_text
+from logdoc.engine.session import Session
+from logdoc.core import vocabulary
+from logdoc.views.tables import METRIC_COLUMNS, TableBuilder
 from streams import Trickle, vector_everywhere
 
 LOGS = sorted([*(ROOT / "tests" / "corpus").glob("*.log"), *SAMPLES.glob("*.log")])

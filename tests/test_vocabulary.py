@@ -2,8 +2,8 @@
 import pytest
 
 from conftest import SAMPLES
-from logdoc import vocabulary
-from logdoc.vocabulary import meaning, tokens
+from logdoc.core import vocabulary
+from logdoc.core.vocabulary import meaning, tokens
 
 # name -> (phase, kind); None: the name itself does not say
 TYPED = {
@@ -62,7 +62,7 @@ def test_role_and_record_phase_decide_what_the_name_does_not():
 
 def test_a_pattern_file_declares_its_framework_names_below_the_config():
     # patterns/spacy.toml's [metrics]: spaCy's dev-set score columns (loaded with the built-ins)
-    from logdoc.patterns import default_patterns
+    from logdoc.parsing.patterns import default_patterns
 
     default_patterns()
     m = meaning("ENTS_F")
@@ -76,7 +76,7 @@ def test_a_pattern_file_declares_its_framework_names_below_the_config():
 
 
 def test_a_bad_metrics_table_in_a_pattern_file_is_a_pattern_error(tmp_path):
-    from logdoc.patterns import PatternError, load_family
+    from logdoc.parsing.patterns import PatternError, load_family
 
     bad = tmp_path / "bad.toml"
     bad.write_text('schema = "logdoc.pattern/1"\n[family]\nid = "bad"\n[metrics]\nfoo = { kind = "nope" }\n'
@@ -146,3 +146,7 @@ def test_readme_metrics_example_is_what_the_command_prints(cli):
 ])
 def test_free_text_names_ending_in_a_linking_word_name_no_metric(name, named):
     assert vocabulary.is_metric_name(name) is named
+
+
+def test_an_identifier_ending_in_a_linking_token_is_still_a_name():
+    assert vocabulary.is_metric_name("acc_at") and vocabulary.is_metric_name("recall_at")

@@ -20,7 +20,7 @@ import pytest
 
 from logdoc.report.github import command_for, escape_data, escape_property
 from logdoc.watch import alert_line
-from logdoc.model import Finding, Severity
+from logdoc.core.model import Finding, Severity
 
 ROOT = Path(__file__).resolve().parent.parent
 INCIDENT = ROOT / "sample_logs" / "warmup-zero-lr-broken.log"
@@ -310,7 +310,7 @@ def test_watch_uses_the_same_configuration_as_analyze(tmp_path):
 
 
 def test_follower_ends_a_line_cut_by_truncation_or_rotation(tmp_path):
-    from logdoc.follow import Follower
+    from logdoc.source.follow import Follower
 
     log = tmp_path / "run.log"
     log.write_bytes(b"first\npartial")
@@ -340,12 +340,12 @@ def test_a_bad_config_is_reported_at_once_and_stdin_is_still_drained(tmp_path):
 
 @pytest.mark.skipif(os.name != "posix", reason="select() on pipes")
 def test_pipe_input_takes_what_is_waiting_without_waiting_for_more(monkeypatch):
-    import logdoc.follow
-    from logdoc.follow import PipeInput
+    import logdoc.source.follow
+    from logdoc.source.follow import PipeInput
 
     real_read = os.read
     # a pipe hands out at most its buffer per read; make that small to see the gathering
-    monkeypatch.setattr(logdoc.follow.os, "read", lambda fd, n: real_read(fd, min(n, 4096)))
+    monkeypatch.setattr(logdoc.source.follow.os, "read", lambda fd, n: real_read(fd, min(n, 4096)))
     r, w = os.pipe()
     try:
         os.write(w, b"a\n" * 5000)            # 10 KB waiting: three small reads' worth
@@ -371,14 +371,14 @@ def test_a_live_stream_never_hands_blocks_to_pyarrow(monkeypatch):
     # raise it by tens of MB (issue 7's watch RSS goal); analyze may use it
     import pytest
 
-    import logdoc.bulk_vector
-    from logdoc.session import Session
+    import logdoc.parsing.bulk_vector
+    from logdoc.engine.session import Session
     from streams import vector_everywhere
 
     def no_arrow(*args):
         raise AssertionError("pyarrow used")
 
-    monkeypatch.setattr(logdoc.bulk_vector, "_arrow_codes", no_arrow)
+    monkeypatch.setattr(logdoc.parsing.bulk_vector, "_arrow_codes", no_arrow)
     block = "".join(f"{{'loss': {1 / i:.4f}, 'grad_norm': {i % 7:.3f}}}\n" for i in range(1, 400)).encode()
     with vector_everywhere(arrow=True):
         live = Session("live", live=True)

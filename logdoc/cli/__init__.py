@@ -23,9 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     # library leaves the collector of its host program alone.
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
-    from ..engine import ConfigError
-    from ..patterns import PatternError
-    from ..reading import InputError
+    from ..engine.engine import ConfigError
+    from ..parsing.patterns import PatternError
+    from ..source.reading import InputError
 
     try:
         code = app(args=argv, prog_name="logdoc", standalone_mode=False)

@@ -52,11 +52,11 @@ def analyze(
 ) -> None:
     """Diagnose training logs: findings, root causes and fixes; reports for CI."""
     from .. import api
-    from .. import expect as expect_file
-    from ..inputs import expand_paths
+    from ..diagnosis import expect as expect_file
+    from ..source.inputs import expand_paths
     from ..report import formats
 
-    from ..config import load_config
+    from ..engine.config import load_config
 
     cfg = load_config(config)                                   # a bad config fails before any work
     select, ignore = cfg.rule_selection(select, ignore)

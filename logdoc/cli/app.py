@@ -1,13 +1,13 @@
 """The root typer app and what commands share (formats, exit policy, console)."""
 from __future__ import annotations
 
-import os
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
 from .. import __version__
+from ..report.terminal import console  # noqa: F401  (the commands' console)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Forensics for machine-learning training logs.")
@@ -38,25 +38,12 @@ class FailOn(str, Enum):
 
 def exit_code(results, fail_on: FailOn) -> int:
     """0: nothing at or above the threshold; 1: something is. (2 is reserved for errors.)"""
-    from ..model import Severity
+    from ..core.model import Severity
 
     if fail_on is FailOn.never:
         return 0
     threshold = Severity[fail_on.value]
     return int(any(f.severity >= threshold for r in results for f in r.findings))
-
-
-def console(no_color: bool = False, *, stderr: bool = False, width: int | None = None):
-    """A rich console for human output only; NO_COLOR and --no-color turn colour off.
-    `width` applies only when not writing to a terminal (rich assumes 80 columns there)."""
-    import sys
-
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    tty = hasattr(stream, "isatty") and stream.isatty()
-    return Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
-                   stderr=stderr, width=None if tty else width)
 
 
 @app.callback(invoke_without_command=True)
@@ -72,7 +59,7 @@ def analyzer(config: str | None, patterns: list[str] | None, select: list[str] |
     --ignore): a function of a path and api.analyze's keywords. Bad settings fail here,
     before any log is read."""
     from .. import api
-    from ..config import load_config
+    from ..engine.config import load_config
 
     cfg = load_config(config)
     chosen, ignored = cfg.rule_selection(select, ignore)

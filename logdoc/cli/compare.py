@@ -30,7 +30,7 @@ def compare(
     no_color: NoColorOption = False,
 ) -> None:
     """Findings resolved, new and persisting, and key metrics side by side. Exit 1 when AFTER has a new error."""
-    from ..compare import compare as run_compare
+    from ..diagnosis.compare import compare as run_compare
 
     analysed = analyzer(config, patterns, select, ignore)     # both logs read as `analyze` reads them
     result = run_compare(analysed(before, keep_tables=True), analysed(after, keep_tables=True))

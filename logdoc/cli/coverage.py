@@ -73,9 +73,9 @@ class Coverage:
 
 def measure(path: str, patterns=None) -> Coverage:
     """Parse a log exactly as `analyze` does and note which lines were recognised."""
-    from ..parser import Parser
-    from ..patterns import default_patterns
-    from ..reading import read_lines
+    from ..parsing.parser import Parser
+    from ..parsing.patterns import default_patterns
+    from ..source.reading import read_lines
 
     parser = Parser(patterns or default_patterns())
     cov = Coverage(path if path != "-" else "<stdin>")

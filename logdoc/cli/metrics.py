@@ -23,9 +23,9 @@ def metrics(
 ) -> None:
     """List every metric the log prints: phase, kind, direction, bounds, count, first line, and
     how its meaning was decided (vocabulary / pattern / override / unknown)."""
-    from .. import vocabulary
-    from ..config import load_config
-    from ..metric_catalogue import COLUMNS, catalogue
+    from ..core import vocabulary
+    from ..engine.config import load_config
+    from ..views.metric_catalogue import COLUMNS, catalogue
     from ..run import parse
 
     cfg = load_config(config)                  # a bad config fails before any work

@@ -26,8 +26,8 @@ def patterns_list(
 @patterns_app.command("test")
 def patterns_test(files: Annotated[Optional[list[str]], typer.Argument(help="Pattern files (default: the built-in ones).")] = None) -> None:
     """Run every sample and negative line of the pattern files; exit 1 if any fails."""
-    from ..patterns import PatternError, builtin_dir, load_family, load_roles, pattern_files
-    from ..selftest import check_family
+    from ..parsing.patterns import PatternError, builtin_dir, load_family, load_roles, pattern_files
+    from ..parsing.selftest import check_family
 
     roles_file = builtin_dir() / "_roles.toml"
     roles = load_roles(roles_file) if roles_file.exists() else {}

@@ -119,9 +119,9 @@ def run(
 
     Example: logdoc run --log run.log --stop-on error -- python train.py --epochs 30
     """
-    from ..follow import PipeInput
-    from ..model import Severity
-    from ..reading import InputError
+    from ..source.follow import PipeInput
+    from ..core.model import Severity
+    from ..source.reading import InputError
     from ..watch import SafeWriter, copy_to_fd, make_sink, watch_stream
     from .watch import make_session
 

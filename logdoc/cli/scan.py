@@ -33,9 +33,9 @@ def scan(
 ) -> None:
     """Analyse many logs in parallel and print one row per file (format, progress, worst finding, diagnoses)."""
     from ..api import load_patterns, rules_for
-    from ..config import load_config
-    from ..inputs import expand_paths
-    from ..model import Severity
+    from ..engine.config import load_config
+    from ..source.inputs import expand_paths
+    from ..core.model import Severity
     from ..scan import COLUMNS, ScanSettings, scan as run_scan
 
     if jobs is not None and jobs < 1:

@@ -22,8 +22,8 @@ def make_session(name: str, *, config: str | None, patterns: list[str] | None,
     """The Session `analyze` would build for this log: same config, patterns, rules, severities.
     Returns (session, config)."""
     from .. import api
-    from ..config import load_config
-    from ..session import Session
+    from ..engine.config import load_config
+    from ..engine.session import Session
 
     cfg = load_config(config)                                    # a bad config fails before any work
     ps = api.load_patterns([*cfg.patterns, *(patterns or [])])
@@ -59,10 +59,10 @@ def watch(
 
     Reads to the end of input whatever it finds, so `tee` and the training keep running.
     """
-    from ..engine import ConfigError
-    from ..follow import Follower, PipeInput
-    from ..patterns import PatternError
-    from ..reading import InputError
+    from ..engine.engine import ConfigError
+    from ..source.follow import Follower, PipeInput
+    from ..parsing.patterns import PatternError
+    from ..source.reading import InputError
     from ..watch import copy_to_fd, make_sink, raise_on_sigterm, watch_stream
 
     if path != "-":

@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..model import Finding, Severity
-from ..session import Result
+from ..core.model import Finding, Severity
+from ..engine.session import Result
 
 # C0/C1 controls (ESC, NUL, BEL, \r, \n, …) and Unicode line/paragraph separators.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

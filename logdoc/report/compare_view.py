@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 
-from ..compare import Comparison
+from ..diagnosis.compare import Comparison
 from .summary import short
 
 

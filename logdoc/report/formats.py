@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..session import Result
+from ..engine.session import Result
 
 MACHINE_FORMATS = ("json", "jsonl", "junit", "sarif", "github", "gitlab", "markdown")
 FORMATS = ("terminal", *MACHINE_FORMATS)
@@ -34,7 +34,7 @@ def render(fmt: str, results: list[Result], *, rule_ids: list[str] | None = None
 def render_terminal(results: list[Result], console) -> None:
     from rich.text import Text
 
-    from ..model import Severity
+    from ..core.model import Severity
     from . import terminal
 
     terminal.render(results, console)
@@ -59,7 +59,7 @@ def write_text(text: str, path: str | Path | None, *, append: bool = False) -> N
 
 
 def write_terminal(results: list[Result], path: str | Path | None, no_color: bool) -> None:
-    from ..cli.app import console
+    from .terminal import console
 
     if path is None or str(path) == "-":
         render_terminal(results, console(no_color, width=120))

@@ -10,8 +10,8 @@ MAX_PER_LEVEL the rest are counted in one notice that points to the job summary.
 """
 from __future__ import annotations
 
-from ..model import Finding, Severity
-from ..session import Result
+from ..core.model import Finding, Severity
+from ..engine.session import Result
 from .common import check_name, plain, report_path
 
 LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}

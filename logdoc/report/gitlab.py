@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from ..model import Finding, Severity
-from ..session import Result
+from ..core.model import Finding, Severity
+from ..engine.session import Result
 from .common import check_name, fingerprints, plain, report_path
 
 SEVERITY = {Severity.info: "info", Severity.warning: "minor", Severity.error: "major"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from .. import __version__
-from ..session import Result
+from ..engine.session import Result
 
 # Charts, in order: a title and the roles plotted on it.
 PANELS = (
@@ -63,7 +63,7 @@ def _figure(title: str, roles: tuple[str, ...], results: list[Result]):
     import numpy as np
     import plotly.graph_objects as go
 
-    from ..columns import first_codes
+    from ..core.columns import first_codes
 
     fig = go.Figure()
     traced = False
@@ -103,7 +103,7 @@ def _mark_findings(fig, result: Result, m, roles, axis: str) -> None:
     """A vertical marker on the chart of the metric each finding is about, where it fired."""
     import numpy as np
 
-    from ..columns import first_codes
+    from ..core.columns import first_codes
 
     first_role = {}                      # metric name -> the role of its first metric
     if m is not None:

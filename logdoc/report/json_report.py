@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 from .. import __version__
-from ..model import JSON_SCHEMA_VERSION, Severity
-from ..session import Result
+from ..core.model import JSON_SCHEMA_VERSION, Severity
+from ..engine.session import Result
 
 
 def document(results: list[Result]) -> dict:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
-from ..model import Diagnosis, Finding
-from ..session import Result
+from ..core.model import Diagnosis, Finding
+from ..engine.session import Result
 from .json_report import document
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ..model import Finding, Severity
-from ..session import Result
+from ..core.model import Finding, Severity
+from ..engine.session import Result
 from .common import check_name, checks_run, plain, report_path
 
 FAILING = Severity.warning

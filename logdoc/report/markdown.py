@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from ..model import Severity
-from ..session import Result
+from ..core.model import Severity
+from ..engine.session import Result
 from .common import plain, report_path
 
 MAX_ROWS = 50

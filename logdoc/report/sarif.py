@@ -15,8 +15,8 @@ from collections import Counter
 from urllib.parse import quote
 
 from .. import __version__
-from ..model import Finding, Severity
-from ..session import Result
+from ..core.model import Finding, Severity
+from ..engine.session import Result
 from .common import catalogue, fingerprints, plain, report_path
 
 LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "note"}

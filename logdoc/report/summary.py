@@ -1,8 +1,8 @@
 """Small pure-Python views of a run used by human reports (no pandas on the hot path)."""
 from __future__ import annotations
 
-from ..overview import Overview
-from ..session import Result
+from ..views.overview import Overview
+from ..engine.session import Result
 
 def overview_of(result: Result) -> Overview | None:
     """The bounded overview the session kept, or one built from full tables."""

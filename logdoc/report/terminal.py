@@ -6,10 +6,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..model import Severity
-from ..session import Result
+from ..core.model import Severity
+from ..engine.session import Result
 from .sparkline import marker_row, sparkline
-from ..overview import TREND_ROLES
+from ..views.overview import TREND_ROLES
 from .summary import overview_of, short
 
 STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
@@ -118,3 +118,17 @@ def _verdict(result: Result) -> Text:
         return Text(f"no problems found in {result.records} training records", style="green")
     return Text(f"{counts[Severity.error]} error(s), {counts[Severity.warning]} warning(s), "
                 f"{counts[Severity.info]} info", style=STYLE[max(s for s, n in counts.items() if n)])
+
+
+def console(no_color: bool = False, *, stderr: bool = False, width: int | None = None):
+    """A rich console for human output only; NO_COLOR and --no-color turn colour off.
+    `width` applies only when not writing to a terminal (rich assumes 80 columns there)."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
+                   stderr=stderr, width=None if tty else width)

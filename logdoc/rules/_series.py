@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .base import Reports
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..core.batch import Batch
 
 
 # ---- reports in bulk (shared by the loss-* rules)

@@ -1,6 +1,6 @@
 """What a rule is: a small stateful observer of the record stream.
 
-A rule sees the records in batches (`observe_batch`, see logdoc.batch) and may emit
+A rule sees the records in batches (`observe_batch`, see logdoc.core.batch) and may emit
 findings; at end of input the engine calls `finish` for verdicts that need the whole run.
 A rule may instead implement `observe(rec)`, one record at a time: the default
 `observe_batch` then calls it for each record the rule wants. Rules on frequent roles (loss,
@@ -16,10 +16,10 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
-from ..model import Evidence, Finding, Record, Severity
+from ..core.model import Evidence, Finding, Record, Severity
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..core.batch import Batch
 
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Fix", "Options", "False positives")
 
@@ -48,7 +48,7 @@ class Rule:
 
     def observe(self, rec: Record) -> Iterable[Finding]:
         """Default: a batch of this one record."""
-        from ..batch import Batch
+        from ..core.batch import Batch
 
         return self.observe_batch(Batch.from_records([rec]))
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 
-from ..model import Record, Severity
+from ..core.model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt, printed_digits, train_loss
 from ._series import columns_rows
-from .. import vocabulary
+from ..core import vocabulary
 
 _ROLES = ("val_loss", "val_metric")
 CONVERGED_LOSS = 1e-4

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import re
 
-from ..batch import Batch
-from ..model import Record, Severity
+from ..core.batch import Batch
+from ..core.model import Record, Severity
 from . import register
 from ._series import batch_events, metric_rows
 from .base import Rule

@@ -6,8 +6,8 @@ from itertools import islice, takewhile
 from math import isnan
 from operator import eq, ne
 
-from ..batch import Batch
-from ..model import Severity
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from .base import Rule, fmt
 

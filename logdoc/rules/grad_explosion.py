@@ -3,8 +3,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from ..batch import Batch
-from ..model import Severity
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from ._series import first_metric, min_before, per_record_max
 from .base import Rule, fmt

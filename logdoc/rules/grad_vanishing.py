@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import math
 
-from ..batch import Batch
-from ..model import Severity
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from .base import Hold, Rule, fmt
 from ._series import first_metric, hold_through, per_record_max

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ..batch import Batch
-from ..model import Severity
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from ._series import in_training, series_metric
 from .base import Rule, fmt

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..batch import Batch
-from ..model import Record, Severity
+from ..core.batch import Batch
+from ..core.model import Record, Severity
 from . import register
 from ._series import block_means, loss_name, loss_reports
 from .base import Reports, Rule, fmt

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ..batch import Batch
-from ..model import Record, Severity
+from ..core.batch import Batch
+from ..core.model import Record, Severity
 from . import register
 from ._series import loss_name, loss_reports
 from .base import Reports, Rule, fmt, loss_label

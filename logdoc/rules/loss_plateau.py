@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ..batch import Batch
-from ..model import Severity
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from ._series import block_means, loss_name, loss_reports
 from .base import Reports, Rule, fmt, loss_label, near_start

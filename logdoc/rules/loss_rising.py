@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from ..batch import Batch
-from ..model import Severity
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from ._series import loss_name, loss_reports
 from .base import Reports, Rule, fmt, loss_label
-from ..vocabulary import is_reinforcement
+from ..core.vocabulary import is_reinforcement
 
 
 @register

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ..model import Record, Severity
+from ..core.model import Record, Severity
 from . import register
 from .base import Rule, fmt
 

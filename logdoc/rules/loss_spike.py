@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections import deque
 from math import isfinite
 
-from ..batch import Batch
-from ..model import Record, Severity
+from ..core.batch import Batch
+from ..core.model import Record, Severity
 from . import register
 from ._series import loss_name, loss_reports
 from .base import Reports, Rule, fmt

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ..batch import Batch
-from ..model import Severity
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from ._series import entry_metric, final_np, lr_arrays, previous_same, progress_np, record_starts
 from .base import Rule, fmt

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ..batch import Batch
-from ..model import Severity
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from ._series import entry_metric, lr_arrays, progress_np
 from .base import Rule, fmt, near_start

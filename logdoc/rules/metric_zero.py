@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import math
 
-from .. import vocabulary
-from ..batch import Batch
-from ..model import Severity
+from ..core import vocabulary
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from .base import Rule
 

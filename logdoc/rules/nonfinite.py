@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from .. import vocabulary
-from ..batch import Batch
-from ..model import Severity
+from ..core import vocabulary
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from ._series import batch_events, entry_keys, metric_values
 from .base import Rule, fmt

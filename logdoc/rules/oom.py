@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from ..model import Severity
+from ..core.model import Severity
 from . import register
 from .base import Rule
 

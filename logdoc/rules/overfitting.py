@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 
-from ..batch import Batch
-from ..model import Record, Severity
+from ..core.batch import Batch
+from ..core.model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
 from ._series import LatestLoss, report_key
-from ..vocabulary import is_loss as is_loss_name
-from ..vocabulary import is_score as is_score_name
+from ..core.vocabulary import is_loss as is_loss_name
+from ..core.vocabulary import is_score as is_score_name
 from .val_better_than_train import first_per_row
 
 

@@ -5,8 +5,8 @@ from datetime import datetime
 from itertools import compress, repeat
 from operator import add, getitem, is_, itemgetter
 
-from ..batch import Batch
-from ..model import Severity
+from ..core.batch import Batch
+from ..core.model import Severity
 from . import register
 from ._series import batch_events, metric_rows, rows_searched, texts_at
 from .base import Rule

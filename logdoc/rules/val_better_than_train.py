@@ -4,8 +4,8 @@ from itertools import chain, compress
 from math import isfinite
 from operator import and_, ne
 
-from ..batch import Batch
-from ..model import Record, Severity
+from ..core.batch import Batch
+from ..core.model import Record, Severity
 from . import register
 from .base import Reports, Rule, fmt
 from ._series import LatestLoss, report_key

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ..batch import Batch
-from ..model import Record, Severity
+from ..core.batch import Batch
+from ..core.model import Record, Severity
 from . import register
 from ._series import entry_metric, event_rows, lr_arrays, previous_same
 from .base import Rule, is_final

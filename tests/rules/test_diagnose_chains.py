@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from logdoc.chains import CHAINS
-from logdoc.reading import lines_from_text
+from logdoc.diagnosis.chains import CHAINS
+from logdoc.source.reading import lines_from_text
 from logdoc.rules import all_rules
-from logdoc.session import Session
+from logdoc.engine.session import Session
 
 
 @pytest.mark.parametrize("chain", CHAINS, ids=lambda c: c.id)

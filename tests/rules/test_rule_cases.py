@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from logdoc.engine import build_rules
-from logdoc.patterns import PatternSet
-from logdoc.reading import lines_from_text
+from logdoc.engine.engine import build_rules
+from logdoc.parsing.patterns import PatternSet
+from logdoc.source.reading import lines_from_text
 from logdoc.rules import all_rules
-from logdoc.session import Session
+from logdoc.engine.session import Session
 
 CASES = Path(__file__).parent / "cases"
 # Built-in families plus a neutral `[probe] key=value` format whose keys are role names, so a

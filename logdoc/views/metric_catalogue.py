@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .vocabulary import meaning
+from ..core.vocabulary import meaning
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,11 +1,11 @@
 """Bulk parsing with NumPy: a big block's templated lines read all at once.
 
-BulkParser (logdoc.bulk) learns a template per line shape and then reads each line of the
+BulkParser (logdoc.parsing.bulk) learns a template per line shape and then reads each line of the
 shape by slicing. Here the same templates are applied to a whole block with array
 operations: every line of a shape has the same length and holds its numbers at the same
 offsets in the same printed format, so one value of every line of the block is a gather of
-digits and a scaling (logdoc.fastfloat). The result is a Batch over BlockColumns
-(logdoc.columns), whose lists are built only when a rule reads them.
+digits and a scaling (logdoc.parsing.fastfloat). The result is a Batch over BlockColumns
+(logdoc.core.columns), whose lists are built only when a rule reads them.
 
 Lines that need the line-by-line path (shapes not learnt yet, rank prefixes, several records
 per line, values not in a plain number format, non-ASCII text) are read by BulkParser in
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batch import Batch
+from ..core.batch import Batch
 from .bulk import _NOTHING, _SHAPE, _SHAPE_MARK, RecordTemplate, _Tentative
-from .columns import ATTRS, COUNTERS, BlockColumns
+from ..core.columns import ATTRS, COUNTERS, BlockColumns
 from .fastfloat import number_format, read_numbers
-from .reading import clean_line
+from ..source.reading import clean_line
 
 MAX_SLOW_SHARE = 0.1         # more line-by-line lines than this: learn first (BulkParser.parse_blocks)
 ARROW_AFTER = 16 << 20       # bytes of a log read before pyarrow codes the line shapes (_shape_codes)
@@ -453,7 +453,7 @@ class _Merge:
 class Pending:
     """A block's records before their columns are put together (`assemble`).
 
-    The parsing process of logdoc.pipeline sends this instead of the BlockColumns (BulkParser
+    The parsing process of logdoc.engine.pipeline sends this instead of the BlockColumns (BulkParser
     with `defer`): it is smaller, and putting the columns together then runs in the process
     that judges the batch, which has time to spare, instead of the one that parses."""
 

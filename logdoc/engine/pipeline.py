@@ -1,6 +1,6 @@
 """A big file on two cores: one process parses, the other runs the rules.
 
-`analyze` spends its time in two halves of similar cost: parsing blocks (logdoc.bulk) and
+`analyze` spends its time in two halves of similar cost: parsing blocks (logdoc.parsing.bulk) and
 judging the batches (the rules). Rules need the batches in order and parsing carries state
 from line to line, so the split that keeps both exact is a pipeline: a forked worker reads
 and parses the file block by block, exactly as a single process would, and sends each batch
@@ -18,10 +18,10 @@ import signal
 import stat
 from collections.abc import Iterator
 
-from .batch import Batch
-from .bulk import BulkParser
-from .parser import Parser
-from .reading import InputError, read_blocks_at
+from ..core.batch import Batch
+from ..parsing.bulk import BulkParser
+from ..parsing.parser import Parser
+from ..source.reading import InputError, read_blocks_at
 
 PIPELINE_MIN_BYTES = 64 << 20
 # Who reads a NumPy block's numbers (bulk_vector._Values.read): the worker when the main

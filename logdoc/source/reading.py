@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from .model import Line
+from ..core.model import Line
 
 CHUNK = 1 << 20
 BLOCK = 8 << 20        # what analyze and watch parse at once when the input has that much ready

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from .model import ROLES, Evidence, Finding, Severity
-from .reading import InputError
-from .rules.base import fmt
+from ..core.model import ROLES, Evidence, Finding, Severity
+from ..source.reading import InputError
+from ..rules.base import fmt
 
 CHECKS = {
     "all": "every value satisfies `op value`",
@@ -351,7 +351,7 @@ def _quote(path: str, wanted: set[int]) -> dict[int, str]:
     stdin). The file is read in blocks; only a block holding a wanted line is split."""
     if not wanted or path in ("-", "<stdin>") or not Path(path).is_file():
         return {}
-    from .reading import clean_line, read_blocks
+    from ..source.reading import clean_line, read_blocks
 
     found: dict[int, str] = {}
     todo = sorted(wanted)
@@ -486,7 +486,7 @@ def _selected(exp: Expectation, m: dict):
     if exp.phase is not None and len(m["key"]):
         # each metric's own phase, as the tables give it (a Keras bar line's val_loss is
         # evaluated although the line trains)
-        from . import vocabulary
+        from ..core import vocabulary
 
         keys, phases = m["keys"], m["phases"]
         pair = m["key"].astype(np.int64) * len(phases) + m["phase"]
@@ -505,7 +505,7 @@ def _keep(exp: Expectation, names: dict[str, _Name], m: dict, sel) -> None:
     """Add the selected metrics of a batch to each name's _Name."""
     import numpy as np
 
-    from .columns import first_codes
+    from ..core.columns import first_codes
 
     keys, key = m["keys"], m["key"][sel]
     # names in order of first appearance (a name may have several roles: several keys)

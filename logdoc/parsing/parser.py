@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 
-from .model import Line, Record
+from ..core.model import Line, Record
 from .patterns import PatternSet
 
 

@@ -136,7 +136,7 @@ class Vocabulary:
 
 @lru_cache(maxsize=1)
 def _load() -> dict:
-    from .patterns import builtin_dir      # beside the pattern files, in a checkout or a wheel
+    from .files import builtin_dir      # beside the pattern files, in a checkout or a wheel
 
     with open(builtin_dir() / "_metrics.toml", "rb") as fh:
         return tomllib.load(fh)
@@ -212,9 +212,9 @@ def is_reinforcement(name: str) -> bool:
 
 def is_metric_name(name: str) -> bool:
     """A name read from free text can name a metric: its last word does not link it to what
-    follows ("improved from", "to")."""
-    toks = tokens(name)
-    return bool(toks) and toks[-1] not in vocabulary().linking
+    follows ("improved from", "to"). Words, not tokens: `acc_at` is an identifier."""
+    words = name.split()
+    return bool(words) and words[-1].lower() not in vocabulary().linking
 
 
 def is_fact(name: str, role: str | None = None) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Diagnosis, Finding, Severity
+from ..core.model import Diagnosis, Finding, Severity
 
 
 @dataclass(frozen=True)

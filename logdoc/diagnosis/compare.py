@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .model import Finding, Severity
-from .session import Result
+from ..core.model import Finding, Severity
+
+if TYPE_CHECKING:      # (a Result is built by the engine, which sits above this layer)
+    from ..engine.session import Result
 
 
 def _key(f: Finding) -> tuple[str, str]:
@@ -78,7 +81,7 @@ class _Series:
         """min() of the finite values (the first of equal ones: 0.0 or -0.0), or None."""
         import numpy as np
 
-        from .columns import first_extreme
+        from ..core.columns import first_extreme
 
         finite = self.values[np.isfinite(self.values)]
         return first_extreme(finite, finite.min()) if len(finite) else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from .model import Record
+from ..core.model import Record
 from .patterns import HEADER, RECOGNISED, SHAPE_DIGITS, Family
 
 

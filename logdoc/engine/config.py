@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine import ConfigError
-from .model import CATEGORIES, Severity
+from ..core.model import CATEGORIES, Severity
 
 CONFIG_FILES = ("logdoc.toml", ".logdoc.toml", "pyproject.toml")
 TOP_KEYS = frozenset({"select", "ignore", "fail-on", "patterns", "severity", "rules", "metrics"})
@@ -65,7 +65,7 @@ def expand(names: Iterable[str], where: str = "select") -> list[str]:
     A name that is both a rule id and a category (`nonfinite`) means the rule; write
     `category:nonfinite` for every rule of the category.
     """
-    from .rules import all_rules
+    from ..rules import all_rules
 
     catalogue = all_rules()
     out: list[str] = []
@@ -139,7 +139,7 @@ def parse_config(table: dict, file: Path, prefix: str = "") -> Config:
     if "patterns" in table:
         cfg.patterns = [(file.parent / p) for p in _strings(table["patterns"], f"{where} patterns")]
     if "metrics" in table:
-        from . import vocabulary
+        from ..core import vocabulary
 
         try:
             cfg.metrics = dict(vocabulary.validate(table["metrics"], where))
@@ -154,7 +154,7 @@ def parse_config(table: dict, file: Path, prefix: str = "") -> Config:
     rules = table.get("rules", {})
     if not isinstance(rules, dict):
         raise ConfigError(f"{where}: rules must hold one table per rule")
-    from .rules import all_rules
+    from ..rules import all_rules
 
     catalogue = all_rules()
     for rid, opts in rules.items():

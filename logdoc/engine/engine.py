@@ -9,9 +9,9 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterable
 
-from .batch import Batch
-from .model import Evidence, Finding, Record, Severity
-from .rules import Rule, all_rules
+from ..core.batch import Batch
+from ..core.model import Evidence, Finding, Record, Severity
+from ..rules import Rule, all_rules
 
 
 class ConfigError(Exception):

@@ -7,7 +7,7 @@ record order) with per-role views. `record(i)` rebuilds the Record of row i when
 one (for a finding's evidence), so a rule never pays for objects it does not quote.
 
 A batch is built from Records (`from_records`: the line-by-line parser) or directly by the
-bulk parser (logdoc.bulk). Results never depend on where batches are cut: rules carry their
+bulk parser (logdoc.parsing.bulk). Results never depend on where batches are cut: rules carry their
 state from one batch to the next, and tests replay every log in batches of one record.
 """
 from __future__ import annotations

@@ -23,12 +23,12 @@ from __future__ import annotations
 import re
 from operator import itemgetter
 
-from .batch import Batch
+from ..core.batch import Batch
 from .decoders import parse_number
-from .model import Line, Record
+from ..core.model import Line, Record
 from .parser import Parser
 from .patterns import MACROS
-from .reading import clean_line
+from ..source.reading import clean_line
 
 _SHAPE = bytes.maketrans(b"0123456789", b"7777777777")     # as PatternSet's shape memory
 # the shape, with every byte a printable-ASCII line cannot hold written as NUL
@@ -42,7 +42,7 @@ _SLOW = "slow"            # the shape always takes the line-by-line parser
 _COUNTERS = ("epoch", "epoch_total", "step", "step_total")
 MAX_PLANS = 65536         # shapes remembered per log (bounded memory on odd logs)
 MAX_TRIES = 8             # lines of a shape tried before it stays on the line-by-line path
-VECTOR = True                # read big blocks with NumPy (logdoc.bulk_vector); tests flip it
+VECTOR = True                # read big blocks with NumPy (logdoc.parsing.bulk_vector); tests flip it
 VECTOR_MIN_BYTES = 1 << 18   # smaller blocks (a live stream's) are read line by line
 
 
@@ -80,7 +80,7 @@ class RecordTemplate:
         self.roles = [m[2] for m in metrics]
         self.groups = [m[3] for m in metrics]
         self.aggs = [m[4] for m in metrics]
-        self.vector = None        # how logdoc.bulk_vector reads it (worked out there, once)
+        self.vector = None        # how logdoc.parsing.bulk_vector reads it (worked out there, once)
 
 
 class _FloatCache(dict):
@@ -175,7 +175,7 @@ class BulkParser:
     def __init__(self, parser: Parser, vector: bool | None = None):
         self.parser = parser
         self.vector = VECTOR if vector is None else vector   # big blocks with NumPy
-        self.defer = False        # NumPy blocks as bulk_vector.Pending (see logdoc.pipeline)
+        self.defer = False        # NumPy blocks as bulk_vector.Pending (see logdoc.engine.pipeline)
         self.clears = 0           # how often the plans were forgotten (a header changed)
         self.plans: dict[bytes, object] = {}
         self.templated = 0        # lines read by a template (for benchmarks and tests)

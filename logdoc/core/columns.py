@@ -1,6 +1,6 @@
 """A batch's columns as NumPy arrays, turned into lists only when a rule reads them.
 
-The vector parser (logdoc.bulk_vector) reads a block of lines into arrays. Building every
+The vector parser (logdoc.parsing.bulk_vector) reads a block of lines into arrays. Building every
 column of a Batch as Python lists would cost more than the parsing itself (a list element
 is an object), and most columns are never read: a batch of loss lines interests the loss
 rules, which read the loss series and little else. So a Batch built from BlockColumns

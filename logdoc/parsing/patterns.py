@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .decoders import _number, _parse_list, decode_json, decode_pydict, parse_number
-from . import vocabulary
-from .model import COUNTER_ROLES, ROLES, Metric, Record
+from ..core import vocabulary
+from ..core.model import COUNTER_ROLES, ROLES, Metric, Record
+from ..core.files import builtin_dir  # noqa: F401  (where the pattern files are)
 
 SCHEMA = "logdoc.pattern/1"
 
@@ -584,12 +585,6 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
 
 
 # ---------------------------------------------------------------------------- the set in use
-
-def builtin_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    packaged = here / "_builtin_patterns"          # inside an installed wheel
-    return packaged if packaged.is_dir() else here.parent / "patterns"   # a source checkout
-
 
 def load_roles(path: Path) -> RoleTable:
     try:

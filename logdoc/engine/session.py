@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from operator import is_not
 
-from .batch import Batch
-from .bulk import BulkParser
-from .chains import diagnose
+from ..core.batch import Batch
+from ..parsing.bulk import BulkParser
+from ..diagnosis.chains import diagnose
 from .engine import Engine, build_rules, finding_order
-from .overview import Overview
-from .model import Diagnosis, Finding, Line, Severity
-from .parser import Parser
-from .patterns import PatternSet, default_patterns
-from .reading import read_blocks
-from .rules import Rule
-from .tables import TableBuilder
+from ..views.overview import Overview
+from ..core.model import Diagnosis, Finding, Line, Severity
+from ..parsing.parser import Parser
+from ..parsing.patterns import PatternSet, default_patterns
+from ..source.reading import read_blocks
+from ..rules import Rule
+from ..views.tables import TableBuilder
 
 
 @dataclass
@@ -59,9 +59,9 @@ class Session:
                  keep_tables: bool = False, keep_overview: bool = False, live: bool = False,
                  expectations: list | None = None):
         """`live`: the log is a never-ending stream (`watch`), whose memory must stay flat:
-        its big blocks are not handed to pyarrow (logdoc.bulk_vector), whose import alone
+        its big blocks are not handed to pyarrow (logdoc.parsing.bulk_vector), whose import alone
         would raise the footprint once the stream passed ARROW_AFTER. `expectations`
-        (logdoc.expect): keep what they read as the log goes (expect.Kept)."""
+        (logdoc.diagnosis.expect): keep what they read as the log goes (expect.Kept)."""
         self.path = path
         self.live = live
         self.parser = Parser(patterns or default_patterns())
@@ -70,7 +70,7 @@ class Session:
         self.overview = Overview() if keep_overview else None   # bounded, for the terminal
         self.kept = None
         if expectations:
-            from .expect import Kept
+            from ..diagnosis.expect import Kept
 
             self.kept = Kept(expectations)
         self.lines = 0
@@ -96,7 +96,7 @@ class Session:
 
     def feed_block(self, first_no: int, data: bytes) -> list[Finding]:
         """Findings proved by a block of raw lines (see reading.iter_blocks), parsed in bulk:
-        the same records as line by line, much faster on long logs (see logdoc.bulk)."""
+        the same records as line by line, much faster on long logs (see logdoc.parsing.bulk)."""
         if self._bulk is None:
             self._bulk = BulkParser(self.parser)
             if self.live:
@@ -110,7 +110,7 @@ class Session:
 
     def feed_file(self, path: str, parallel: bool = True) -> "Result":
         """Replay a file (or '-' for stdin) in blocks; a big file is parsed by a second
-        process while this one runs the rules (logdoc.pipeline), with the same results."""
+        process while this one runs the rules (logdoc.engine.pipeline), with the same results."""
         from . import pipeline
 
         if parallel and pipeline.worth_it(path):

@@ -1,6 +1,6 @@
 """What the terminal report draws, kept in bounded memory whatever the length of the log.
 
-The full tables (logdoc.tables) hold one row per metric: fine for `tables`, `compare` and
+The full tables (logdoc.views.tables) hold one row per metric: fine for `tables`, `compare` and
 `report`, which ask for them, but gigabytes on a long run. The terminal report only shows the
 first and last epochs and a 48-character curve per key series, so this keeps:
 
@@ -18,7 +18,7 @@ from itertools import chain, compress
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .batch import Batch
+    from ..core.batch import Batch
 
 # Which metrics a per-epoch overview shows first, by role.
 EPOCH_ROLES = ("loss", "val_loss", "lr", "param_delta", "grad_norm", "val_metric", "metric")
@@ -65,7 +65,7 @@ class Series:
         `extend`'s in the last bits (NumPy sums pairwise); every other field is the same."""
         import numpy as np
 
-        from .columns import first_extreme
+        from ..core.columns import first_extreme
 
         finite = np.isfinite(values)
         if finite.all():
@@ -148,7 +148,7 @@ def _distinct_in_order(values) -> list:
 
 def _in_order(meta_codes, meta) -> list[str]:
     """Metric names of these meta codes, each once, in order of first appearance."""
-    from .columns import first_codes
+    from ..core.columns import first_codes
 
     return list(dict.fromkeys(meta[c][0] for c in first_codes(meta_codes)))
 
@@ -206,7 +206,7 @@ class Overview:
         before any change: a nan epoch, which the list code keeps as the log gave it)."""
         import numpy as np
 
-        from .columns import first_codes
+        from ..core.columns import first_codes
 
         cols = b.columns
         epochs, known = b.np_counter("epoch")
@@ -266,8 +266,8 @@ class Overview:
             s.extend_array(lines, values)
 
     def add_rows(self, rows) -> "Overview":
-        """Fill from the long rows of logdoc.tables (for Results that kept tables)."""
-        from .batch import Batch
+        """Fill from the long rows of logdoc.views.tables (for Results that kept tables)."""
+        from ..core.batch import Batch
 
         b = Batch()
         for i, (line, epoch, step, name, role, group, value, phase, pattern) in enumerate(rows):

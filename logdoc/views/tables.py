@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import vocabulary
+from ..core import vocabulary
 
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .batch import Batch
+    from ..core.batch import Batch
 
 METRIC_COLUMNS = ["line", "epoch", "step", "name", "role", "group", "value", "phase", "pattern"]
 EVENT_COLUMNS = ["line", "epoch", "step", "event", "pattern"]
@@ -95,7 +95,7 @@ class TableBuilder:
 
     def add_rows(self, rows) -> None:
         """Rows as `rows` gives them (tests, and tables from elsewhere)."""
-        from .batch import Batch
+        from ..core.batch import Batch
 
         rows = list(rows)
         b = Batch()
@@ -127,7 +127,7 @@ class TableBuilder:
     @property
     def rows(self) -> list[tuple]:
         """(line, epoch, step, name, role, group, value, phase, pattern) per metric, in order."""
-        from .columns import object_array, with_none
+        from ..core.columns import object_array, with_none
 
         if self._rows is not None:
             return self._rows
@@ -144,7 +144,7 @@ class TableBuilder:
     def metrics(self) -> "pd.DataFrame":
         import pandas as pd
 
-        from .columns import object_array
+        from ..core.columns import object_array
 
         cols = self._columns()
         if cols is None:

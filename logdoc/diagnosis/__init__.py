@@ -1,0 +1,1 @@
+"""What findings mean together: diagnosis chains, expectations, comparing two runs."""

@@ -1,0 +1,1 @@
+"""Tables, the overview and the metric catalogue a person reads."""
