@@ -59,12 +59,9 @@ def analyzer(config: str | None, patterns: list[str] | None, select: list[str] |
     --ignore): a function of a path and api.analyze's keywords. Bad settings fail here,
     before any log is read."""
     from .. import api
-    from ..engine.config import load_config
 
-    cfg = load_config(config)
-    chosen, ignored = cfg.rule_selection(select, ignore)
-    ps = api.load_patterns([*cfg.patterns, *(patterns or [])])
-    api.rules_for(cfg, chosen, ignored)
+    cfg, ps, chosen, ignored = api.settings(config, patterns=patterns or (), select=select,
+                                            ignore=ignore or ())
 
     def analysed(path: str, **kwargs):
         return api.analyze(path, patterns=ps, select=chosen, ignore=ignored, config=cfg, **kwargs)

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import PatternsOption, UsageFailure, app
+from .app import ConfigOption, PatternsOption, UsageFailure, app
 
 _NUMBER = r"[-+]?(?:\d[\d,]*(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?))"
 _DECIMAL = r"[-+]?(?:\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|(?i:nan|inf(?:inity)?))"
@@ -99,13 +99,15 @@ def coverage(
     patterns: PatternsOption = None,
     top: Annotated[int, typer.Option(help="Shapes to list in the terminal report.")] = 20,
     fail_above: Annotated[Optional[float], typer.Option("--fail-above", help="Exit 1 when more than this % of metric-looking lines are unrecognised.")] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Show metric-looking lines no pattern recognised, grouped by shape."""
     from .. import api
 
     if format not in ("terminal", "json"):
         raise UsageFailure(f"--format must be terminal or json, not {format!r}")
-    cov = measure(path, api.load_patterns(patterns or []))
+    cfg, ps, _, _ = api.settings(config, patterns=patterns or ())   # the config's pattern files too
+    cov = measure(path, ps)
     if format == "json":
         sys.stdout.write(json.dumps(cov.to_json(), ensure_ascii=False) + "\n")
     else:

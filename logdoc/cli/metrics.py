@@ -29,7 +29,7 @@ def metrics(
     from ..run import parse
 
     cfg = load_config(config)                  # a bad config fails before any work
-    frame = parse(path).tables["metrics"]
+    frame = parse(path, config=cfg).tables["metrics"]
     vocabulary.use_overrides(cfg.metrics)
     rows = catalogue(frame)
     if format is MetricsFormat.json:

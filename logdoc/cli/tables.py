@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .app import UsageFailure, app
+from .app import ConfigOption, UsageFailure, app
 
 
 class TableFormat(str, Enum):
@@ -21,6 +21,7 @@ def tables(
     path: Annotated[str, typer.Argument(help="Log file (plain or .gz), or - for stdin.")],
     format: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.csv,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the tables into.")] = Path("."),
+    config: ConfigOption = None,
 ) -> None:
     """Export the parsed tables (metrics, lr, updates, epochs, events)."""
     from ..run import parse
@@ -32,7 +33,7 @@ def tables(
             import pyarrow  # noqa: F401
         except ImportError:     # a dependency, but an install may lack it
             raise UsageFailure("parquet output needs pyarrow: pip install pyarrow") from None
-    run = parse(path)
+    run = parse(path, config=config)           # the configuration's pattern files apply
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
