@@ -3,7 +3,9 @@
 Escaping follows the runner's parser (actions/runner ActionCommand.cs): in data `%`, `\\r`,
 `\\n` become `%25`, `%0D`, `%0A`; property values also escape `:` and `,`. `%` is replaced
 first because the runner undoes it last. Nothing taken from a log ever starts a line, so a
-log line such as `::set-output name=x::y` stays inside the message of our own command.
+log line such as `::set-output name=x::y` stays inside the message of our own command. The
+runner also reads `##[command]` anywhere in a line, which no escape undoes: such text is
+broken visibly (`# #[`, see common.inert_text).
 
 GitHub shows at most 10 error and 10 warning annotations per step: beyond
 MAX_PER_LEVEL the rest are counted in one notice that points to the job summary.
@@ -12,14 +14,15 @@ from __future__ import annotations
 
 from ..core.model import Finding, Severity
 from ..engine.session import Result
-from .common import check_name, plain, report_path
+from .common import check_name, inert_text, plain, report_path
 
 LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}
 MAX_PER_LEVEL = 10
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # one line (CR, LF escaped) that holds no `##[` command either (the runner reads it anywhere)
+    return inert_text(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 from ..core.model import Finding, Severity
 from ..engine.session import Result
-from .common import check_name, checks_run, plain, report_path
+from .common import check_name, checks_run, inert_xml, plain, report_path
 
 FAILING = Severity.warning
 
@@ -63,4 +63,5 @@ def render(results: list[Result], rule_ids: list[str] | None = None) -> str:
     root.set("failures", str(sum(int(s.get("failures")) for s in suites)))
     root.set("errors", "0")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    # inert_xml: "##" and "::" as character references, so no CI runner reads a command in it
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + inert_xml(ET.tostring(root, encoding="unicode")) + "\n"

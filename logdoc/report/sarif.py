@@ -17,7 +17,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..core.model import Finding, Severity
 from ..engine.session import Result
-from .common import catalogue, fingerprints, plain, report_path
+from .common import catalogue, fingerprints, inert_json, plain, report_path
 
 LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "note"}
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -109,4 +109,4 @@ def document(results: list[Result]) -> dict:
 
 
 def render(results: list[Result]) -> str:
-    return json.dumps(document(results), indent=2, ensure_ascii=False) + "\n"
+    return inert_json(json.dumps(document(results), indent=2, ensure_ascii=False)) + "\n"
