@@ -56,6 +56,8 @@ def render(results: list[Result]) -> str:
     lines: list[str] = []
     shown = {level: 0 for level in LEVEL.values()}
     hidden = 0
+    for r in results:           # a log nothing was read in is said first, whatever the cap
+        lines.extend(command_for(f, r.path) for f in r.findings if f.rule == "unrecognized-log")
     for r in results:
         path = report_path(r.path)
         for d in r.diagnoses:
@@ -65,6 +67,8 @@ def render(results: list[Result]) -> str:
                 lines.append(command(level, f"{plain(d.explanation, 1000)}\nfix: {plain(d.fix, 1000)}",
                                      file=path, line=d.line, title=f"logdoc diagnosis: {plain(d.title)}"))
         for f in r.findings:
+            if f.rule == "unrecognized-log":
+                continue
             level = LEVEL[f.severity]
             if shown[level] < MAX_PER_LEVEL:
                 shown[level] += 1
