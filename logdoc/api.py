@@ -18,7 +18,8 @@ def load_patterns(extra: Iterable[str | Path] = ()) -> PatternSet:
 
 def analyze(path: str, *, patterns: PatternSet | None = None, select: Iterable[str] | None = None,
             ignore: Iterable[str] = (), keep_tables: bool = False, config: Config | None = None,
-            keep_overview: bool = False, parallel: bool = True, expectations: list | None = None) -> Result:
+            keep_overview: bool = False, parallel: bool = True, expectations: list | None = None,
+            name: str | None = None) -> Result:
     """Analyse one log (a path, a .gz or '-' for stdin) and return its Result.
 
     `select`/`ignore` take rule ids or categories; `config` (see logdoc.engine.config) adds its
@@ -27,8 +28,9 @@ def analyze(path: str, *, patterns: PatternSet | None = None, select: Iterable[s
     report draws, in bounded memory (logdoc.views.overview). `parallel` lets a big file be parsed
     by a second process (logdoc.engine.pipeline); the result is the same. `expectations`
     (logdoc.diagnosis.expect.parse) are kept track of as the log is read; expect.evaluate judges them.
+    `name`: the path reports give the log (default: `path`, `<stdin>` for '-').
     """
-    session = Session(path if path != "-" else "<stdin>", patterns=patterns,
+    session = Session(name or (path if path != "-" else "<stdin>"), patterns=patterns,
                       rules=rules_for(config, select, ignore), keep_tables=keep_tables,
                       keep_overview=keep_overview, expectations=expectations,
                       severities=config.severities if config else None)

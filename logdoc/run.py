@@ -49,11 +49,12 @@ class Run:
                 f"{len(self.findings)} findings, {len(self.diagnoses)} diagnoses>")
 
 
-def parse(path: str, *, patterns=None) -> Run:
-    """Read a log (path, .gz or '-') and return a Run with findings, diagnoses and tables."""
+def parse(path: str, *, patterns=None, name: str | None = None) -> Run:
+    """Read a log (path, .gz or '-') and return a Run with findings, diagnoses and tables.
+    `name`: the path the Run reports (default: `path`, `<stdin>` for '-')."""
     from .api import analyze
 
-    return Run(analyze(path, patterns=patterns, keep_tables=True))
+    return Run(analyze(path, patterns=patterns, keep_tables=True, name=name))
 
 
 def diagnose(run: "Run | str") -> list[Diagnosis]:
