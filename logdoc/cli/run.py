@@ -166,6 +166,7 @@ def run(
     grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", help="Wait this long after SIGINT before SIGTERM (and again before SIGKILL).")] = 10.0,
     fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a finding is at or above this severity, else the command's status (default: --stop-on's level, else the config's fail-on, else the command's status).", show_default=False)] = None,
     format: Annotated[RunFormat, typer.Option("--format", "-f", help="How alerts are written to stderr.")] = RunFormat.plain,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Findings never make the exit status 1: it is the command's.")] = False,
     patterns: PatternsOption = None,
     select: SelectOption = None,
     ignore: IgnoreOption = None,
@@ -241,6 +242,6 @@ def run(
         raise typer.Exit(status)
     threshold = fail_on or (FailOn(stop_on.value) if stop_on is not None else None) \
         or (FailOn(cfg.fail_on) if cfg.fail_on else None)
-    if threshold is not None and exit_code([result], threshold):
+    if threshold is not None and not exit_zero and exit_code([result], threshold, allow_unrecognized=True):
         raise typer.Exit(1)
     raise typer.Exit(status)
