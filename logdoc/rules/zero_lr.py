@@ -145,7 +145,10 @@ class ZeroLR(Rule):
                 seen_positive.add(group)
                 self.skipping = False
                 first_step = first_step_zero.pop(group, None)
-                if first_step is not None and group not in reported:
+                if first_step is not None and group not in reported and _whole_epoch_between(first_step, b.record(i)):
+                    reported.add(group)             # a whole epoch at 0 before the warm-up started
+                    starts.append((entry_metric(b, "lr", rows, j).name, group, first_step))
+                elif first_step is not None and group not in reported:
                     reported.add(group)
                     f = self.finding(
                         first_step, f"learning rate of {_name(group)} is 0 only at the first step "
@@ -161,8 +164,8 @@ class ZeroLR(Rule):
         rec = b.record(i)
         if group not in seen_positive and not _past_start(rec):
             first_step = first_step_zero.get(group)
-            if first_step is None and rec.step is not None:
-                first_step_zero[group] = rec            # per-step log: wait for the next report
+            if first_step is None and not _sums_up_an_epoch(rec):
+                first_step_zero[group] = rec            # maybe one step: wait for the next report
                 return
             if first_step is not None and (rec.step, rec.epoch) == (first_step.step, first_step.epoch):
                 return                                   # the same step printed again
@@ -199,6 +202,22 @@ class ZeroLR(Rule):
             if group not in self.reported:
                 yield self.finding(rec, f"learning rate of {_name(group)} is 0 at {rec.position()}: the "
                                         "schedule starts at 0", tags=("schedule-start",))
+
+
+def _sums_up_an_epoch(rec: Record) -> bool:
+    """A record with no step at a whole epoch from 1 on (`Epoch 1/30`, `[LR] epoch=1`) reports
+    a whole epoch. Anything else may be one step: a step counter, or a fractional or 0-based
+    epoch (`'epoch': 0.0` then `0.01` in Hugging Face logs), or no position at all."""
+    e = rec.epoch
+    return rec.step is None and e is not None and e >= 1 and float(e).is_integer()
+
+
+def _whole_epoch_between(first: Record, later: Record) -> bool:
+    """`later` is at least one whole epoch after `first`, both at whole epochs and without
+    steps: the first report covered an epoch, not a step."""
+    a, b = first.epoch, later.epoch
+    return (first.step is None and later.step is None and a is not None and b is not None
+            and float(a).is_integer() and float(b).is_integer() and b - a >= 1)
 
 
 def _past_start(rec: Record) -> bool:
