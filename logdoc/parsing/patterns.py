@@ -336,6 +336,8 @@ def _zip_columns(columns: list[tuple[str, int]], cells: list[tuple[str, int]]) -
                 pairs.append((owner, cell))
     out = []
     for name, value in pairs:
+        if value[:1] == "[" and value[-1:] == "]":
+            value = value[1:-1].strip()        # a one-element array printed by NumPy: "[-2.179]"
         if value.count("/") == 1:
             a, b = value.split("/")
             out.append((name, a))

@@ -4,8 +4,8 @@ from ..core.batch import Batch
 from ..core.model import Severity
 from . import register
 from ._series import loss_name, loss_reports
+from ._traits import RunTraits
 from .base import Reports, Rule, fmt, loss_label
-from ..core.vocabulary import is_adversarial, is_reinforcement
 
 
 @register
@@ -82,7 +82,7 @@ class LossRising(Rule):
         self.run = 0                           # reports in the rising run the log ends in
         self.base: tuple | None = None         # (value, record) of the report before that run
         self.positive = True                   # no report at or below 0, not an RL log
-        self.rl_checked: set[str] = set()      # metric names already asked whether they are RL
+        self.traits = RunTraits()
         self.name = ""
         self.kept: list[tuple[float, int]] | None = []   # (value, row's line) while few
         self.kept_records: dict[int, object] = {}         # line -> record, for the finding
@@ -91,12 +91,10 @@ class LossRising(Rule):
     def observe_batch(self, b: Batch):
         import numpy as np
 
-        if self.positive and not self.rl_checked.issuperset(names := b.metric_names()):
-            self.rl_checked |= names
-            if len(self.rl_checked) > 4096:
-                self.rl_checked = set()
-            if any(is_reinforcement(n) or is_adversarial(n) for n in names):
-                self.positive = False          # (RL: not judged, as for losses at or below 0)
+        if self.positive:
+            traits = self.traits.update(b)
+            if traits.reinforcement or traits.adversarial:
+                self.positive = False          # (RL, GANs: not judged, as for losses at or below 0)
         rows, vals, n_epoch = loss_reports(self.reports, b)
         if not rows.size or not self.positive:
             return ()

@@ -4,6 +4,7 @@ from ..core.batch import Batch
 from ..core.model import Record, Severity
 from . import register
 from ._series import loss_name, report_key
+from ._traits import RunTraits
 from .base import Reports, Rule, loss_label
 
 
@@ -42,7 +43,9 @@ class LossZero(Rule):
       steps.
 
     ## False positives
-    A tiny dataset memorised perfectly can print 0.0000 with 4 decimals late in training;
+    A run that prints rewards or policy losses is reinforcement learning, whose objective may
+    be exactly 0 (GRPO's loss is beta × KL to the reference model, 0 until the policy moves):
+    its losses are not judged. A tiny dataset memorised perfectly can print 0.0000 with 4 decimals late in training;
     the finding says where it started. A 0 on the first report of a log can be a placeholder
     printed before any loss was computed; it needs a second zero report.
     """
@@ -62,6 +65,7 @@ class LossZero(Rule):
         self.reports = Reports(one_series=True)
         self.fired = False
         self.following = None             # the finding whose message follows the zeros
+        self.traits = RunTraits()
 
     def observe_batch(self, b: Batch):
         if self.fired and self.following is None:
@@ -69,8 +73,8 @@ class LossZero(Rule):
         import numpy as np
 
         rows, values = b.np_train_loss()
-        if not rows.size:
-            return
+        if not rows.size or self.traits.update(b).reinforcement:
+            return                        # (an RL objective may be 0: GRPO's is beta * KL, 0 at the start)
         started, self.started = self.started, True
         zeros = np.flatnonzero(values == 0).tolist()
         if not zeros:                     # no zero: every report ends an episode

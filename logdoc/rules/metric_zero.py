@@ -6,6 +6,7 @@ from ..core import vocabulary
 from ..core.batch import Batch
 from ..core.model import Severity
 from . import register
+from ._traits import RunTraits
 from .base import Rule
 
 # What a value of exactly 0 condemns: a score (an accuracy, F1, mAP, Dice… of 0 means never
@@ -59,7 +60,9 @@ class MetricZero(Rule):
     - `hold_after_nonzero` (default 10): the same, for a metric that was non-zero before.
 
     ## False positives
-    A detector's mAP can be 0 for its first epochs while boxes are still random; `hold`
+    In a run that prints rewards or policy losses (reinforcement learning) only scores are
+    judged, and no name of a reward (`rewards/format`): a policy objective or a reward may be
+    exactly 0. A detector's mAP can be 0 for its first epochs while boxes are still random; `hold`
     counts consecutive reports, so raise it for long warm-ups. A loss term that is switched
     off on purpose (weight 0) prints 0 too: ignore the rule for that run, or declare the name
     with another kind under `[metrics]`.
@@ -76,6 +79,7 @@ class MetricZero(Rule):
         self.runs: dict[str, list] = {}
         self.done: set[str] = set()        # names whose run of zeros was reported and ended
         self.nonzero: set[str] = set()     # names that printed a value other than 0 (or may have)
+        self.traits = RunTraits()
 
 
     def observe_batch(self, b: Batch):
@@ -90,7 +94,9 @@ class MetricZero(Rule):
         if not zeros and not self.runs:
             return
         # every value of a name that is followed or may start a run here: a non-zero ends it
-        names = {n for n in b.entry_names(zeros) if n not in self.done and _kind(n) in _JUDGED}
+        rl = self.traits.update(b).reinforcement
+        names = {n for n in b.entry_names(zeros) if n not in self.done and _kind(n) in _JUDGED
+                 and not (rl and (_kind(n) != "score" or vocabulary.is_reinforcement(n)))}
         names.update(self.runs)
         entries = b.entries_named(names) if names else []
         for j in entries:
