@@ -61,14 +61,18 @@ class LossFlat(Rule):
         self.count = 0
         self.reports = Reports(one_series=True)
         self.fired = False
+        self.following = None             # (finding, value, count, first line): its message follows the run
 
     def observe_batch(self, b: Batch):
-        if self.fired:
+        if self.fired and self.following is None:
             return
         import numpy as np
 
         rows, vals, n_epoch = loss_reports(self.reports, b)
         if not rows.size:
+            return
+        if self.following is not None:
+            self._follow(b, rows, vals)
             return
         mags = np.abs(vals)
         repeats = np.empty(len(vals), bool)       # equal to the report before
@@ -83,13 +87,31 @@ class LossFlat(Rule):
             first = first if isinstance(first, Record) else b.record(first)
             rec = b.record(int(rows[k]))
             name = loss_name_at(b, int(rows[k]))
-            yield self.finding(
-                first, f"{loss_label(name)} is {fmt(float(vals[k]))} at {count} consecutive reports "
-                       f"(lines {first.line}–{rec.line}): the model is not learning",
-                evidence=[rec], metric=name)
+            value = float(vals[k])
+            f = self.finding(first, _message(name, value, count, first.line, rec.line), evidence=[rec], metric=name)
+            self.following = (f, value, count, first.line)
+            yield f
+            self._follow(b, rows[k + 1:], vals[k + 1:])
             return
         self.highest = max(self.highest, float(mags.max()))
         self._carry(b, rows, float(vals[-1]), count, first, last == len(vals) - 1)
+
+    def _follow(self, b: Batch, rows, vals) -> None:
+        """The reported run goes on while the reports repeat its value: the message says
+        how far (every report, up to the last line of the run)."""
+        import numpy as np
+
+        if not rows.size:
+            return
+        f, value, count, first_line = self.following
+        same = vals == value
+        n = int(same.size if same.all() else np.argmin(same))
+        if n:
+            count += n
+            f.message = _message(f.metric, value, count, first_line, int(b.np_line()[int(rows[n - 1])]))
+            self.following = (f, value, count, first_line)
+        if n < same.size:
+            self.following = None              # the run ended: nothing more to say
 
     def _walk(self, repeats, value_at, row_at, highest_before, n_epoch: int):
         """Count the runs of equal reports through the rows that repeat the one before:
@@ -132,3 +154,8 @@ class LossFlat(Rule):
             self.value, self.count = None, 0
         else:
             self.value, self.first, self.count = value, b.record(int(rows[-1])), 1
+
+
+def _message(name: str, value: float, count: int, first_line: int, last_line: int) -> str:
+    return (f"{loss_label(name)} is {fmt(value)} at {count} consecutive reports "
+            f"(lines {first_line}–{last_line}): the model is not learning")
