@@ -116,3 +116,17 @@ def test_blocks_know_where_they_are_in_the_stream():
         assert blocks
         for _, offset, block in blocks:
             assert data[offset:offset + len(block)] == block
+
+
+def test_a_tab_is_a_column_gap_and_a_tab_separated_table_is_read_by_name(tmp_path):
+    # ChainerRL's scores.txt, XGBoost's "[0]\ttrain-logloss:…": a tab separates columns, so it
+    # reads as a gap of two spaces (one space would merge "Train Loss" into a header name)
+    from logdoc.source.reading import clean_line
+    from logdoc import api
+
+    assert clean_line(b"steps\tepisodes\tmean") == "steps  episodes  mean"
+    log = tmp_path / "scores.txt"
+    log.write_bytes(b"steps\tepisodes\telapsed\tmean\taverage_v\n"
+                    b"50099\t52\t992.45\t-19.8\t[-2.17921662]\n100524\t96\t2090.0\t-18.6\t[-1.29]\n")
+    result = api.analyze(str(log))
+    assert result.records == 2

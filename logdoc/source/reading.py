@@ -92,14 +92,14 @@ def clean_line(raw: bytes) -> str:
         if "\r" in text or "\b" in text:
             text = render_cursor(text)
         if not text.isprintable():
-            text = _CONTROLS.sub("", text.replace("\t", " "))
+            text = _CONTROLS.sub("", text.replace("\t", "  "))
         return text.rstrip()
     if "\x1b" in text or "\x9b" in text:
         text = _ESCAPES.sub("", text)
     if "\r" in text or "\b" in text:
         text = render_cursor(text)
     text = fix_mojibake(text)
-    text = _CONTROLS.sub("", text.replace("\t", " "))
+    text = _CONTROLS.sub("", text.replace("\t", "  "))
     return text.rstrip()
 
 
