@@ -52,10 +52,15 @@ def render_cursor(text: str) -> str:
         last = segments[-1]
         if len(last) >= max(map(len, segments)):
             return last           # tqdm's usual redraw: the last frame covers every earlier one
-        shown = segments[0]
-        for seg in segments[1:]:
-            shown = seg + shown[len(seg):]
-        return shown
+        # each column shows the last frame that reached it: walk the frames from the last,
+        # keeping what each longer one adds on the right (linear, whatever the \r storm)
+        parts = []
+        covered = 0
+        for seg in reversed(segments):
+            if len(seg) > covered:
+                parts.append(seg[covered:])
+                covered = len(seg)
+        return "".join(parts)
     buf: list[str] = []
     pos = 0
     for ch in text:
