@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .core import vocabulary
-from .engine.config import Config
+from .engine.config import Config, load_config
 from .engine.engine import build_rules
 from .parsing.patterns import PatternSet, default_patterns
 from .engine.session import Result, Session
@@ -16,10 +16,36 @@ def load_patterns(extra: Iterable[str | Path] = ()) -> PatternSet:
     return PatternSet.load(extra) if extra else default_patterns()
 
 
-def analyze(path: str, *, patterns: PatternSet | None = None, select: Iterable[str] | None = None,
+def settings(config: Config | str | Path | bool | None = None, *, patterns: Iterable[str | Path] = (),
+             select: Iterable[str] | None = None, ignore: Iterable[str] = ()
+             ) -> tuple[Config, PatternSet, list[str] | None, list[str]]:
+    """The settings a command resolves before it reads a log: (config, pattern set, selected
+    rule ids, ignored rule ids). The one configuration path of the CLI and the Python API.
+
+    `config`: None finds the configuration as the command line does (logdoc.toml,
+    .logdoc.toml or [tool.logdoc] in pyproject.toml, from the working directory upwards);
+    a path names the file (like --config); a Config is used as it is; False means none.
+    `patterns` are extra pattern files after the config's (--patterns); `select` replaces the
+    config's selection, `ignore` adds to its ignores (--select, --ignore: ids or categories).
+    Bad settings raise ConfigError or PatternError here, before any log is read."""
+    if config is False:
+        cfg = Config()
+    elif isinstance(config, Config):
+        cfg = config
+    else:
+        cfg = load_config(None if config is True else config)
+    chosen, ignored = cfg.rule_selection(select, ignore)
+    ps = load_patterns([*cfg.patterns, *patterns])
+    rules_for(cfg, chosen, ignored)          # unknown rules or bad options fail now
+    return cfg, ps, chosen, ignored
+
+
+def analyze(path, *, patterns: PatternSet | None = None, select: Iterable[str] | None = None,
             ignore: Iterable[str] = (), keep_tables: bool = False, config: Config | None = None,
-            keep_overview: bool = False, parallel: bool = True, expectations: list | None = None) -> Result:
-    """Analyse one log (a path, a .gz or '-' for stdin) and return its Result.
+            keep_overview: bool = False, parallel: bool = True, expectations: list | None = None,
+            name: str | None = None) -> Result:
+    """Analyse one log (a path, a .gz or '-' for stdin, or an open binary stream) and return
+    its Result; `name` is the path to report (default: the path, '<stdin>', the stream's name).
 
     `select`/`ignore` take rule ids or categories; `config` (see logdoc.engine.config) adds its
     ignores, rule options and severity overrides, and its selection when `select` is None.
@@ -28,11 +54,23 @@ def analyze(path: str, *, patterns: PatternSet | None = None, select: Iterable[s
     by a second process (logdoc.engine.pipeline); the result is the same. `expectations`
     (logdoc.diagnosis.expect.parse) are kept track of as the log is read; expect.evaluate judges them.
     """
-    session = Session(path if path != "-" else "<stdin>", patterns=patterns,
+    is_path = isinstance(path, (str, Path))
+    if name is None:
+        name = ("<stdin>" if str(path) == "-" else str(path)) if is_path else _stream_name(path)
+    session = Session(name, patterns=patterns,
                       rules=rules_for(config, select, ignore), keep_tables=keep_tables,
                       keep_overview=keep_overview, expectations=expectations,
                       severities=config.severities if config else None)
-    return session.feed_file(path, parallel=parallel)
+    if is_path:
+        return session.feed_file(str(path), parallel=parallel)
+    from .source.reading import stream_blocks
+
+    return session.feed_blocks(stream_blocks(path, name))
+
+
+def _stream_name(stream) -> str:
+    name = getattr(stream, "name", None)
+    return name if isinstance(name, str) else "<stream>"
 
 
 def rules_for(config: Config | None = None, select: Iterable[str] | None = None,

@@ -11,9 +11,20 @@
 
 One pass over the log feeds the rules and the tables alike: `run.tables` are built from
 the very records the rules saw.
+
+`parse` reads the configuration the way the command line does (logdoc.toml, .logdoc.toml or
+[tool.logdoc] in pyproject.toml, found from the working directory upwards; `config=` names a
+file, passes a Config or, with False, none) and takes `select`, `ignore` and `patterns` like
+--select, --ignore and --patterns: a notebook and `logdoc analyze` give the same findings.
+
+    >>> text = open("sample_logs/warmup-zero-lr-broken.log").read()
+    >>> [f.rule for f in logdoc.parse(text, select=["zero-lr"]).findings]
+    ['zero-lr']
 """
 from __future__ import annotations
 
+import io
+import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -49,15 +60,51 @@ class Run:
                 f"{len(self.findings)} findings, {len(self.diagnoses)} diagnoses>")
 
 
-def parse(path: str, *, patterns=None) -> Run:
-    """Read a log (path, .gz or '-') and return a Run with findings, diagnoses and tables."""
-    from .api import analyze
+def parse(source, *, config=None, select=None, ignore=(), patterns=None, name: str | None = None) -> Run:
+    """Read a log and return a Run with findings, diagnoses and tables.
 
-    return Run(analyze(path, patterns=patterns, keep_tables=True))
+    `source`: a path (str or os.PathLike; plain or .gz; '-' for stdin), the log's text (a str
+    holding a line break, or bytes), or an open stream (binary; gzip recognised by its magic
+    bytes; a text stream is read as text). A str without a line break is a path: pass a
+    one-line log as bytes or end it with a newline.
+    `config`: None finds logdoc.toml / [tool.logdoc] as the command line does; a path names
+    the file (--config); a logdoc.engine.config.Config is used as it is; False: no config.
+    `select` replaces the config's selection, `ignore` adds to its ignores (rule ids or
+    categories, as --select/--ignore); `patterns`: extra pattern files or directories after
+    the config's (--patterns), or a PatternSet used as it is. `name`: the path findings name
+    (default: the path, '<stdin>', the stream's name, '<text>').
+    Bad settings raise ConfigError or PatternError; unreadable input raises InputError.
+    """
+    from .api import analyze, settings
+    from .parsing.patterns import PatternSet
+
+    given = patterns if isinstance(patterns, PatternSet) else None
+    extra = () if given is not None or patterns is None else \
+        ([patterns] if isinstance(patterns, (str, os.PathLike)) else list(patterns))
+    cfg, ps, chosen, ignored = settings(config, patterns=extra, select=select, ignore=ignore)
+    if given is not None:
+        ps = given
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source, name = io.BytesIO(bytes(source)), name or "<text>"
+    elif isinstance(source, str) and ("\n" in source or "\r" in source):
+        source, name = io.BytesIO(source.encode("utf-8")), name or "<text>"
+    elif isinstance(source, io.TextIOBase):
+        buffer = getattr(source, "buffer", None)
+        if buffer is not None:
+            name = name or getattr(source, "name", None)
+            source = buffer
+        else:                                  # io.StringIO
+            source, name = io.BytesIO(source.read().encode("utf-8")), name or "<text>"
+    elif isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    elif not isinstance(source, str) and not hasattr(source, "read"):
+        raise TypeError(f"parse() takes a path, the log's text or a binary stream, not {type(source).__name__}")
+    return Run(analyze(source, patterns=ps, select=chosen, ignore=ignored, config=cfg,
+                       keep_tables=True, name=name))
 
 
-def diagnose(run: "Run | str") -> list[Diagnosis]:
-    """The root causes found in a run (or in a log path)."""
-    if isinstance(run, str):
+def diagnose(run) -> list[Diagnosis]:
+    """The root causes found in a run (or in whatever `parse` reads, parsed as it would)."""
+    if not isinstance(run, Run):
         run = parse(run)
     return run.diagnoses

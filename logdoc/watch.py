@@ -224,7 +224,8 @@ class JsonlSink(Sink):
         self.out = out
 
     def _emit(self, doc: dict) -> None:
-        self.out.write(json.dumps(doc, ensure_ascii=True, allow_nan=False, separators=(",", ":")) + "\n")
+        self.out.write(jsonl.inert_json(json.dumps(doc, ensure_ascii=True, allow_nan=False,
+                                                   separators=(",", ":"))) + "\n")
 
     def alert(self, f: Finding) -> None:
         self.out.write(jsonl.line_for_finding(f) + "\n")
@@ -453,8 +454,10 @@ def make_sink(fmt: str, session: Session, *, passthrough: bool, no_color: bool,
     jsonl/github go (`logdoc run` sends them to stderr). `auto` shows the live view
     when the human stream is a terminal that nothing else writes to, plain lines otherwise."""
     human_on_stderr = passthrough or fmt in ("jsonl", "github")
+    from .report.common import InertStream
+
     human = pipe_safe_console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
-                    stderr=human_on_stderr)
+                              file=InertStream(sys.stderr if human_on_stderr else sys.stdout))
     machine = machine or SafeWriter(sys.stdout)
     if fmt == "jsonl":
         return JsonlSink(machine)

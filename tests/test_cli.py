@@ -41,15 +41,15 @@ def test_fail_on(cli, fail_on, code):
 def test_fail_on_info_counts_the_unrecognised_notice(cli, tmp_path):
     log = tmp_path / "x.log"
     log.write_text("hello\nworld\n")
-    assert cli("analyze", log, "-f", "json").code == 0
-    assert cli("analyze", log, "-f", "json", "--fail-on", "info").code == 1
+    assert cli("analyze", log, "-f", "json").code == 5          # nothing recognised (README, Exit codes)
+    assert cli("analyze", log, "-f", "json", "--fail-on", "info").code == 1   # a finding rules over 5
 
 
 def test_unrecognised_log_says_so_plainly(cli, tmp_path):
     log = tmp_path / "x.log"
     log.write_text("compiling...\ndone\n")
     run = cli("analyze", log)
-    assert run.code == 0 and "nothing recognised" in run.out
+    assert run.code == 5 and "nothing recognised" in run.out
     doc = cli("analyze", log, "-f", "json").json()["files"][0]
     assert doc["records"] == 0
     assert [f["category"] for f in doc["findings"]] == ["unrecognized"]

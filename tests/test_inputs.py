@@ -136,6 +136,7 @@ def test_exit_zero_keeps_2_for_errors(cli):
 def test_fail_on_info_counts_informational_findings(cli, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("nothing a training script prints\n")
-    assert cli("analyze", notes, "-f", "json").code == 0
+    assert cli("analyze", notes, "-f", "json").code == 5          # nothing recognised
     assert cli("analyze", notes, "-f", "json", "--fail-on", "info").code == 1
-    assert cli("analyze", notes, "-f", "json", "--fail-on", "warning").code == 0
+    assert cli("analyze", notes, "-f", "json", "--fail-on", "warning").code == 5
+    assert cli("analyze", notes, "-f", "json", "--fail-on", "warning", "--allow-unrecognized").code == 0

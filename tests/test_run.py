@@ -3,6 +3,9 @@
 Children are small `python -c` scripts. A child that must be interrupted sleeps far longer
 than any test should take after its last line, so "it was stopped" is proven by what it
 printed (its KeyboardInterrupt handler, the missing later lines), never by timing.
+Every logdoc starts with the signal dispositions a test gives it (tests/processes.py), so the
+suite behaves the same when it was itself started with SIGINT ignored; a child script's
+`block()` ends by itself once logdoc is gone.
 """
 from __future__ import annotations
 
@@ -14,20 +17,24 @@ import sys
 import textwrap
 from pathlib import Path
 
+from processes import BLOCK, REAPER, dispositions, reap_children  # noqa: F401  (autouse)
+
 ROOT = Path(__file__).resolve().parent.parent
 INCIDENT = ROOT / "sample_logs" / "warmup-zero-lr-broken.log"
 DEADLINE = 60
 
 
-def logdoc_run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+def logdoc_run(*args: str, ignore=(), **kwargs) -> subprocess.CompletedProcess:
+    """logdoc run, started with SIGINT/SIGTERM/SIGHUP at their defaults except `ignore`."""
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("PYTHONUNBUFFERED", None)          # logdoc run must set it for the child itself
     return subprocess.run([sys.executable, "-m", "logdoc", "run", *args], capture_output=True,
-                          env=env, cwd=ROOT, timeout=DEADLINE, stdin=subprocess.DEVNULL, **kwargs)
+                          env=env, cwd=ROOT, timeout=DEADLINE, stdin=subprocess.DEVNULL,
+                          preexec_fn=dispositions(ignore), **kwargs)
 
 
 def script(body: str) -> list[str]:
-    return [sys.executable, "-c", textwrap.dedent(body)]
+    return [sys.executable, "-c", BLOCK + textwrap.dedent(body)]
 
 
 # Prints the incident line by line (print, not write+flush: only PYTHONUNBUFFERED makes the
@@ -39,7 +46,7 @@ INCIDENT_CHILD = f"""
         for no, line in enumerate(lines, 1):
             print(line)
             if no == 5:
-                time.sleep(300)
+                block()
     except KeyboardInterrupt:
         print("CHILD INTERRUPTED AFTER LINE", no)
         sys.exit(130)
@@ -104,38 +111,109 @@ def test_stop_on_escalates_to_sigterm_when_sigint_is_ignored(tmp_path):
         signal.signal(signal.SIGTERM, on_term)
         for line in open({str(INCIDENT)!r}).read().splitlines()[:5]:
             print(line)
-        time.sleep(300)
+        block()
     """)
     done = logdoc_run("--stop-on", "error", "--grace", "0.5", "--", *child)
     assert b"CHILD GOT SIGTERM" in done.stdout
+    assert b"logdoc: the command is still running 0.5 s after SIGINT: sending SIGTERM" in done.stderr
+    assert b"SIGKILL" not in done.stderr
     assert done.returncode == 1
+
+
+def test_stop_on_escalates_to_sigkill_and_says_so(tmp_path):
+    child = script(f"""
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for line in open({str(INCIDENT)!r}).read().splitlines()[:5]:
+            print(line)
+        block()
+    """)
+    done = logdoc_run("--stop-on", "error", "--grace", "0.3", "--", *child)
+    err = done.stderr.decode()
+    assert err.index("stopping the command (SIGINT)") < err.index("0.3 s after SIGINT: sending SIGTERM") \
+        < err.index("0.3 s after SIGTERM: sending SIGKILL"), err
+    assert done.returncode == 1                             # --stop-on's finding, not 137
+
+
+def test_stop_on_stops_a_command_when_logdoc_was_started_with_sigint_ignored(tmp_path):
+    # `logdoc run … &` in a script: logdoc inherits SIGINT ignored; the command must not,
+    # or neither --stop-on's SIGINT nor its own Ctrl-C cleanup works (before: SIGTERM after --grace)
+    log = tmp_path / "run.log"
+    done = logdoc_run("--log", str(log), "--stop-on", "error", "--grace", "5", "--",
+                      *script(INCIDENT_CHILD), ignore=(signal.SIGINT,))
+    assert "CHILD INTERRUPTED AFTER LINE 5" in log.read_text(), done.stderr
+    assert b"still running" not in done.stderr
+    assert done.returncode == 1
+
+
+def test_the_command_starts_with_sigint_and_sigterm_at_their_defaults_and_sighup_as_inherited():
+    child = script("""
+        import signal
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            print(s.name, "ignored" if signal.getsignal(s) == signal.SIG_IGN else "handled")
+    """)
+    everything_ignored = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)   # nohup, in the background
+    done = logdoc_run("--", *child, ignore=everything_ignored)
+    assert done.stdout.split(b"\n")[:3] == [b"SIGINT handled", b"SIGTERM handled", b"SIGHUP ignored"]
+    done = logdoc_run("--", *child)
+    assert done.stdout.split(b"\n")[:3] == [b"SIGINT handled", b"SIGTERM handled", b"SIGHUP handled"]
+
+
+def test_a_signal_logdoc_inherited_as_ignored_is_not_passed_on():
+    # a Ctrl-C meant for the foreground job must not reach a training started in the background
+    env = {**os.environ, "NO_COLOR": "1"}
+    child = script("""
+        import signal, sys
+        def on(signum, frame):
+            print("CHILD GOT", signal.Signals(signum).name)
+            if signum == signal.SIGTERM:
+                sys.exit(143)
+        signal.signal(signal.SIGINT, on)
+        signal.signal(signal.SIGTERM, on)
+        print("READY")
+        block()
+    """)
+    proc = REAPER.track(subprocess.Popen(
+        [sys.executable, "-m", "logdoc", "run", "--", *child], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, preexec_fn=dispositions(ignore=(signal.SIGINT,))))
+    seen = b""
+    while b"READY" not in seen:
+        chunk = proc.stdout.read1(4096)
+        assert chunk, "the command ended before it was signalled"
+        seen += chunk
+    proc.send_signal(signal.SIGINT)                 # ignored by logdoc: never reaches the command
+    proc.send_signal(signal.SIGTERM)                # forwarded
+    out, err = proc.communicate(timeout=DEADLINE)
+    assert b"CHILD GOT SIGTERM" in seen + out and b"CHILD GOT SIGINT" not in seen + out
+    assert b"logdoc: got SIGTERM: passing it on to the command" in err
+    assert b"got SIGINT" not in err
+    assert proc.returncode == 143
 
 
 def test_sigint_to_logdoc_is_forwarded_and_the_report_covers_everything():
     env = {**os.environ, "NO_COLOR": "1"}
     child = script("""
-        import sys, time
+        import sys
         print("[LR] epoch=1 groups=['a'] lr=[0.0]")
         print("READY")
         try:
-            time.sleep(300)
+            block()
         except KeyboardInterrupt:
             print("CHILD GOT SIGINT")
             sys.exit(130)
     """)
-    proc = subprocess.Popen([sys.executable, "-m", "logdoc", "run", "--", *child], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    try:
-        seen = b""
-        while b"READY" not in seen:
-            chunk = proc.stdout.read1(4096)
-            assert chunk, "the command ended before it was interrupted"
-            seen += chunk
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=DEADLINE)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = REAPER.track(subprocess.Popen(
+        [sys.executable, "-m", "logdoc", "run", "--", *child], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, preexec_fn=dispositions()))
+    seen = b""
+    while b"READY" not in seen:
+        chunk = proc.stdout.read1(4096)
+        assert chunk, "the command ended before it was interrupted"
+        seen += chunk
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=DEADLINE)
+    assert b"logdoc: got SIGINT: passing it on to the command" in err
     assert b"CHILD GOT SIGINT" in seen + out
     assert proc.returncode == 130                           # the command's status
     assert b"[zero-lr]" in err and b"1 error(s)" in err

@@ -2,7 +2,9 @@
 
 The child runs as `python -m logdoc` in a subprocess so pipes, buffering and signals are real.
 Waits are bounded by generous deadlines (a loaded 2-core machine) but return as soon as the
-expected output is there; no assertion depends on timing.
+expected output is there; no assertion depends on timing. Each child starts with SIGINT and
+SIGTERM at their defaults whatever the suite was started with, and is killed at the test's
+teardown if it still runs (tests/processes.py).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import REAPER, dispositions, reap_children  # noqa: F401  (autouse)
 
 from logdoc.report.github import command_for, escape_data, escape_property
 from logdoc.watch import alert_line
@@ -29,8 +32,9 @@ DEADLINE = 20.0          # seconds; only reached when something is wrong
 
 def spawn(*args: str, stdin=subprocess.PIPE) -> subprocess.Popen:
     env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "logdoc", *args], stdin=stdin,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    return REAPER.track(subprocess.Popen(
+        [sys.executable, "-m", "logdoc", *args], stdin=stdin, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=env, cwd=ROOT, preexec_fn=dispositions()))
 
 
 class Reader:

@@ -5,7 +5,6 @@ Every failure becomes one line on stderr and exit 2; a traceback never reaches t
 from __future__ import annotations
 
 import gc
-import os
 import sys
 
 import typer
@@ -14,6 +13,40 @@ from . import analyze, patterns, rules, run, watch  # noqa: F401  (each register
 from . import compare, html_report, scan, tables  # noqa: F401
 from . import coverage, metrics  # noqa: F401
 from .app import UsageFailure, app
+
+
+class ClosableStdout:
+    """stdout whose reader may go away (`logdoc analyze … | head -1`): the first broken pipe
+    points the descriptor at /dev/null and every later write succeeds there, so the command
+    finishes and exits with its own status, never with 1 for the pipe (nor rich's
+    SystemExit(1), which a broken pipe raises inside rich). Everything else is the stream's."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _guard(self, call, *args):
+        from ..watch import is_broken_pipe, silence
+
+        try:
+            return call(*args)
+        except OSError as exc:
+            if not is_broken_pipe(exc):
+                raise
+            silence(self._stream)
+            try:
+                return call(*args)      # now into /dev/null
+            except OSError:
+                return None
+
+    def write(self, text):
+        result = self._guard(self._stream.write, text)
+        return len(text) if result is None else result
+
+    def flush(self):
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: every failure becomes one line on stderr and exit 2, never a traceback."""
@@ -27,8 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     from ..parsing.patterns import PatternError
     from ..source.reading import InputError
 
+    stdout = sys.stdout
+    sys.stdout = ClosableStdout(stdout)
     try:
         code = app(args=argv, prog_name="logdoc", standalone_mode=False)
+        sys.stdout.flush()
         return code if isinstance(code, int) else 0
     except typer.Abort:
         return 130
@@ -48,11 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        # the reader went away (`logdoc analyze … | head`): stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, exit 2
         print(f"logdoc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    finally:
+        sys.stdout = stdout

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import ConfigOption, FailOn, IgnoreOption, NoColorOption, PatternsOption, SelectOption, UsageFailure, app, exit_code
+from .app import (AllowUnrecognizedOption, ConfigOption, ExitZeroOption, FailOn, IgnoreOption, NoColorOption,
+                  PatternsOption, SelectOption, StdinFilenameOption, UsageFailure, app, exit_code, stdin_name)
 
 
 class Format(str, Enum):
@@ -36,7 +37,9 @@ def analyze(
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.terminal,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
     fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a finding is at or above this severity (default: the config's fail-on, else error).", show_default=False)] = None,
-    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even with findings (2 still means an error).")] = False,
+    exit_zero: ExitZeroOption = False,
+    allow_unrecognized: AllowUnrecognizedOption = False,
+    stdin_filename: StdinFilenameOption = None,
     expect: Annotated[Optional[str], typer.Option("--expect", help="Expectations file (TOML): what a healthy run must show; each unmet one is a finding.")] = None,
     junit_xml: Annotated[Optional[str], typer.Option("--junit-xml", help="Also write a JUnit XML report here.")] = None,
     sarif: Annotated[Optional[str], typer.Option("--sarif", help="Also write a SARIF 2.1.0 report here.")] = None,
@@ -62,10 +65,12 @@ def analyze(
     select, ignore = cfg.rule_selection(select, ignore)
     fail_on = fail_on or FailOn(cfg.fail_on or "error")
     expectations = expect_file.load(expect) if expect else []   # a bad file fails before any work
+    stdin_filename = stdin_name(paths, stdin_filename)
     files = expand_paths(paths)
     ps = api.load_patterns([*cfg.patterns, *(patterns or [])])
     results = [api.analyze(path, patterns=ps, select=select, ignore=ignore or (),
-                           expectations=expectations, keep_overview=format is Format.terminal, config=cfg)
+                           expectations=expectations, keep_overview=format is Format.terminal, config=cfg,
+                           name=stdin_filename if path == "-" else None)
                for path in files]
     for result in results:
         if expectations:
@@ -89,4 +94,4 @@ def analyze(
     except formats.ReportError as exc:
         raise UsageFailure(str(exc)) from None
     sys.stdout.flush()
-    raise typer.Exit(0 if exit_zero else exit_code(results, fail_on))
+    raise typer.Exit(exit_code(results, fail_on, exit_zero=exit_zero, allow_unrecognized=allow_unrecognized))

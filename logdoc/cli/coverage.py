@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import PatternsOption, UsageFailure, app
+from .app import ConfigOption, PatternsOption, StdinFilenameOption, UsageFailure, app, emit, stdin_name
 
 _NUMBER = r"[-+]?(?:\d[\d,]*(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?))"
 _DECIMAL = r"[-+]?(?:\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|(?i:nan|inf(?:inity)?))"
@@ -71,14 +71,14 @@ class Coverage:
         }
 
 
-def measure(path: str, patterns=None) -> Coverage:
+def measure(path: str, patterns=None, name: str | None = None) -> Coverage:
     """Parse a log exactly as `analyze` does and note which lines were recognised."""
     from ..parsing.parser import Parser
     from ..parsing.patterns import default_patterns
     from ..source.reading import read_lines
 
     parser = Parser(patterns or default_patterns())
-    cov = Coverage(path if path != "-" else "<stdin>")
+    cov = Coverage(name or (path if path != "-" else "<stdin>"))
     for line in read_lines(path):
         cov.lines = line.no
         parser.feed(line)
@@ -99,15 +99,21 @@ def coverage(
     patterns: PatternsOption = None,
     top: Annotated[int, typer.Option(help="Shapes to list in the terminal report.")] = 20,
     fail_above: Annotated[Optional[float], typer.Option("--fail-above", help="Exit 1 when more than this % of metric-looking lines are unrecognised.")] = None,
+    config: ConfigOption = None,
+    stdin_filename: StdinFilenameOption = None,
 ) -> None:
     """Show metric-looking lines no pattern recognised, grouped by shape."""
     from .. import api
 
     if format not in ("terminal", "json"):
         raise UsageFailure(f"--format must be terminal or json, not {format!r}")
-    cov = measure(path, api.load_patterns(patterns or []))
+    name = stdin_name([path], stdin_filename)
+    cfg, ps, _, _ = api.settings(config, patterns=patterns or ())   # the config's pattern files too
+    cov = measure(path, ps, name)
     if format == "json":
-        sys.stdout.write(json.dumps(cov.to_json(), ensure_ascii=False) + "\n")
+        from ..report.common import inert_json
+
+        emit(inert_json(json.dumps(cov.to_json(), ensure_ascii=False)) + "\n", None)
     else:
         _print_terminal(cov, top)
     sys.stdout.flush()
@@ -117,7 +123,12 @@ def coverage(
 
 def _print_terminal(cov: Coverage, top: int) -> None:
     # Plain print: log text is untrusted and must not become rich markup (reading.py has
-    # already removed escape sequences and control characters).
+    # already removed escape sequences and control characters), nor a CI runner command.
+    from ..report.common import inert_text
+
+    def print(text: str = "") -> None:
+        sys.stdout.write(inert_text(text) + "\n")
+
     print(f"{cov.path}: {cov.lines} lines, {len(cov.recognised)} recognised, "
           f"{cov.metric_like} look like metrics, {len(cov.unrecognised)} of those unrecognised "
           f"({100 * cov.unrecognised_ratio:.1f} %)")

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 import sys
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-from .app import (ConfigOption, FailOn, IgnoreOption, NoColorOption, PatternsOption, SelectOption,
-                  UsageFailure, app, console)
+from .app import (AllowUnrecognizedOption, ConfigOption, ExitZeroOption, FailOn, IgnoreOption, NoColorOption,
+                  OutputOption, PatternsOption, SelectOption, UNRECOGNIZED, UsageFailure, app, emit, human_output,
+                  json_text)
 
 
 class ScanFormat(str, Enum):
@@ -24,6 +25,9 @@ def scan(
     paths: Annotated[list[str], typer.Argument(help="Directories, files or globs of logs.")],
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: the core count).")] = None,
     format: Annotated[ScanFormat, typer.Option("--format", "-f")] = ScanFormat.terminal,
+    output: OutputOption = None,
+    exit_zero: ExitZeroOption = False,
+    allow_unrecognized: AllowUnrecognizedOption = False,
     fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a file's worst finding is at or above this (default: the config's fail-on, else error).", show_default=False)] = None,
     patterns: PatternsOption = None,
     select: SelectOption = None,
@@ -52,14 +56,17 @@ def scan(
         raise UsageFailure("scan reads files, not stdin")
     rows = run_scan(files, jobs, settings)
     if format is ScanFormat.json:
-        sys.stdout.write(json.dumps({"schema": 1, "files": rows}, indent=2) + "\n")
+        emit(json_text({"schema": 1, "files": rows}), output)
     elif format is ScanFormat.csv:
-        writer = csv.writer(sys.stdout)
+        text = io.StringIO()
+        writer = csv.writer(text)
         writer.writerow(COLUMNS)
         for r in rows:
             writer.writerow(["; ".join(r[c] or []) if c == "diagnoses" else r[c] for c in COLUMNS])
+        emit(text.getvalue(), output, human=True)      # CSV has no escapes: broken visibly
     else:
-        _table(rows, console(no_color, width=200))
+        with human_output(output, no_color, width=200) as out:
+            _table(rows, out)
     sys.stdout.flush()
     if any(r["error"] for r in rows):
         for r in rows:
@@ -68,7 +75,9 @@ def scan(
         raise typer.Exit(2)
     threshold = None if fail_on is FailOn.never else Severity[fail_on.value]
     failed = threshold is not None and any(r["worst"] and Severity[r["worst"]] >= threshold for r in rows)
-    raise typer.Exit(1 if failed else 0)
+    if failed and not exit_zero:
+        raise typer.Exit(1)
+    raise typer.Exit(UNRECOGNIZED if not allow_unrecognized and any(r["records"] == 0 for r in rows) else 0)
 
 
 def _table(rows: list[dict], out) -> None:

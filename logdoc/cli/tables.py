@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .app import UsageFailure, app
+from .app import ConfigOption, StdinFilenameOption, UsageFailure, app, stdin_name
 
 
 class TableFormat(str, Enum):
@@ -21,10 +21,13 @@ def tables(
     path: Annotated[str, typer.Argument(help="Log file (plain or .gz), or - for stdin.")],
     format: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.csv,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the tables into.")] = Path("."),
+    config: ConfigOption = None,
+    stdin_filename: StdinFilenameOption = None,
 ) -> None:
     """Export the parsed tables (metrics, lr, updates, epochs, events)."""
     from ..run import parse
 
+    name = stdin_name([path], stdin_filename)
     if out.exists() and not out.is_dir():
         raise UsageFailure(f"{out}: not a directory")
     if format is TableFormat.parquet:
@@ -32,7 +35,7 @@ def tables(
             import pyarrow  # noqa: F401
         except ImportError:     # a dependency, but an install may lack it
             raise UsageFailure("parquet output needs pyarrow: pip install pyarrow") from None
-    run = parse(path)
+    run = parse(path, config=config, name=name)   # the configuration's pattern files apply
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -45,4 +48,4 @@ def tables(
             frame.to_parquet(target, index=False)
         else:
             frame.to_json(target, orient="records", lines=True)
-        print(f"{target}  ({len(frame)} rows)")
+        print(f"{target}  ({len(frame)} rows, from {run.path})")

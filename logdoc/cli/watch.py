@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import ConfigOption, FailOn, IgnoreOption, NoColorOption, PatternsOption, SelectOption, UsageFailure, app, exit_code
+from .app import (AllowUnrecognizedOption, ConfigOption, ExitZeroOption, FailOn, IgnoreOption, NoColorOption,
+                  PatternsOption, SelectOption, UsageFailure, app, exit_code)
 
 
 class WatchFormat(str, Enum):
@@ -48,6 +49,8 @@ def watch(
     passthrough: Annotated[bool, typer.Option("--passthrough", help="Copy the input to stdout byte for byte; alerts go to stderr.")] = False,
     format: Annotated[WatchFormat, typer.Option("--format", "-f", help="auto: live view on a terminal, plain lines otherwise; jsonl; github (workflow commands).")] = WatchFormat.auto,
     fail_on: Annotated[Optional[FailOn], typer.Option(help="Exit 1 when a finding is at or above this severity (default: the config's fail-on, else error).", show_default=False)] = None,
+    exit_zero: ExitZeroOption = False,
+    allow_unrecognized: AllowUnrecognizedOption = False,
     patterns: PatternsOption = None,
     select: SelectOption = None,
     ignore: IgnoreOption = None,
@@ -103,4 +106,5 @@ def watch(
         if isinstance(stream, PipeInput):
             stream.drain()          # bad input still must not break the writer's pipe
         raise
-    raise typer.Exit(128 + signum if signum is not None else exit_code([result], fail_on))
+    raise typer.Exit(128 + signum if signum is not None else
+                     exit_code([result], fail_on, exit_zero=exit_zero, allow_unrecognized=allow_unrecognized))

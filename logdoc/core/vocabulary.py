@@ -75,6 +75,7 @@ class Vocabulary:
         self.plain_loss = frozenset(data["loss_plain_tokens"]["tokens"])
         self.reinforcement = frozenset(data["reinforcement"]["tokens"])
         self.linking = frozenset(data["linking_words"]["tokens"])
+        self.adversarial = frozenset(data["adversarial"]["tokens"])
         # name -> (fields, who decided): _metrics.toml's names, then the pattern files' (a
         # framework's own column names), then logdoc.toml's, each over the one before
         self.names: dict[str, tuple[dict, str]] = {}
@@ -208,6 +209,11 @@ def is_reinforcement(name: str) -> bool:
     """A name only reinforcement learning prints (a reward, a policy or value loss, a KL to
     the old policy): its losses are not objectives that must fall."""
     return not vocabulary().reinforcement.isdisjoint(_grams(tokens(name)))
+
+
+def is_adversarial(name: str) -> bool:
+    """A name of adversarial training (a GAN's generator or discriminator loss)."""
+    return not vocabulary().adversarial.isdisjoint(_grams(tokens(name)))
 
 
 def is_metric_name(name: str) -> bool:

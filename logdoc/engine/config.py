@@ -115,6 +115,11 @@ def load_config(path: str | Path | None = None, *, discover: bool = True) -> Con
         prefix = "tool.logdoc"
     else:
         table, prefix = doc, ""
+        if isinstance(doc.get("tool"), dict) and "logdoc" in doc["tool"]:
+            raise ConfigError(
+                f"{file}: [tool.logdoc] is pyproject.toml's spelling; in {file.name} drop the "
+                f"'tool.logdoc' prefix ([tool.logdoc] -> top-level keys, [tool.logdoc.severity] -> "
+                f"[severity], [tool.logdoc.rules.ID] -> [rules.ID]) or move it into pyproject.toml")
     return parse_config(table, file, prefix)
 
 

@@ -3,6 +3,13 @@
 Log text is untrusted. Every format gets it through `plain()` (no control characters, one
 line, bounded) and then its own escaping, and no format ever starts an output line with
 text taken from a log.
+
+Reports are printed in CI steps too, so no output may hold a runner command. GitHub's runner
+(actions/runner, ActionCommand.cs) reads `::name props::data` when a line starts with `::`
+after leading whitespace (TryParseV2) and `##[name props]data` anywhere in a line (TryParse);
+Azure Pipelines' agent reads `##vso[` anywhere. Machine formats write those characters as
+escapes their parsers decode back (`inert_json`, `inert_xml`: the text is unchanged);
+human formats break them visibly (`inert_text`: `##[` → `# #[`, a line-leading `::` → `: :`).
 """
 from __future__ import annotations
 
@@ -21,12 +28,72 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Lone surrogates (from undecodable bytes) and the two non-characters XML 1.0 forbids.
 _NOT_XML = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
 MAX_TEXT = 300
+# a '#' that starts "##[", "##vso[" (any case) or a longer run of '#' before them
+_HASH_COMMAND = re.compile(r"#(?=#+(?:\[|[vV][sS][oO]\[))")
+# every '#' or ':' that another one follows: no "##" and no "::" is left in the text
+_DOUBLE_HASH = re.compile(r"#(?=#)")
+_DOUBLE_COLON = re.compile(r":(?=:)")
+# "::" at the start of a line, after whitespace (and, to be safe, terminal escapes)
+_LEADING_COLONS = re.compile(r"^((?:\s|\x1b\[[0-9;?]*[A-Za-z])*):(?=:)", re.MULTILINE)
 
 
 def plain(text: str, limit: int = MAX_TEXT) -> str:
     """One line of printable text: controls become spaces, long text is cut with an ellipsis."""
     text = _NOT_XML.sub("\ufffd", _CONTROLS.sub(" ", text))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def inert_json(text: str) -> str:
+    """Serialized JSON without "##" or "::": they can only occur inside strings, where
+    `\\u0023` and `\\u003a` decode to the same text."""
+    if "#" in text:
+        text = _DOUBLE_HASH.sub(r"\\u0023", text)
+    if "::" in text:
+        text = _DOUBLE_COLON.sub(r"\\u003a", text)
+    return text
+
+
+def inert_xml(text: str) -> str:
+    """Serialized XML without "##" or "::" (character references decode to the same text)."""
+    if "#" in text:
+        text = _DOUBLE_HASH.sub("&#35;", text)
+    if "::" in text:
+        text = _DOUBLE_COLON.sub("&#58;", text)
+    return text
+
+
+def inert_text(text: str, *, line_start: bool = True) -> str:
+    """Human text that no runner reads as a command: `##[` (and `##vso[`) become `# #[`
+    anywhere, `::` at the start of a line becomes `: :`. `line_start`: whether `text` begins
+    a line (a fragment in the middle of a line cannot start a command with `::`)."""
+    if "#" in text:
+        text = _HASH_COMMAND.sub("# ", text)
+    if "::" in text:
+        if line_start:
+            text = _LEADING_COLONS.sub(r"\1: ", text)
+        else:
+            head, sep, rest = text.partition("\n")
+            text = head + sep + _LEADING_COLONS.sub(r"\1: ", rest) if sep else text
+    return text
+
+
+class InertStream:
+    """A text stream (stdout, stderr, a report file) that writes human text through
+    `inert_text`, knowing where its lines start across writes. Everything else (isatty,
+    fileno, encoding…) is the wrapped stream's, so rich sees the real terminal."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._line_start = True
+
+    def write(self, text: str) -> int:
+        if text:
+            text = inert_text(text, line_start=self._line_start)
+            self._line_start = text.endswith("\n")
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def report_path(path: str) -> str:

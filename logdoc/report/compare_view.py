@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 
 from ..diagnosis.compare import Comparison
+from .common import inert_xml
 from .summary import short
 
 
@@ -15,7 +16,7 @@ def _cell(value) -> str:
 
 def _md(text: str) -> str:
     """Markdown-safe table cell: HTML-escaped, pipes and newlines neutralised."""
-    return html.escape(text).replace("|", "&#124;").replace("\n", " ").replace("`", "&#96;")
+    return inert_xml(html.escape(text).replace("|", "&#124;").replace("\n", " ").replace("`", "&#96;"))
 
 
 def markdown(c: Comparison) -> str:

@@ -66,9 +66,11 @@ def write_terminal(results: list[Result], path: str | Path | None, no_color: boo
         return
     from rich.console import Console
 
+    from .common import InertStream
+
     try:
         with open(path, "w", encoding="utf-8", newline="\n") as fh:
-            render_terminal(results, Console(file=fh, no_color=True, highlight=False, width=120,
+            render_terminal(results, Console(file=InertStream(fh), no_color=True, highlight=False, width=120,
                                              color_system=None))
     except OSError as exc:
         raise ReportError(f"{path}: cannot write report: {exc.strerror or exc}") from None

@@ -3,7 +3,9 @@
 Escaping follows the runner's parser (actions/runner ActionCommand.cs): in data `%`, `\\r`,
 `\\n` become `%25`, `%0D`, `%0A`; property values also escape `:` and `,`. `%` is replaced
 first because the runner undoes it last. Nothing taken from a log ever starts a line, so a
-log line such as `::set-output name=x::y` stays inside the message of our own command.
+log line such as `::set-output name=x::y` stays inside the message of our own command. The
+runner also reads `##[command]` anywhere in a line, which no escape undoes: such text is
+broken visibly (`# #[`, see common.inert_text).
 
 GitHub shows at most 10 error and 10 warning annotations per step: beyond
 MAX_PER_LEVEL the rest are counted in one notice that points to the job summary.
@@ -12,14 +14,15 @@ from __future__ import annotations
 
 from ..core.model import Finding, Severity
 from ..engine.session import Result
-from .common import check_name, plain, report_path
+from .common import check_name, inert_text, plain, report_path
 
 LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}
 MAX_PER_LEVEL = 10
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # one line (CR, LF escaped) that holds no `##[` command either (the runner reads it anywhere)
+    return inert_text(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:
@@ -53,6 +56,8 @@ def render(results: list[Result]) -> str:
     lines: list[str] = []
     shown = {level: 0 for level in LEVEL.values()}
     hidden = 0
+    for r in results:           # a log nothing was read in is said first, whatever the cap
+        lines.extend(command_for(f, r.path) for f in r.findings if f.rule == "unrecognized-log")
     for r in results:
         path = report_path(r.path)
         for d in r.diagnoses:
@@ -62,6 +67,8 @@ def render(results: list[Result]) -> str:
                 lines.append(command(level, f"{plain(d.explanation, 1000)}\nfix: {plain(d.fix, 1000)}",
                                      file=path, line=d.line, title=f"logdoc diagnosis: {plain(d.title)}"))
         for f in r.findings:
+            if f.rule == "unrecognized-log":
+                continue
             level = LEVEL[f.severity]
             if shown[level] < MAX_PER_LEVEL:
                 shown[level] += 1

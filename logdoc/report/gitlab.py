@@ -11,7 +11,7 @@ import json
 
 from ..core.model import Finding, Severity
 from ..engine.session import Result
-from .common import check_name, fingerprints, plain, report_path
+from .common import check_name, fingerprints, inert_json, plain, report_path
 
 SEVERITY = {Severity.info: "info", Severity.warning: "minor", Severity.error: "major"}
 
@@ -36,4 +36,4 @@ def render(results: list[Result]) -> str:
         roots = {id(d.chain[0]) for d in r.diagnoses if d.severity is Severity.error}
         path = report_path(r.path)
         issues.extend(issue(f, path, prints[id(f)], root_cause=id(f) in roots) for f in r.findings)
-    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
+    return inert_json(json.dumps(issues, indent=2, ensure_ascii=False)) + "\n"

@@ -10,6 +10,7 @@ import html
 
 from .. import __version__
 from ..engine.session import Result
+from .common import inert_xml
 
 # Charts, in order: a title and the roles plotted on it.
 PANELS = (
@@ -35,7 +36,8 @@ table{border-collapse:collapse} td,th{border:1px solid #ddd;padding:.25em .6em;t
 
 
 def _esc(text) -> str:
-    return html.escape(str(text), quote=True)
+    # character references for "##"/"::" too: the page says the same, no CI runner reads a command
+    return inert_xml(html.escape(str(text), quote=True))
 
 
 def _axis(m) -> str:

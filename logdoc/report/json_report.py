@@ -6,6 +6,7 @@ import json
 from .. import __version__
 from ..core.model import JSON_SCHEMA_VERSION, Severity
 from ..engine.session import Result
+from .common import inert_json
 
 
 def document(results: list[Result]) -> dict:
@@ -24,4 +25,5 @@ def document(results: list[Result]) -> dict:
 def render(results: list[Result]) -> str:
     # allow_nan=False: the contract is strict JSON; non-finite values never appear in it
     # because findings carry messages and positions, not raw metric values.
-    return json.dumps(document(results), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    # inert_json: "##" and "::" in strings written as \u escapes (the decoded text is the same)
+    return inert_json(json.dumps(document(results), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"

@@ -10,12 +10,14 @@ import json
 
 from ..core.model import Diagnosis, Finding
 from ..engine.session import Result
+from .common import inert_json
 from .json_report import document
 
 
 def _line(obj: dict) -> str:
     # ensure_ascii: U+2028/2029 and friends cannot split a line for naive readers
-    return json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    # inert_json: no CI runner command in it ("##", "::" as \u escapes)
+    return inert_json(json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":")))
 
 
 def line_for_finding(finding: Finding) -> str:

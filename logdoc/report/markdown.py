@@ -13,6 +13,8 @@ from ..core.model import Severity
 from ..engine.session import Result
 from .common import plain, report_path
 
+_DOUBLE_COLON = re.compile(r":(?=:)")
+
 MAX_ROWS = 50
 MAX_CHARS = 900_000     # GitHub refuses a step summary over 1 MiB
 ICON = {Severity.error: "🔴 error", Severity.warning: "🟠 warning", Severity.info: "🔵 info"}
@@ -23,7 +25,8 @@ _PUNCTUATION = re.compile(r"([\\`*_\[\]#!|~@$])")
 
 def escape(text: str, limit: int = 300) -> str:
     """Log or message text as inert inline Markdown (one line, no HTML, safe in a table cell)."""
-    text = _PUNCTUATION.sub(r"\\\1", plain(text, limit))
+    text = _PUNCTUATION.sub(r"\\\1", plain(text, limit))     # '#' and '[' too: no "##["
+    text = _DOUBLE_COLON.sub(r":\\", text)                   # "::" as ":\:", rendered the same
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

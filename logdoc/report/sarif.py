@@ -6,6 +6,12 @@ start/end line and column) and carries stable partialFingerprints: `logdoc/v1` (
 finding is about, see common.fingerprints) and `primaryLocationLineHash`, the one GitHub
 uses, computed by us because logs are rarely committed files upload-sarif could hash.
 Required strings are never empty (GitHub rejects empty required properties).
+
+There is no `automationDetails.id`: github/codeql-action/upload-sarif sets the run's category
+(its `category:` input, else the workflow and job) only when the field is missing, and the
+uploads of a matrix job must have different categories or they replace each other's alerts.
+A log in which nothing was recognised is, besides its `unrecognized-log` result, a warning
+in `invocations[0].toolExecutionNotifications`: the tool ran but did not look at that file.
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..core.model import Finding, Severity
 from ..engine.session import Result
-from .common import catalogue, fingerprints, plain, report_path
+from .common import catalogue, fingerprints, inert_json, plain, report_path
 
 LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "note"}
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -79,13 +85,23 @@ def result_for(finding: Finding, location: dict, rule_index: dict[str, int], fin
     }
 
 
+def _unrecognised(path: str, location: dict, lines: int) -> dict:
+    return {"level": "warning", "descriptor": {"id": "unrecognized-log"},
+            "message": {"text": plain(f"nothing recognised in {path} ({lines} lines): logdoc did not "
+                                      "check this log, which is not a verdict of health", 2000)},
+            "locations": [{"physicalLocation": {"artifactLocation": location}}]}
+
+
 def document(results: list[Result]) -> dict:
     rule_list = rules()
     rule_index = {r["id"]: i for i, r in enumerate(rule_list)}
     out = []
+    notices = []
     for r in results:
         path = report_path(r.path)
         location = artifact_location(path)
+        if r.records == 0:
+            notices.append(_unrecognised(path, location, r.lines))
         prints = fingerprints(r)
         seen: Counter = Counter()
         for f in r.findings:
@@ -101,7 +117,7 @@ def document(results: list[Result]) -> dict:
         "runs": [{
             "tool": {"driver": {"name": "logdoc", "semanticVersion": __version__, "version": __version__,
                                 "rules": rule_list}},
-            "automationDetails": {"id": "logdoc/"},
+            "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notices}],
             "columnKind": "unicodeCodePoints",
             "results": out,
         }],
@@ -109,4 +125,4 @@ def document(results: list[Result]) -> dict:
 
 
 def render(results: list[Result]) -> str:
-    return json.dumps(document(results), indent=2, ensure_ascii=False) + "\n"
+    return inert_json(json.dumps(document(results), indent=2, ensure_ascii=False)) + "\n"

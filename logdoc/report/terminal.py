@@ -1,4 +1,5 @@
-"""The human report (rich). Log text is always wrapped in Text(), never parsed as markup."""
+"""The human report (rich). Log text is always wrapped in Text(), never parsed as markup, and
+every console writes through common.InertStream (no line can start a CI runner command)."""
 from __future__ import annotations
 
 from rich.console import Console
@@ -128,7 +129,10 @@ def console(no_color: bool = False, *, stderr: bool = False, width: int | None =
 
     from rich.console import Console
 
+    from .common import InertStream
+
     stream = sys.stderr if stderr else sys.stdout
     tty = hasattr(stream, "isatty") and stream.isatty()
-    return Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
-                   stderr=stderr, width=None if tty else width)
+    # InertStream: no line of the report can run as a CI runner command (see common.inert_text)
+    return Console(file=InertStream(stream), no_color=no_color or bool(os.environ.get("NO_COLOR")),
+                   highlight=False, width=None if tty else width)

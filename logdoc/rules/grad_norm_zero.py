@@ -12,6 +12,8 @@ class GradNormZero(Rule):
     """The gradient norm is exactly 0.0 in consecutive reports.
 
     Fires when every gradient norm on a record is exactly 0 at `hold` consecutive reports.
+    Its category is frozen-params: a norm of exactly 0 is direct evidence that the weights
+    receive no update, not a gradient that shrinks (`grad-vanishing`).
 
     ## Why is this bad?
     A gradient norm of exactly 0 means no parameter receives any gradient: the loss does not
@@ -38,7 +40,7 @@ class GradNormZero(Rule):
     """
 
     id = "grad-norm-zero"
-    category = "grad-vanishing"
+    category = "frozen-params"
     severity = Severity.error
     wants = frozenset({"grad_norm"})
     options = {"hold": 2}

@@ -259,3 +259,28 @@ def lines_from_text(text: str | bytes) -> list[Line]:
     """Convenience for tests and the API: clean an in-memory log."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     return list(iter_lines(io.BytesIO(data), "<memory>"))
+
+
+class _RawReader(io.RawIOBase):
+    """Any object with read(n) -> bytes, as a raw stream (for a peekable BufferedReader)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def stream_blocks(stream, name: str, size: int = BLOCK) -> Iterator[tuple[int, bytes]]:
+    """read_blocks for an open binary stream (the API's `parse(stream)`): gzip, recognised by
+    its magic bytes, or plain text; the stream is read, not closed."""
+    raw = stream if hasattr(stream, "peek") else io.BufferedReader(_RawReader(stream), CHUNK)
+    head = raw.peek(2)[:2]
+    data = gzip.GzipFile(fileobj=raw, mode="rb") if head == b"\x1f\x8b" else raw
+    for no, _, block in iter_blocks_at(data, name, size, gather=True):
+        yield no, block
