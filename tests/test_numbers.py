@@ -83,8 +83,15 @@ def test_numbers_of_any_size_say_nothing_on_stderr(tmp_path):
     import subprocess
     import sys
 
+    # (the fuzz found them in grad-explosion, grad-vanishing, loss-explosion, loss-rising and
+    # the series sums: a factor times 1e300 is inf, as the rules mean it, said by NumPy)
+    near_max = []
+    for i in range(1, 41):
+        v = "1e300" if i < 20 else "1.7e308"
+        near_max.append(f"{{'loss': {v}, 'grad_norm': {v}, 'learning_rate': 1e-4, 'epoch': {i}}}")
+        near_max.append(f"epoch {i} train_loss: {'1.5e308' if i % 2 else '1.6e308'} val_loss: 1.7e308")
     log = tmp_path / "run.log"
-    log.write_bytes(_log())
+    log.write_bytes(_log() + ("\n".join(near_max) + "\n").encode())
     out = subprocess.run([sys.executable, "-m", "logdoc", "analyze", str(log), "-f", "json"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and out.stderr == ""
