@@ -155,3 +155,17 @@ def test_fastfloat_reads_what_float_reads(printed):
     got = fastfloat.read_numbers(np.frombuffer(data, np.uint8), starts, fmt, data)
     want = np.array([float(w) for w in same])
     assert np.array_equal(got, want, equal_nan=True)
+
+
+def test_the_terminal_report_draws_curves_near_the_float_limit(cli, tmp_path):
+    # was: internal error: ValueError: cannot convert float NaN to integer (the sparkline's
+    # bucket sum of 1.7e308s was inf, its span inf - inf); found by the corpus fuzz
+    from logdoc.report.sparkline import sparkline
+
+    assert sparkline([1.7e308] * 100 + [1e308] * 100) == "█" * 24 + "▁" * 24
+    assert sparkline([-1.7e308, 1.7e308, 0.0]) == "▁█▅"
+    log = tmp_path / "run.log"
+    log.write_text("".join(f"epoch {i} train_loss: {v} val_loss: {v}\n"
+                           for i, v in enumerate(["1.7e308"] * 150 + ["-1.7e308"] * 150 + ["0.5"] * 10, 1)))
+    run = cli("analyze", log, "--no-color")
+    assert run.code in (0, 1) and run.err == "" and "train_loss" in run.out
