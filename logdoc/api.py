@@ -65,7 +65,7 @@ def analyze(path, *, patterns: PatternSet | None = None, select: Iterable[str] |
         return session.feed_file(str(path), parallel=parallel)
     from .source.reading import stream_blocks
 
-    return session.feed_blocks(stream_blocks(path, name))
+    return session.feed_blocks(stream_blocks(path, name, cuts=session.cuts))
 
 
 def _stream_name(stream) -> str:

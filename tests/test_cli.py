@@ -68,12 +68,19 @@ def test_stdin_and_gzip(cli, monkeypatch, tmp_path):
     assert cli("analyze", gz, "-f", "json").json()["files"][0]["lines"] == 186
 
 
+def _corrupt_gzip() -> bytes:
+    data = bytearray(gzip.compress(BROKEN.read_bytes()))
+    data[-8] ^= 0xFF                  # the CRC: the text is whole, its check fails
+    return bytes(data)
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: None, "no such file"),
     (lambda p: p.mkdir(), "is a directory"),
     (lambda p: p.write_bytes(b""), "empty input"),
     (lambda p: p.write_bytes(b"\x7fELF\x02\x01\x00\x00"), "binary file"),
-    (lambda p: p.write_bytes(gzip.compress(b"x\n" * 5000)[:40]), "corrupt or truncated gzip"),
+    (lambda p: p.write_bytes(_corrupt_gzip()), "corrupt gzip data"),
+    (lambda p: p.write_bytes(gzip.compress(b"x\n" * 5000)[:12]), "truncated gzip data: cut at byte 12, before any text"),
 ])
 def test_bad_input_is_one_line_exit_2(cli, tmp_path, make, message):
     path = tmp_path / "input.log"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import shutil
 import sys
 import xml.etree.ElementTree as ET
@@ -42,6 +43,48 @@ def test_globs_and_duplicates(artifacts):
     found = expand_paths([str(artifacts / "**" / "*.log"), str(artifacts / "a" / "train.log"),
                           str(artifacts / "*.out")])
     assert [p.rsplit("/", 1)[-1] for p in found] == ["train.log", "fixed.out"]
+
+
+@pytest.fixture
+def looped(artifacts):
+    """The artifact folder with symlink loops: a/back -> .. (the folder) and self -> ."""
+    (artifacts / "a" / "back").symlink_to("..", target_is_directory=True)
+    (artifacts / "self").symlink_to(".", target_is_directory=True)
+    return artifacts
+
+
+def test_globs_and_walks_never_go_round_a_symlink_loop(looped):
+    # Python's glob follows a/back/a/back/... until the OS gives up (ELOOP, 40 deep); with
+    # two loops that is 2**40 paths, a hung CI job. Each real directory is visited once.
+    assert expand_paths([str(looped / "**" / "*.log")]) == [str(looped / "a" / "train.log")]
+    found = expand_paths([str(looped / "**" / "*")])       # folders too, each walked: every log once
+    assert sorted(os.path.realpath(p) for p in found) == sorted(
+        os.path.realpath(looped / n) for n in ("a/train.log", "b.txt.gz", "config.yaml", "fixed.out",
+                                               "model.pt"))
+    names = [p.replace(str(looped), "") for p in expand_paths([str(looped)])]
+    assert names == ["/b.txt.gz", "/fixed.out", "/a/train.log"]
+
+
+def test_analyze_and_scan_end_on_a_symlink_loop(cli, looped):
+    run = cli("analyze", looped / "**" / "*.log", "-f", "json")
+    assert run.code == 1 and [f["path"] for f in run.json()["files"]] == [str(looped / "a" / "train.log")]
+    run = cli("scan", looped, "-f", "json")
+    assert len(run.json()["files"]) == 3
+
+
+@pytest.mark.parametrize("pattern", ["**/*.log", "**/*", "**", "**/", "*/*.log", "a/**/*.log",
+                                     "**/a/*", "**/.hidden/*.log", "**/*.gz", "*/**/*.log"])
+def test_loop_safe_glob_matches_what_glob_matches(artifacts, monkeypatch, pattern):
+    import glob
+
+    from logdoc.source.inputs import _glob
+
+    (artifacts / "a" / "deeper" / "x").mkdir(parents=True)
+    (artifacts / "a" / "deeper" / "x" / "y.log").write_text("y\n")
+    monkeypatch.chdir(artifacts)
+    assert sorted(_glob(pattern)) == sorted(glob.glob(pattern, recursive=True))
+    absolute = str(artifacts / pattern)
+    assert sorted(_glob(absolute)) == sorted(glob.glob(absolute, recursive=True))
 
 
 @pytest.mark.parametrize("args, message", [

@@ -391,3 +391,19 @@ def test_a_live_stream_never_hands_blocks_to_pyarrow(monkeypatch):
         assert live.finish().records == 3 * 399
         with pytest.raises(AssertionError, match="pyarrow used"):
             Session("file").feed_block(1, block)
+
+
+def test_jsonl_is_strict_json_with_a_non_finite_epoch():
+    # issue 17, point 10: an epoch printed as 1e99999 is the string "inf", not `Infinity`
+    proc = spawn("watch", "--format", "jsonl")
+    out, err = Reader(proc.stdout), Reader(proc.stderr)
+    proc.stdin.write(b"{'loss': 0.5, 'learning_rate': 1e-4, 'epoch': 0.1}\n"
+                     b"{'loss': nan, 'learning_rate': 1e-4, 'epoch': 1e99999}\n")
+    code, stdout, stderr = finish(proc, out, err)
+
+    def refuse(token):
+        raise AssertionError(f"not strict JSON: {token}")
+
+    docs = [json.loads(x, parse_constant=refuse) for x in stdout.decode().splitlines()]
+    assert code == 1 and b"internal error" not in stderr
+    assert any(d.get("rule") == "nonfinite" and d.get("epoch") == "inf" for d in docs)

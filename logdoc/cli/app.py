@@ -76,13 +76,14 @@ OutputOption = Annotated[Optional[str], typer.Option(
 
 
 def json_text(doc, **dumps) -> str:
-    """A JSON document as commands print it (json.dumps, indent 2, `dumps` its other
-    keywords), inert in a CI log (common.inert_json)."""
-    import json
-
+    """A JSON document as commands print it (strict JSON: model.json_dumps, non-finite
+    numbers as strings; indent 2, `dumps` its other keywords), inert in a CI log
+    (common.inert_json)."""
+    from ..core.model import json_dumps
     from ..report.common import inert_json
 
-    return inert_json(json.dumps(doc, indent=dumps.pop("indent", 2), **dumps)) + "\n"
+    dumps.pop("allow_nan", None)          # always strict
+    return inert_json(json_dumps(doc, indent=dumps.pop("indent", 2), **dumps)) + "\n"
 
 
 def emit(text: str, output: str | None, *, human: bool = False) -> None:

@@ -7,7 +7,6 @@ sees at once which pattern file to write.
 """
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections import Counter
@@ -16,7 +15,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import ConfigOption, PatternsOption, StdinFilenameOption, UsageFailure, app, emit, stdin_name
+from .app import (ConfigOption, PatternsOption, StdinFilenameOption, UsageFailure, app, emit, json_text,
+                  stdin_name)
 
 _NUMBER = r"[-+]?(?:\d[\d,]*(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?))"
 _DECIMAL = r"[-+]?(?:\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|(?i:nan|inf(?:inity)?))"
@@ -111,9 +111,7 @@ def coverage(
     cfg, ps, _, _ = api.settings(config, patterns=patterns or ())   # the config's pattern files too
     cov = measure(path, ps, name)
     if format == "json":
-        from ..report.common import inert_json
-
-        emit(inert_json(json.dumps(cov.to_json(), ensure_ascii=False)) + "\n", None)
+        emit(json_text(cov.to_json(), indent=None, ensure_ascii=False), None)
     else:
         _print_terminal(cov, top)
     sys.stdout.flush()

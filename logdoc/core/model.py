@@ -166,3 +166,35 @@ class Diagnosis:
             "chain": [{"rule": f.rule, "line": f.line, "message": f.message} for f in self.chain],
             "evidence": [{"line": e.line, "text": e.text} for f in self.chain for e in f.evidence[:1]],
         }
+
+
+# ---------------------------------------------------------------------------- JSON numbers
+
+def json_safe(obj):
+    """`obj` with every non-finite float written as a string: "nan", "inf" or "-inf".
+
+    JSON has no such numbers (Python's json would write `NaN`/`Infinity`, which strict parsers
+    reject), and a log may print any value (`num_updates=-inf`, `'epoch': 1e99999`). Every
+    machine format logdoc writes (JSON, JSONL, SARIF, GitLab, watch's JSONL) goes through
+    this, so its documents are strict JSON; finite numbers, -0.0 included, stay numbers.
+    """
+    if obj.__class__ is float:
+        if obj != obj:
+            return "nan"
+        if obj in (math.inf, -math.inf):
+            return "inf" if obj > 0 else "-inf"
+        return obj
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, float):          # a float subclass (numpy.float64)
+        return json_safe(float(obj))
+    return obj
+
+
+def json_dumps(obj, **kwargs) -> str:
+    """json.dumps of `obj` as strict JSON: non-finite floats as strings (see json_safe)."""
+    import json
+
+    return json.dumps(json_safe(obj), allow_nan=False, **kwargs)

@@ -54,9 +54,10 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
+def parsed_batches(path: str, parser: Parser, cuts: list | None = None) -> Iterator[tuple[Batch, int]]:
     """(batch, number of lines) of the file, parsed in a worker; at the end `parser` holds the
-    worker's counts (records, formats), as if it had parsed the file itself."""
+    worker's counts (records, formats), as if it had parsed the file itself, and `cuts` the
+    worker's gzip cut, if any (see reading.read_blocks_at)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
@@ -86,7 +87,9 @@ def parsed_batches(path: str, parser: Parser) -> Iterator[tuple[Batch, int]]:
                 yield Batch.from_columns(pending.assemble()), n
                 judged.value += 1
             elif kind == "done":
-                _, parser.records, formats = message
+                _, parser.records, formats, cut = message
+                if cut is not None and cuts is not None:
+                    cuts.append(cut)
                 parser.formats.clear()
                 parser.formats.update(formats)
                 return
@@ -113,7 +116,8 @@ def _parse(path: str, parser: Parser, send, judged) -> None:
         bulk.defer = True             # the main process puts NumPy batches together
         first_no = 1            # counted from what the parser reads (read_blocks_at need not)
         sent = 0
-        for _, offset, data in read_blocks_at(path, numbered=False):
+        cuts: list = []
+        for _, offset, data in read_blocks_at(path, numbered=False, cuts=cuts):
             for got, n in bulk.parse_blocks(data, first_no):
                 first_no += n
                 sent += 1
@@ -129,7 +133,8 @@ def _parse(path: str, parser: Parser, send, judged) -> None:
                     outbox.put(("pending", got, n, offset + got.at, src[got.data_len:]))
                 else:
                     outbox.put(("pending", got, n, None, b""))
-        outbox.put(("done", parser.records, dict(parser.formats)))
+        cut = _Cut(cuts[0].name, cuts[0].cut, cuts[0].text_bytes) if cuts else None
+        outbox.put(("done", parser.records, dict(parser.formats), cut))
     except BrokenPipeError:
         pass                    # the main process stopped listening (an error, Ctrl-C, killed)
     except InputError as exc:
@@ -139,6 +144,13 @@ def _parse(path: str, parser: Parser, send, judged) -> None:
     finally:
         outbox.close()
         send.close()
+
+
+class _Cut:
+    """What the main process needs of the worker's cut GzipStream (it does not pickle)."""
+
+    def __init__(self, name: str, cut: int, text_bytes: int):
+        self.name, self.cut, self.text_bytes = name, cut, text_bytes
 
 
 class _Outbox:

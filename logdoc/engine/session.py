@@ -19,7 +19,7 @@ from ..views.overview import Overview
 from ..core.model import Diagnosis, Finding, Line, Severity
 from ..parsing.parser import Parser
 from ..parsing.patterns import PatternSet, default_patterns
-from ..source.reading import read_blocks
+from ..source.reading import cut_message, read_blocks
 from ..rules import Rule
 from ..views.tables import TableBuilder
 
@@ -78,6 +78,7 @@ class Session:
         self.last_batch = Batch()          # the records of the last block or lines fed
         self.max_epoch: float | None = None
         self.max_step: float | None = None
+        self.cuts: list = []               # a gzip input cut short (reading.GzipStream)
 
     def feed(self, line: Line) -> list[Finding]:
         """Findings proved by this line (a batch of one line)."""
@@ -114,13 +115,15 @@ class Session:
         from . import pipeline
 
         if parallel and pipeline.worth_it(path):
-            for batch, n in pipeline.parsed_batches(path, self.parser):
+            for batch, n in pipeline.parsed_batches(path, self.parser, self.cuts):
                 self.lines += n
                 self.feed_batch(batch)
             return self.finish()
-        return self.feed_blocks(read_blocks(path))
+        return self.feed_blocks(read_blocks(path, cuts=self.cuts))
 
     def feed_blocks(self, blocks: Iterable[tuple[int, bytes]]) -> "Result":
+        """Feed (first line, block) pairs and finish; a gzip cut short that the blocks come
+        from appends itself to `self.cuts` (reading.read_blocks, stream_blocks)."""
         for first_no, data in blocks:
             self.feed_block(first_no, data)
         return self.finish()
@@ -129,6 +132,10 @@ class Session:
         self.last_batch = batch
         if not len(batch):
             return []
+        with _quiet_floats():
+            return self._feed_batch(batch)
+
+    def _feed_batch(self, batch: Batch) -> list[Finding]:
         if self.tables is not None:
             self.tables.add_batch(batch)
         if self.overview is not None:
@@ -151,8 +158,17 @@ class Session:
         return self.finish()
 
     def finish(self) -> Result:
+        with _quiet_floats():
+            return self._finish()
+
+    def _finish(self) -> Result:
         self.engine.finish()
         findings = sorted(self.engine.findings, key=finding_order)
+        for cut in self.cuts:
+            findings.append(Finding(
+                rule="truncated-gzip", category="truncated", severity=Severity.info,
+                message=f"{cut_message(cut)} ({self.lines} lines): the log ends there, not the run",
+                line=max(self.lines, 1), evidence=[], path=self.path))
         if self.parser.records == 0:
             findings.append(Finding(
                 rule="unrecognized-log", category="unrecognized", severity=Severity.info,
@@ -163,6 +179,16 @@ class Session:
                       formats=dict(self.parser.formats.most_common()), findings=findings,
                       diagnoses=diagnose(findings), tables=self.tables, overview=self.overview, kept=self.kept,
                       max_epoch=self.max_epoch, max_step=self.max_step)
+
+
+def _quiet_floats():
+    """NumPy's floating-point warnings off while rules and views read a batch: a log may
+    print 1e308 or -1e309, and arithmetic on such values (a factor times a level, a running
+    sum) gives inf, which the rules compare as intended. A RuntimeWarning would only reach
+    stderr, where a CI job expects nothing but logdoc's own lines."""
+    import numpy as np
+
+    return np.errstate(all="ignore")
 
 
 def _max_in(current: float | None, batch: Batch, column: str) -> float | None:

@@ -27,7 +27,7 @@ from ..core.batch import Batch
 from .decoders import parse_number
 from ..core.model import Line, Record
 from .parser import Parser
-from .patterns import MACROS
+from .patterns import MACROS, MATCH_CHARS
 from ..source.reading import clean_line
 
 _SHAPE = bytes.maketrans(b"0123456789", b"7777777777")     # as PatternSet's shape memory
@@ -461,6 +461,8 @@ def _same(a: float, b: float) -> bool:
 def _template(rec: Record, text: str, offset: int) -> RecordTemplate | None:
     """A template reading `rec` off lines shaped like `text`, or None when some value is not
     explained by exactly one number of the line (after its prefixes, at `offset`)."""
+    if len(text) > offset + MATCH_CHARS:      # the patterns read no further (MATCH_CHARS)
+        text = text[:offset + MATCH_CHARS]
     shape = text.translate(_STR_SHAPE)
     spans = []            # (start, end, convert, value)
     for m in _NUMBER.finditer(shape, offset):

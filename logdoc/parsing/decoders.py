@@ -30,8 +30,13 @@ def _parse_list(text: str) -> list[str]:
 def _number(raw) -> float | None:
     if isinstance(raw, bool) or raw is None:
         return None
-    if isinstance(raw, (int, float)):
-        return float(raw)
+    if isinstance(raw, float):
+        return raw
+    if isinstance(raw, int):
+        try:
+            return float(raw)
+        except OverflowError:     # a 400-digit integer: beyond any float, so infinite
+            return math.inf if raw > 0 else -math.inf
     if isinstance(raw, str):
         try:
             return parse_number(raw)

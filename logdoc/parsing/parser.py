@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 
 from ..core.model import Line, Record
-from .patterns import PatternSet
+from .patterns import MATCH_CHARS, PatternSet
 
 
 class RankDedup:
@@ -37,6 +37,8 @@ class RankDedup:
     def is_duplicate(self, content: str, rank: str, line_no: int) -> bool:
         if not self._trusted(rank):
             return False
+        if len(content) > MATCH_CHARS:    # what the patterns read of it (bounded memory)
+            content = content[:MATCH_CHARS]
         first = self.seen.get(content)
         if first is not None and first[0] != rank and line_no - first[1] <= self.distance:
             return True

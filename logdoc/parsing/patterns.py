@@ -653,6 +653,8 @@ class Prefixes:
         rx = self.regex
         if rx is None:
             return 0, None, None
+        if len(text) > MATCH_CHARS:       # bounded cost per line (the body is cut there too)
+            text = text[:MATCH_CHARS]
         rank = None
         span = None
         offset = 0
@@ -701,6 +703,12 @@ def _char_rarity(c: str) -> int:
 SHAPE_DIGITS = ("0123456789", "7777777777")   # a line's shape: every digit written as 7
 _DIGIT_SHAPE = bytes.maketrans(SHAPE_DIGITS[0].encode(), SHAPE_DIGITS[1].encode())
 MAX_SHAPES = 16384        # distinct line shapes remembered per log (bounded memory)
+# Bounded cost per line: no pattern regex (prefixes, rules, key/value pairs) is handed more
+# than this many characters of a line's body. A longer line is matched on its first
+# MATCH_CHARS characters after its prefixes; its record still quotes the whole line as
+# evidence, but a metric printed after the cut is not read (and a JSON or dict payload cut
+# there does not decode). Real lines are far shorter (the longest in the corpus: 4.5 KB).
+MATCH_CHARS = 16384
 
 
 class PatternSet:
@@ -757,7 +765,11 @@ class PatternSet:
         at once, and for a known shape only the rules that matched it are tried. Pattern
         regexes may not depend on which digit a line holds (check_family enforces it), and
         the memory is cleared whenever a header changes what rows mean.
+
+        Only the first MATCH_CHARS characters of `text` are matched (bounded cost per line).
         """
+        if len(text) > MATCH_CHARS:
+            text = text[:MATCH_CHARS]
         shape = text.encode("utf-8", "replace").translate(_DIGIT_SHAPE)
         known = self._shapes.get(shape)
         if known is not None:

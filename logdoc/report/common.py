@@ -157,6 +157,12 @@ _META_RULES = (
              "logdoc found no line it can read as training output, so it cannot judge the run: "
              "this is not a verdict of health.",
              "Add a pattern file for the log's format (--patterns, see docs/patterns.md)."),
+    RuleInfo("truncated-gzip", "truncated", Severity.info,
+             "The gzip input is cut short; it was read as far as its data goes.",
+             "The compressed log ends before its end-of-stream marker (the run, or the copy, "
+             "stopped while writing it). Its lines up to the cut were analysed; the finding names "
+             "the byte offset of the cut and how much text came before it.",
+             "Nothing to fix in the run if it died; otherwise copy the complete file."),
     RuleInfo("internal-error", "internal-error", Severity.warning,
              "A rule failed and was switched off.",
              "A rule raised an exception on this log; the analysis went on without it.",

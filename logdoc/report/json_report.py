@@ -1,10 +1,9 @@
 """The versioned JSON contract (README "JSON output"). Stable: change only with `schema`."""
 from __future__ import annotations
 
-import json
 
 from .. import __version__
-from ..core.model import JSON_SCHEMA_VERSION, Severity
+from ..core.model import JSON_SCHEMA_VERSION, Severity, json_dumps
 from ..engine.session import Result
 from .common import inert_json
 
@@ -23,7 +22,7 @@ def document(results: list[Result]) -> dict:
 
 
 def render(results: list[Result]) -> str:
-    # allow_nan=False: the contract is strict JSON; non-finite values never appear in it
-    # because findings carry messages and positions, not raw metric values.
+    # strict JSON (json_dumps): a non-finite number (an epoch printed as 1e99999) is the
+    # string "inf", "-inf" or "nan".
     # inert_json: "##" and "::" in strings written as \u escapes (the decoded text is the same)
-    return inert_json(json.dumps(document(results), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
+    return inert_json(json_dumps(document(results), indent=2, ensure_ascii=False)) + "\n"

@@ -6,9 +6,8 @@ Each line has a "type": "file" (per log, its counts), "finding", "diagnosis" and
 """
 from __future__ import annotations
 
-import json
 
-from ..core.model import Diagnosis, Finding
+from ..core.model import Diagnosis, Finding, json_dumps
 from ..engine.session import Result
 from .common import inert_json
 from .json_report import document
@@ -17,7 +16,7 @@ from .json_report import document
 def _line(obj: dict) -> str:
     # ensure_ascii: U+2028/2029 and friends cannot split a line for naive readers
     # inert_json: no CI runner command in it ("##", "::" as \u escapes)
-    return inert_json(json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":")))
+    return inert_json(json_dumps(obj, ensure_ascii=True, separators=(",", ":")))
 
 
 def line_for_finding(finding: Finding) -> str:

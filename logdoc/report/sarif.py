@@ -16,12 +16,11 @@ in `invocations[0].toolExecutionNotifications`: the tool ran but did not look at
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from urllib.parse import quote
 
 from .. import __version__
-from ..core.model import Finding, Severity
+from ..core.model import Finding, Severity, json_dumps
 from ..engine.session import Result
 from .common import catalogue, fingerprints, inert_json, plain, report_path
 
@@ -125,4 +124,4 @@ def document(results: list[Result]) -> dict:
 
 
 def render(results: list[Result]) -> str:
-    return inert_json(json.dumps(document(results), indent=2, ensure_ascii=False)) + "\n"
+    return inert_json(json_dumps(document(results), indent=2, ensure_ascii=False)) + "\n"

@@ -17,7 +17,8 @@ def buckets(values: list[float], width: int = WIDTH) -> list[float | None]:
     out: list[float | None] = []
     for g in groups:
         finite = [v for v in g if math.isfinite(v)]
-        out.append(sum(finite) / len(finite) if len(finite) == len(g) else None)
+        # the mean of the parts, not the sum over the count: 1e308 + 1e308 is inf
+        out.append(sum(v / len(g) for v in g) if len(finite) == len(g) else None)
     return out
 
 
@@ -31,6 +32,9 @@ def sparkline(values: list[float], width: int = WIDTH, log: bool = False) -> str
         points = [math.log10(p) if p is not None else None for p in points]
         finite = [p for p in points if p is not None]
     lo, hi = min(finite), max(finite)
+    if not math.isfinite(hi - lo):          # -1e308 to 1e308: the same shape at half the size
+        points = [p / 2 if p is not None else None for p in points]
+        lo, hi = lo / 2, hi / 2
     span = hi - lo
     chars = []
     for p in points:

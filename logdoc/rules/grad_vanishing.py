@@ -75,7 +75,10 @@ class GradVanishing(Rule):
         self.seen += rows.size
         early_max = self.early_max
         rest = values[k:]
-        vanished = (0 < rest) & ((rest < tiny) | (early_max > 0 and rest * drop <= early_max))
+        import numpy as np
+
+        with np.errstate(over="ignore"):      # a norm of 1e308 times `drop` is inf: not vanished
+            vanished = (0 < rest) & ((rest < tiny) | (early_max > 0 and rest * drop <= early_max))
         for j in hold_through(hold, b, rows[k:], vanished):
             self.fired = True
             i, value = int(rows[k + j]), float(rest[j])

@@ -6,7 +6,8 @@
 * ANSI/OSC escapes and other control characters are removed: log text is untrusted and
   must never reach a terminal, an annotation or a report as a control sequence.
 * Invalid UTF-8 is replaced, never fatal; mojibake (UTF-8 read as cp1252) is repaired.
-* gzip is recognised by its magic bytes, on files and on stdin.
+* gzip is recognised by its magic bytes, on files and on stdin. A gzip cut short (the run
+  died while writing it) is read as far as its data goes, with a warning (GzipStream).
 """
 from __future__ import annotations
 
@@ -28,6 +29,72 @@ MAX_LINE = 4 << 20          # longer physical lines are cut (bounded memory on \
 
 class InputError(Exception):
     """A problem with the input that the user must fix. The CLI prints it as one line, exit 2."""
+
+
+class GzipStream:
+    """The decompressed bytes of a gzip stream (its members one after another, as `gzip -d`
+    reads them), as far as its data goes.
+
+    gzip.GzipFile rejects a stream cut mid-member (EOFError): the lines before the cut are
+    lost, and a run that died while writing its log is exactly the one to read. Here a cut
+    ends the text where the data ends; `cut` is then the byte offset of the cut in the
+    compressed input (its length) and `text_bytes` how much text came before it (iter_chunks
+    warns on stderr, warn_cut). Corrupt data (a bad block, a wrong CRC) still raises
+    zlib.error, reported as an InputError."""
+
+    def __init__(self, raw: BinaryIO, name: str):
+        self.raw, self.name = raw, name
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._in = b""             # read from raw, not yet given to the decompressor
+        self._fed = False          # the current member has been given data
+        self.read_bytes = 0        # compressed bytes read from raw
+        self.text_bytes = 0        # decompressed bytes returned
+        self.cut: int | None = None
+
+    def read1(self, size: int = -1) -> bytes:
+        size = size if size and size > 0 else CHUNK
+        while True:
+            if not self._in:
+                self._in = self.raw.read(CHUNK)
+                self.read_bytes += len(self._in)
+                if not self._in:
+                    if self._fed and not self._d.eof and self.cut is None:
+                        self.cut = self.read_bytes
+                    return b""
+            if self._d.eof:                       # a member ended: padding or another member
+                if not self._in.strip(b"\0"):
+                    self._in = b""
+                    continue
+                self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._fed = False
+            out = self._d.decompress(self._in, size)
+            self._fed = True
+            self._in = self._d.unused_data if self._d.eof else self._d.unconsumed_tail
+            if out:
+                self.text_bytes += len(out)
+                return out
+
+    read = read1
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def cut_message(stream: GzipStream) -> str:
+    return (f"truncated gzip data: the compressed stream is cut at byte {stream.cut:,} before its "
+            f"end; read the {stream.text_bytes:,} bytes of text before the cut")
+
+
+_WARNED: set[tuple[str, int]] = set()
+
+
+def warn_cut(stream: GzipStream) -> None:
+    """One line on stderr for a cut gzip (once per input and offset in this process: the
+    expectations read a log a second time)."""
+    key = (stream.name, stream.cut)
+    if key not in _WARNED:
+        _WARNED.add(key)
+        print(f"logdoc: warning: {stream.name}: {cut_message(stream)}", file=sys.stderr, flush=True)
 
 
 _ESCAPES = re.compile(
@@ -52,10 +119,15 @@ def render_cursor(text: str) -> str:
         last = segments[-1]
         if len(last) >= max(map(len, segments)):
             return last           # tqdm's usual redraw: the last frame covers every earlier one
-        shown = segments[0]
-        for seg in segments[1:]:
-            shown = seg + shown[len(seg):]
-        return shown
+        # each column shows the last frame that reached it: walk the frames from the last,
+        # keeping what each longer one adds on the right (linear, whatever the \r storm)
+        parts = []
+        covered = 0
+        for seg in reversed(segments):
+            if len(seg) > covered:
+                parts.append(seg[covered:])
+                covered = len(seg)
+        return "".join(parts)
     buf: list[str] = []
     pos = 0
     for ch in text:
@@ -123,7 +195,7 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
     peek = getattr(raw, "peek", None)
     head = peek(2)[:2] if peek else b""
     if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb"), name
+        return GzipStream(raw, name), name
     return raw, name
 
 
@@ -135,16 +207,20 @@ def iter_chunks(stream: BinaryIO, name: str, size: int = CHUNK) -> Iterator[byte
         try:
             chunk = read(size)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise InputError(f"{name}: corrupt or truncated gzip data ({exc})") from None
+            raise InputError(f"{name}: corrupt gzip data ({exc})") from None
         except OSError as exc:
             raise InputError(f"{name}: read error: {exc.strerror or exc}") from None
         if first:
+            if not chunk and getattr(stream, "cut", None) is not None:
+                raise InputError(f"{name}: truncated gzip data: cut at byte {stream.cut:,}, before any text")
             if not chunk:
                 raise InputError(f"{name}: empty input, nothing to analyse")
             if b"\x00" in chunk[:8192]:
                 raise InputError(f"{name}: binary file (contains NUL bytes), not a text log")
             first = False
         if not chunk:
+            if getattr(stream, "cut", None) is not None:
+                warn_cut(stream)
             return
         yield chunk
 
@@ -222,19 +298,23 @@ def _gathered(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
         yield b"".join(parts)
 
 
-def read_blocks(path: str, size: int = BLOCK) -> Iterator[tuple[int, bytes]]:
+def read_blocks(path: str, size: int = BLOCK, cuts: list | None = None) -> Iterator[tuple[int, bytes]]:
     """Blocks of a path or '-' (stdin), gzip or plain text, of about `size` bytes (see
-    iter_blocks): analyze reads big blocks, which the vector parser takes fastest."""
-    for no, _, block in read_blocks_at(path, size):
+    iter_blocks): analyze reads big blocks, which the vector parser takes fastest. A gzip cut
+    short is appended to `cuts` (see read_blocks_at)."""
+    for no, _, block in read_blocks_at(path, size, cuts=cuts):
         yield no, block
 
 
-def read_blocks_at(path: str, size: int = BLOCK,
-                   numbered: bool = True) -> Iterator[tuple[int, int, bytes]]:
-    """read_blocks with each block's offset in the (decompressed) text: (line, offset, block)."""
+def read_blocks_at(path: str, size: int = BLOCK, numbered: bool = True,
+                   cuts: list | None = None) -> Iterator[tuple[int, int, bytes]]:
+    """read_blocks with each block's offset in the (decompressed) text: (line, offset, block).
+    A gzip cut short appends its GzipStream to `cuts` once read to the end."""
     stream, name = open_input(path)
     try:
         yield from iter_blocks_at(stream, name, size, gather=True, numbered=numbered)
+        if cuts is not None and getattr(stream, "cut", None) is not None:
+            cuts.append(stream)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -271,11 +351,13 @@ class _RawReader(io.RawIOBase):
         return len(data)
 
 
-def stream_blocks(stream, name: str, size: int = BLOCK) -> Iterator[tuple[int, bytes]]:
+def stream_blocks(stream, name: str, size: int = BLOCK, cuts: list | None = None) -> Iterator[tuple[int, bytes]]:
     """read_blocks for an open binary stream (the API's `parse(stream)`): gzip, recognised by
     its magic bytes, or plain text; the stream is read, not closed."""
     raw = stream if hasattr(stream, "peek") else io.BufferedReader(_RawReader(stream), CHUNK)
     head = raw.peek(2)[:2]
-    data = gzip.GzipFile(fileobj=raw, mode="rb") if head == b"\x1f\x8b" else raw
+    data = GzipStream(raw, name) if head == b"\x1f\x8b" else raw
     for no, _, block in iter_blocks_at(data, name, size, gather=True):
         yield no, block
+    if cuts is not None and getattr(data, "cut", None) is not None:
+        cuts.append(data)
