@@ -11,7 +11,10 @@ LOGGY = st.lists(st.sampled_from([
 ]), max_size=30).map(b"".join)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# 60 examples in the suite (LOGDOC_FUZZ_EXAMPLES for more); the 10,000-mutant corpus fuzz is
+# benchmarks/fuzz_corpus.py (a script, not a test)
+@settings(max_examples=int(__import__("os").environ.get("LOGDOC_FUZZ_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.one_of(st.binary(max_size=2000), LOGGY))
 def test_arbitrary_bytes_never_crash(tmp_path_factory, capsys, data):
     path = tmp_path_factory.mktemp("fuzz") / "x.log"
