@@ -28,7 +28,7 @@ from typing import BinaryIO, TextIO
 
 from . import __version__
 from .core.batch import Batch
-from .core.model import JSON_SCHEMA_VERSION, Finding, Severity, json_dumps
+from .core.model import JSON_SCHEMA_VERSION, Finding, Severity
 from .source.reading import iter_blocks
 from .report import github, jsonl
 from .engine.session import Result, Session
@@ -223,7 +223,7 @@ class JsonlSink(Sink):
         self.out = out
 
     def _emit(self, doc: dict) -> None:
-        self.out.write(jsonl.inert_json(json_dumps(doc, ensure_ascii=True, separators=(",", ":"))) + "\n")
+        self.out.write(jsonl.line(doc) + "\n")
 
     def alert(self, f: Finding) -> None:
         self.out.write(jsonl.line_for_finding(f) + "\n")

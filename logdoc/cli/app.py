@@ -76,14 +76,10 @@ OutputOption = Annotated[Optional[str], typer.Option(
 
 
 def json_text(doc, **dumps) -> str:
-    """A JSON document as commands print it (strict JSON: model.json_dumps, non-finite
-    numbers as strings; indent 2, `dumps` its other keywords), inert in a CI log
-    (common.inert_json)."""
-    from ..core.model import json_dumps
-    from ..report.common import inert_json
+    """A JSON document as commands print it: report.common.json_text, then a newline."""
+    from ..report.common import json_text as text
 
-    dumps.pop("allow_nan", None)          # always strict
-    return inert_json(json_dumps(doc, indent=dumps.pop("indent", 2), **dumps)) + "\n"
+    return text(doc, **dumps) + "\n"
 
 
 def emit(text: str, output: str | None, *, human: bool = False) -> None:

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..core.model import Finding, Severity
+from ..core.model import Finding, Severity, json_dumps
 from ..engine.session import Result
 
 # C0/C1 controls (ESC, NUL, BEL, \r, \n, …) and Unicode line/paragraph separators.
@@ -51,6 +51,14 @@ def inert_json(text: str) -> str:
     if "::" in text:
         text = _DOUBLE_COLON.sub(r"\\u003a", text)
     return text
+
+
+def json_text(doc, *, indent: int | None = 2, **dumps) -> str:
+    """A JSON document as logdoc writes it: strict JSON (model.json_dumps: non-finite numbers
+    as strings), inert in a CI log (inert_json); `dumps`: json.dumps's other keywords. No
+    trailing newline."""
+    dumps.pop("allow_nan", None)          # always strict
+    return inert_json(json_dumps(doc, indent=indent, **dumps))
 
 
 def inert_xml(text: str) -> str:

@@ -7,9 +7,9 @@ that is the root of a diagnosis is `critical`: it is the one to fix first. No by
 """
 from __future__ import annotations
 
-from ..core.model import Finding, Severity, json_dumps
+from ..core.model import Finding, Severity
 from ..engine.session import Result
-from .common import check_name, fingerprints, inert_json, plain, report_path
+from .common import check_name, fingerprints, json_text, plain, report_path
 
 SEVERITY = {Severity.info: "info", Severity.warning: "minor", Severity.error: "major"}
 
@@ -34,4 +34,4 @@ def render(results: list[Result]) -> str:
         roots = {id(d.chain[0]) for d in r.diagnoses if d.severity is Severity.error}
         path = report_path(r.path)
         issues.extend(issue(f, path, prints[id(f)], root_cause=id(f) in roots) for f in r.findings)
-    return inert_json(json_dumps(issues, indent=2, ensure_ascii=False)) + "\n"
+    return json_text(issues, ensure_ascii=False) + "\n"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 
 from .. import __version__
-from ..core.model import JSON_SCHEMA_VERSION, Severity, json_dumps
+from ..core.model import JSON_SCHEMA_VERSION, Severity
 from ..engine.session import Result
-from .common import inert_json
+from .common import json_text
 
 
 def document(results: list[Result]) -> dict:
@@ -25,4 +25,4 @@ def render(results: list[Result]) -> str:
     # strict JSON (json_dumps): a non-finite number (an epoch printed as 1e99999) is the
     # string "inf", "-inf" or "nan".
     # inert_json: "##" and "::" in strings written as \u escapes (the decoded text is the same)
-    return inert_json(json_dumps(document(results), indent=2, ensure_ascii=False)) + "\n"
+    return json_text(document(results), ensure_ascii=False) + "\n"

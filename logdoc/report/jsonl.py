@@ -7,33 +7,34 @@ Each line has a "type": "file" (per log, its counts), "finding", "diagnosis" and
 from __future__ import annotations
 
 
-from ..core.model import Diagnosis, Finding, json_dumps
+from ..core.model import Diagnosis, Finding
 from ..engine.session import Result
-from .common import inert_json
+from .common import json_text
 from .json_report import document
 
 
-def _line(obj: dict) -> str:
+def line(obj: dict) -> str:
+    """One JSONL line (no newline) of `obj`."""
     # ensure_ascii: U+2028/2029 and friends cannot split a line for naive readers
-    # inert_json: no CI runner command in it ("##", "::" as \u escapes)
-    return inert_json(json_dumps(obj, ensure_ascii=True, separators=(",", ":")))
+    # json_text: strict JSON, no CI runner command in it ("##", "::" as \u escapes)
+    return json_text(obj, indent=None, ensure_ascii=True, separators=(",", ":"))
 
 
 def line_for_finding(finding: Finding) -> str:
     """One finding as a JSONL line (reusable by streaming commands such as `watch`)."""
-    return _line({"type": "finding", **finding.to_json()})
+    return line({"type": "finding", **finding.to_json()})
 
 
 def line_for_diagnosis(diagnosis: Diagnosis, path: str) -> str:
-    return _line({"type": "diagnosis", "path": path, **diagnosis.to_json()})
+    return line({"type": "diagnosis", "path": path, **diagnosis.to_json()})
 
 
 def render(results: list[Result]) -> str:
     lines = []
     for r in results:
         doc = r.to_json()
-        lines.append(_line({"type": "file", **{k: doc[k] for k in ("path", "lines", "records", "formats")}}))
+        lines.append(line({"type": "file", **{k: doc[k] for k in ("path", "lines", "records", "formats")}}))
         lines.extend(line_for_finding(f) for f in r.findings)
         lines.extend(line_for_diagnosis(d, r.path) for d in r.diagnoses)
-    lines.append(_line({"type": "totals", **document(results)["totals"]}))
+    lines.append(line({"type": "totals", **document(results)["totals"]}))
     return "\n".join(lines) + "\n"

@@ -20,9 +20,9 @@ from collections import Counter
 from urllib.parse import quote
 
 from .. import __version__
-from ..core.model import Finding, Severity, json_dumps
+from ..core.model import Finding, Severity
 from ..engine.session import Result
-from .common import catalogue, fingerprints, inert_json, plain, report_path
+from .common import catalogue, fingerprints, json_text, plain, report_path
 
 LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "note"}
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -124,4 +124,4 @@ def document(results: list[Result]) -> dict:
 
 
 def render(results: list[Result]) -> str:
-    return inert_json(json_dumps(document(results), indent=2, ensure_ascii=False)) + "\n"
+    return json_text(document(results), ensure_ascii=False) + "\n"

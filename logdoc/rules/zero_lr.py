@@ -204,20 +204,22 @@ class ZeroLR(Rule):
                                         "schedule starts at 0", tags=("schedule-start",))
 
 
+def _at_whole_epoch(rec: Record) -> bool:
+    """Positioned by a whole epoch alone (no step, no fraction)."""
+    return rec.step is None and rec.epoch is not None and float(rec.epoch).is_integer()
+
+
 def _sums_up_an_epoch(rec: Record) -> bool:
-    """A record with no step at a whole epoch from 1 on (`Epoch 1/30`, `[LR] epoch=1`) reports
-    a whole epoch. Anything else may be one step: a step counter, or a fractional or 0-based
-    epoch (`'epoch': 0.0` then `0.01` in Hugging Face logs), or no position at all."""
-    e = rec.epoch
-    return rec.step is None and e is not None and e >= 1 and float(e).is_integer()
+    """A record at a whole epoch from 1 on (`Epoch 1/30`, `[LR] epoch=1`) reports a whole
+    epoch. Anything else may be one step: a step counter, a fractional or 0-based epoch
+    (`'epoch': 0.0` then `0.01` in Hugging Face logs), or no position at all."""
+    return _at_whole_epoch(rec) and rec.epoch >= 1
 
 
 def _whole_epoch_between(first: Record, later: Record) -> bool:
-    """`later` is at least one whole epoch after `first`, both at whole epochs and without
-    steps: the first report covered an epoch, not a step."""
-    a, b = first.epoch, later.epoch
-    return (first.step is None and later.step is None and a is not None and b is not None
-            and float(a).is_integer() and float(b).is_integer() and b - a >= 1)
+    """`later` is at least one whole epoch after `first`, both at whole epochs: the first
+    report covered an epoch, not a step."""
+    return _at_whole_epoch(first) and _at_whole_epoch(later) and later.epoch - first.epoch >= 1
 
 
 def _past_start(rec: Record) -> bool:
