@@ -10,7 +10,10 @@ OSC escapes, \\r storms, NUL bytes, long lines (64 KB - 1 MB after a real line),
 Reports: internal errors (exit codes other than 0/1/2/5, "internal error", a traceback or a
 Python warning on stderr, a code-2 message longer than one line, an `internal-error` finding:
 a rule that raised) and mutants under 1 MB that took over 2 s of
-CPU. A mutant that fails is written to --keep (default /tmp/logdoc-fuzz) to replay.
+CPU. Each worker's address space is capped (--memory, default 4 GB), so a mutant that makes
+logdoc allocate without bound is a MemoryError recorded against that mutant, not a worker
+killed by the kernel and a pool that hangs. A mutant that fails is written to --keep
+(default /tmp/logdoc-fuzz) to replay.
 Results are recorded in BENCHMARKS.md.
 """
 from __future__ import annotations
@@ -93,6 +96,12 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     return data
 
 
+def cap_memory(limit_bytes: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
 def run_one(args):
     index, path, seed = args
     from logdoc.cli import main
@@ -129,7 +138,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--keep", default="/tmp/logdoc-fuzz")
+    ap.add_argument("--memory", type=float, default=4.0, help="GB of address space per worker")
     a = ap.parse_args()
+    limit = int(a.memory * (1 << 30))
     corpus = sorted(str(p) for p in ROOT.glob("tests/**/*.log") if p.stat().st_size > 0)
     work = [(i, corpus[i % len(corpus)], a.seed * 1_000_003 + i) for i in range(a.logs)]
     t0 = time.time()
@@ -137,9 +148,11 @@ def main() -> int:
     if a.jobs > 1:
         import multiprocessing
 
-        pool = multiprocessing.get_context("fork").Pool(a.jobs, maxtasksperchild=200)
+        pool = multiprocessing.get_context("fork").Pool(a.jobs, maxtasksperchild=200,
+                                                           initializer=cap_memory, initargs=(limit,))
         results = pool.imap_unordered(run_one, work, chunksize=4)
     else:
+        cap_memory(limit)
         results = map(run_one, work)
     for n, (index, path, seed, fmt, size, code, cpu, msg, bad) in enumerate(results, 1):
         sizes += size
