@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from ..core.batch import Batch
 from ..core.model import Record, Severity
+from ..core.vocabulary import meaning
 from . import register
 from ._series import entry_metric, event_rows, lr_arrays, previous_same
 from .base import Rule, is_final
@@ -47,7 +48,10 @@ class ZeroLR(Rule):
       same group prove training continued at 0.
 
     ## False positives
-    A schedule that reaches 0 only on its final step is not reported. A tiny warm-up LR
+    A schedule that reaches 0 only on its final step is not reported. A lone first LR of 0
+    that no later step prints (spaCy's `Initial learn rate: 0.0`) while a validation loss or
+    metric then improves by a fifth or more is a warm-up's start value: information (tag
+    `learns`). A tiny warm-up LR
     printed as `0.000003` is not 0. While fp16 loss scaling skips steps (overflow events,
     skipped-iteration counters, DeepSpeed's `returning lr=0` warning) a printed 0 is an
     artefact of the skipped steps and is not reported (see `fp16-overflow`). A group frozen on purpose with LR 0 is reported; ignore
@@ -57,7 +61,8 @@ class ZeroLR(Rule):
     id = "zero-lr"
     category = "zero-lr"
     severity = Severity.error
-    wants = frozenset({"lr", "skipped_steps", "event"})
+    # (validation losses and metrics: whether the run learns after a lone first LR of 0)
+    wants = frozenset({"lr", "skipped_steps", "event", "val_loss", "val_metric"})
     options = {"confirm_reports": 2}
 
     def __init__(self, **options):
@@ -67,8 +72,14 @@ class ZeroLR(Rule):
         self.reported: set[str] = set()
         self.skipping = False     # fp16 loss scaling is skipping steps: a printed 0 is not the schedule
         self.first_step_zero: dict[str, Record] = {}   # per-step logs: a 0 on the first report waits
+        self.after_zero = _Progress()   # the qualities printed after a first zero still waiting
 
     def observe_batch(self, b: Batch):
+        yield from self._observe_lrs(b)
+        if self.first_step_zero:      # (after the LRs: a zero of this batch is waiting too)
+            self.after_zero.update(b, min(r.line for r in self.first_step_zero.values()))
+
+    def _observe_lrs(self, b: Batch):
         rows, values, keys, key = lr_arrays(b)
         skips = event_rows(b, SKIP_EVENTS, also=_counted_skips(b))
         if not rows.size:
@@ -167,7 +178,8 @@ class ZeroLR(Rule):
             if first_step is None and not _sums_up_an_epoch(rec):
                 first_step_zero[group] = rec            # maybe one step: wait for the next report
                 return
-            if first_step is not None and (rec.step, rec.epoch) == (first_step.step, first_step.epoch):
+            if (first_step is not None and (rec.step, rec.epoch) == (first_step.step, first_step.epoch)
+                    and (rec.step is not None or rec.epoch is not None)):
                 return                                   # the same step printed again
             reported.add(group)
             starts.append((entry_metric(b, "lr", rows, j).name, group, first_step or rec))
@@ -197,11 +209,68 @@ class ZeroLR(Rule):
                 evidence=[b.record(i)], metric=starts[0][0], tags=("schedule-start",))
 
     def finish(self):
-        # A per-step log that ends before showing a second LR: nothing proves it warmed up.
+        # A log that ends before showing a second LR: nothing proves it warmed up, unless the
+        # run visibly learns after the zero (then the one print was a warm-up's start value).
         for group, rec in self.first_step_zero.items():
-            if group not in self.reported:
+            if group in self.reported:
+                continue
+            learned = self.after_zero.learned()
+            if learned is None:
                 yield self.finding(rec, f"learning rate of {_name(group)} is 0 at {rec.position()}: the "
                                         "schedule starts at 0", tags=("schedule-start",))
+                continue
+            name, first, best, line = learned
+            f = self.finding(rec, f"learning rate of {_name(group)} is 0 at {rec.position()} and no later "
+                                  f"step prints it, but the run learns after it ({name} {first:g} -> "
+                                  f"{best:g} by line {line}): the start of a warm-up",
+                             tags=("schedule-start", "learns"))
+            f.severity = Severity.info
+            yield f
+
+
+class _Progress:
+    """The first and best value of each validation loss and metric printed after a line, in
+    its better direction (the vocabulary's): evidence that the weights move. (Not training
+    losses: new batches or rollouts move them with the weights standing still.)"""
+
+    # (a relative improvement this large is no noise of a model whose weights stand still)
+    IMPROVES = 0.2
+    MAX_NAMES = 256
+
+    def __init__(self):
+        self.seen: dict[str, list] = {}      # name -> [first, best, line of best, sign]
+
+    def update(self, b: Batch, after_line: int) -> None:
+        import math
+
+        for role in ("val_loss", "val_metric"):
+            rows, names, values, _ = b.series(role)
+            for r, name, value in zip(rows, names, values):
+                if not math.isfinite(value):
+                    continue
+                line = b.record(r).line
+                if line <= after_line:
+                    continue
+                got = self.seen.get(name)
+                if got is None:
+                    if len(self.seen) >= self.MAX_NAMES:
+                        continue
+                    direction = meaning(name, role).direction
+                    if direction not in ("lower", "higher"):
+                        continue
+                    self.seen[name] = [value, value, line, 1.0 if direction == "higher" else -1.0]
+                elif (value - got[1]) * got[3] > 0:
+                    got[1], got[2] = value, line
+
+    def learned(self):
+        """(name, first, best, line) of the quality that improved most, if one improved by
+        IMPROVES of its first value; else None."""
+        best = None
+        for name, (first, value, line, sign) in self.seen.items():
+            gain = (value - first) * sign / max(abs(first), 1e-12)
+            if gain >= self.IMPROVES and (best is None or gain > best[0]):
+                best = (gain, name, first, value, line)
+        return None if best is None else best[1:]
 
 
 def _at_whole_epoch(rec: Record) -> bool:
