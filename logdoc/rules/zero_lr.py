@@ -243,13 +243,12 @@ class _Progress:
     def update(self, b: Batch, after_line: int) -> None:
         import math
 
+        lines = b.np_line()
         for role in ("val_loss", "val_metric"):
             rows, names, values, _ = b.series(role)
             for r, name, value in zip(rows, names, values):
-                if not math.isfinite(value):
-                    continue
-                line = b.record(r).line
-                if line <= after_line:
+                line = int(lines[r])           # (not b.record(r): no Record built per entry)
+                if line <= after_line or not math.isfinite(value):
                     continue
                 got = self.seen.get(name)
                 if got is None:
