@@ -222,3 +222,55 @@ def test_without_pyarrow_big_blocks_are_coded_by_bytes_split(monkeypatch):
         want = _bulk(text.encode(), 500, vector=True)[:2]
         monkeypatch.setitem(sys.modules, "pyarrow", None)       # import pyarrow -> ImportError
         assert _bulk(text.encode(), 500, vector=True)[:2] == want
+
+
+def _pretty_history(n: int) -> str:
+    """A trainer_state.json as `json.dumps(indent=2)` writes it, n training entries, every
+    fifth followed by an evaluation (keys holding digits too: they share a line shape)."""
+    entries = []
+    for i in range(1, n + 1):
+        entries.append({"epoch": round(i / 10, 2), "learning_rate": 1e-4, "loss": round(2 - i / n, 4),
+                        "step": i * 10})
+        if i % 5 == 0:
+            entries.append({"epoch": round(i / 10, 2), "eval_loss": float("nan") if i == 10 else 1.5,
+                            "eval_rouge1": 0.25, "eval_rouge2": 0.125, "step": i * 10})
+    import json
+
+    return json.dumps({"best_metric": None, "epoch": 9.0, "global_step": n * 10,
+                       "log_history": entries, "max_steps": n * 10}, indent=2) + "\n"
+
+
+def test_a_pretty_printed_json_history_is_read_one_record_per_object():
+    got, want, _ = _both(_pretty_history(40), block_bytes=700)
+    assert got == want
+    train = [r for r in want if r[4] == "train"]
+    evals = [r for r in want if r[4] == "eval"]
+    assert len(train) == 40 and len(evals) == 8
+    # an object is numbered and quoted as it opened, joined to one line
+    first = train[0]
+    assert first[1] == '{"epoch": 0.1, "learning_rate": 0.0001, "loss": 1.975, "step": 10}'
+    assert first[7] == 10 and first[5] == 0.1
+    assert {m[0] for m in evals[0][9]} >= {"eval_loss", "eval_rouge1", "eval_rouge2"}
+    assert any(m[2] == "nan" for m in evals[1][9] if m[0] == "eval_loss")
+
+
+def test_pretty_printed_json_in_big_blocks_reads_as_line_by_line():
+    # past VECTOR_MIN_BYTES: the NumPy path must leave every line of an object to the parser
+    text = _pretty_history(4000)
+    assert len(text) > 1 << 18
+    got, want, _ = _both(text)
+    assert got == want and sum(r[4] == "train" for r in want) == 4000
+
+
+def test_a_pretty_printed_configuration_is_not_a_training_record():
+    text = 'config:\n{\n  "learning_rate": 0.0,\n  "warmup_steps": 0,\n  "loss": 0.0\n}\nepoch 1 loss 2.3\n'
+    got, want, _ = _both(text)
+    assert got == want and [r[1] for r in want] == ["epoch 1 loss 2.3"]
+
+
+def test_an_object_interrupted_by_a_log_line_is_dropped():
+    # the epoch and loss before the log line are not joined to the members after it
+    text = ('{\n  "epoch": 1,\n  "loss": 0.5,\nstep 7 loss 0.25\n  "step": 9,\n  "loss": 0.75\n}\n')
+    got, want, _ = _both(text)
+    assert got == want
+    assert [(r[0], r[1], r[7]) for r in want] == [(4, "step 7 loss 0.25", 7), (5, '{"step": 9, "loss": 0.75}', 9)]

@@ -22,11 +22,12 @@ MB = 1 << 20
 
 
 def _first_record_sample(path):
-    """(before lines, line) of the file's first sample that expects values."""
+    """(before lines, line) of the file's first sample that expects values (or joins the
+    lines before it into one line that gives them)."""
     doc = tomllib.loads(path.read_text(encoding="utf-8"))
     for rule in doc["rule"]:
         for sample in rule.get("sample", []):
-            if sample.get("expect"):
+            if sample.get("expect") or sample.get("joined"):
                 return sample.get("before", []), sample["line"]
     raise AssertionError(f"{path.name}: no sample with values")
 

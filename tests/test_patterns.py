@@ -303,6 +303,25 @@ def test_chainer_rows_with_blank_cells_land_under_their_columns():
     assert rec.epoch == 3 and values == {"main/loss": 448.05, "main/accuracy": 0.693694, "elapsed_time": 2.19765}
 
 
+
+def test_a_row_under_a_header_of_names_must_have_one_number_per_name():
+    parser = Parser(default_patterns())
+    parser.feed(Line(1, "Epoch: 03 | Epoch Time: 0m 58s"))
+    parser.feed(Line(2, "****train_loss,train_acc,valid_loss,valid_acc****"))
+    (rec,) = parser.feed(Line(3, "5.02\t2.90\t4.96\t3.61"))
+    assert rec.epoch == 3
+    assert {m.name: m.value for m in rec.metrics} == {"train_loss": 5.02, "train_acc": 2.9,
+                                                       "valid_loss": 4.96, "valid_acc": 3.61}
+    assert parser.feed(Line(4, "5.02\t2.90\t4.96")) == []      # three numbers: another table
+
+
+def test_a_table_row_may_be_a_progress_bar_with_its_epoch_of_total():
+    parser = Parser(default_patterns())
+    parser.feed(Line(1, "     Epoch  iou_loss  dfl_loss  cls_loss"))
+    (rec,) = parser.feed(Line(2, "     43/99         0         0   0.01125: 100%|██████████| 106/106 [00:16<00:00,"))
+    assert (rec.epoch, rec.epoch_total) == (43, 99)
+    assert {m.name: m.value for m in rec.metrics} == {"iou_loss": 0.0, "dfl_loss": 0.0, "cls_loss": 0.01125}
+
 # ---------------------------------------------------------------------------- broken user files
 
 BROKEN = '''

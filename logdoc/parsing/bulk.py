@@ -307,12 +307,14 @@ class BulkParser:
     def _slow(self, plan, shape: bytes, text: str, no: int, batch: Batch) -> None:
         parser = self.parser
         text = text.rstrip()
-        headers = parser.patterns.headers_seen
+        headers, collected = parser.patterns.headers_seen, parser.patterns.collected
         copies = parser.duplicates
         recs = parser.parse(Line(no, text))
         if parser.patterns.headers_seen != headers:
             self.plans.clear()            # rows after a header mean something else now
             self.clears += 1
+        elif parser.patterns.collected != collected:
+            self.plans[shape] = _SLOW     # part of a multi-line object: what it gives depends on its neighbours
         elif (plan is None or plan.__class__ is _Tentative) and len(self.plans) < MAX_PLANS:
             learnt = None
             if parser.duplicates == copies:   # another rank's copy teaches nothing

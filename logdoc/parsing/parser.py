@@ -86,7 +86,8 @@ class Parser:
             return []
         recs, self.recognised = self.patterns.match_all(body, line.no, self.state)
         for rec in recs:
-            rec.text = line.text          # evidence quotes the line as the log shows it
+            if rec.line == line.no:       # (an object read over several lines quotes itself joined)
+                rec.text = line.text      # evidence quotes the line as the log shows it
         return recs
 
     def is_rank_copy(self, body: str, rank: str, line_no: int) -> bool:

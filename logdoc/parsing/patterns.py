@@ -63,6 +63,7 @@ class KVSpec:
     aggs: dict[str, str] = field(default_factory=dict)
     columns: str | None = None         # id of the header rule whose column names label the values
     avg_agg: str = "global_mean"       # agg of the "(average)" a pair regex captures as `avg`
+    exact: bool = False                # with columns: a row with another number of cells is not ours
 
 
 class RoleTable(dict):
@@ -110,6 +111,22 @@ _EVAL_ROLE = {"loss": "val_loss", "metric": "val_metric"}
 # Returned by header rules and `ignore` rules: the line is recognised but carries no record.
 RECOGNISED = object()
 HEADER = object()            # a table header was remembered (rows after it change meaning)
+COLLECTING = object()        # a line of a multi-line object was remembered (see PatternRule.collect)
+
+
+class Joined:
+    """A multi-line object (pretty-printed JSON) finished on this line: its items as one line,
+    numbered as the line that opened it. PatternSet reads that line with every rule."""
+
+    __slots__ = ("text", "line")
+
+    def __init__(self, text: str, line: int):
+        self.text, self.line = text, line
+
+
+COLLECT_KINDS = ("open", "item", "close")
+_COLLECT_KEY = "collect"     # state: (first line, items) of the object being read
+MAX_COLLECT_ITEMS = 512      # items kept per object (bounded memory on a runaway block)
 
 
 @dataclass
@@ -134,6 +151,11 @@ class PatternRule:
     separator: str | None = None   # header/row cells split on this string (CSV) instead of spaces
     header_gap: bool = False       # header names may hold one space ("LOSS NER"): 2+ spaces or a tab split
     fallback: bool = False         # the family reads only lines no other family recognised
+    # "open" | "item" | "close": this rule reads one line of an object printed over several
+    # lines (json.dumps(indent=2), trainer_state.json): items are kept until a close line
+    # joins them into one line (Joined, wrapped in `wrap`) that every rule then reads.
+    collect: str | None = None
+    wrap: tuple[str, str] = ("{", "}")
     _role_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -180,6 +202,8 @@ class PatternRule:
         m = self._find(text)
         if m is None:
             return None
+        if self.collect is not None:
+            return self._collect(m, line_no, state)
         if self.ignore:
             return RECOGNISED
         groups = m.groupdict()
@@ -212,6 +236,26 @@ class PatternRule:
                 return None    # matched the shape but carried nothing (e.g. an empty kv tail)
         return rec
 
+    def _collect(self, m: re.Match, line_no: int, state: dict | None):
+        """COLLECTING, or the Joined object a close line finishes."""
+        if state is None:
+            return COLLECTING
+        pending = state.get(_COLLECT_KEY)
+        if self.collect == "open":        # a new object (or list) starts: forget any other
+            state[_COLLECT_KEY] = (line_no, [])
+            return COLLECTING
+        if self.collect == "item":
+            if pending is None:           # its opening line was not seen (an excerpt's cut)
+                pending = state[_COLLECT_KEY] = (line_no, [])
+            if len(pending[1]) < MAX_COLLECT_ITEMS:
+                pending[1].append(m.group("item"))
+            return COLLECTING
+        state.pop(_COLLECT_KEY, None)
+        if not pending or not pending[1]:
+            return COLLECTING
+        text = self.wrap[0] + ", ".join(pending[1]) + self.wrap[1]
+        return Joined(text[:MATCH_CHARS], pending[0])
+
     # -- key/value tails ------------------------------------------------------------------
 
     def _items(self, tail: str, offset: int, state: dict | None):
@@ -230,6 +274,8 @@ class PatternRule:
                         for i, cell in enumerate(tail.split(self.separator))
                         if i < len(columns) and cell.strip()]
             cells = [(w.group(), offset + w.start()) for w in _WORD.finditer(tail)]
+            if kv.exact and len(cells) != len(columns):
+                return None           # not a row of this table
             return [(k, v, None, None) for k, v in _zip_columns(columns, cells)]
         groups = kv.pair.groupindex
         has_avg, has_total = "avg" in groups, "total" in groups   # "loss 0.57 (0.60)", "Epoch [5/10]"
@@ -401,7 +447,7 @@ class Family:
             rec = rule.apply(text, line_no, default_roles, state)
             if rec is not None:
                 hits.append((rule, rec))
-                if not rule.keep_going or rec is HEADER or rec is RECOGNISED:
+                if not rule.keep_going or rec is HEADER or rec is RECOGNISED or rule.collect:
                     break
         return hits
 
@@ -452,7 +498,9 @@ def _field(name: str, spec: dict | str, where: str) -> FieldSpec:
 
 def _kv_spec(k: dict, rule: dict, names: set[str], macros: dict, rwhere: str) -> KVSpec:
     _check_keys(k, {"source", "pair", "rename", "roles", "keep_unknown", "keys", "skip", "aggs",
-                    "columns", "avg_agg"}, f"{rwhere} kv")
+                    "columns", "avg_agg", "exact"}, f"{rwhere} kv")
+    if k.get("exact") and "columns" not in k:
+        raise PatternError(f"{rwhere}: kv.exact needs kv.columns")
     if k.get("avg_agg", "global_mean") not in AGGREGATIONS:
         raise PatternError(f"{rwhere}: kv.avg_agg {k['avg_agg']!r} is not a known aggregation")
     if k.get("source") not in names:
@@ -473,12 +521,13 @@ def _kv_spec(k: dict, rule: dict, names: set[str], macros: dict, rwhere: str) ->
     keys = _compile(k["keys"], f"{rwhere} kv.keys") if "keys" in k else None
     return KVSpec(k["source"], pair, k.get("rename", {}), k.get("roles", {}),
                   k.get("keep_unknown", True), keys, frozenset(k.get("skip", [])),
-                  k.get("aggs", {}), k.get("columns"), k.get("avg_agg", "global_mean"))
+                  k.get("aggs", {}), k.get("columns"), k.get("avg_agg", "global_mean"),
+                  bool(k.get("exact", False)))
 
 
 RULE_KEYS = {"id", "regex", "anchor", "fields", "kv", "event", "phase", "agg", "continue", "sample",
              "description", "parse", "header", "require_metrics", "epoch_base", "step_base",
-             "ignore", "separator", "header_gap"}
+             "ignore", "separator", "header_gap", "collect", "wrap"}
 PARSERS = ("pydict", "json")
 
 
@@ -557,6 +606,14 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
         for base in ("epoch_base", "step_base"):
             if r.get(base) not in (None, 0, 1):
                 raise PatternError(f"{rwhere}: {base} must be 0 or 1")
+        collect = r.get("collect")
+        if collect is not None and collect not in COLLECT_KINDS:
+            raise PatternError(f"{rwhere}: collect must be one of {COLLECT_KINDS}")
+        if collect == "item" and "item" not in names:
+            raise PatternError(f"{rwhere}: a collect item rule needs a group named 'item'")
+        wrap = r.get("wrap", ["{", "}"])
+        if not (isinstance(wrap, list) and len(wrap) == 2 and all(isinstance(w, str) for w in wrap)):
+            raise PatternError(f"{rwhere}: wrap must be two strings (what goes before and after the items)")
         anchor = r.get("anchor")
         anchors = (anchor,) if isinstance(anchor, str) else (tuple(anchor) if anchor else None)
         samples = r.get("sample", [])
@@ -570,7 +627,8 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
                                  epoch_base=r.get("epoch_base"), step_base=r.get("step_base"),
                                  ignore=bool(r.get("ignore", False)),
                                  separator=r.get("separator"), header_gap=bool(r.get("header_gap", False)),
-                                 fallback=bool(fam.get("fallback", False))))
+                                 fallback=bool(fam.get("fallback", False)),
+                                 collect=collect, wrap=tuple(wrap)))
     if not rules:
         raise PatternError(f"{where}: a family needs at least one [[rule]]")
     family = Family(id=family_id, title=fam.get("title", family_id), path=path,
@@ -736,6 +794,7 @@ class PatternSet:
         self._bucket_keys = frozenset(self._buckets)
         self._shapes: dict[bytes, tuple[int, ...]] = {}
         self.headers_seen = 0     # bumped when a header line changes what later rows mean
+        self.collected = 0        # bumped by each line of a multi-line object (never templated)
 
     @classmethod
     def load(cls, extra: Iterable[Path] = (), *, self_test: bool = True) -> "PatternSet":
@@ -815,13 +874,31 @@ class PatternSet:
             if rec is None:
                 continue
             matched.append(i)
+            if rule.collect is not None:
+                self.collected += 1
+                if rec.__class__ is Joined:
+                    out.extend(self._read_joined(rec, state))
+                return out, True, tuple(matched), False
             if rec is HEADER:
                 return out, True, tuple(matched), True
             if rec is not RECOGNISED:
                 out.append(rec)
+                if state and _COLLECT_KEY in state:
+                    del state[_COLLECT_KEY]   # a log line inside an "object": it was none
             if not rule.keep_going:
                 break
         return out, bool(matched), tuple(matched), False
+
+    def _read_joined(self, joined: Joined, state) -> list[Record]:
+        """The records of a multi-line object, read as the one line it would be. Only those
+        that say where in training they are: a configuration dump (`"learning_rate": 0.0`
+        among the settings) is not a training record."""
+        text = joined.text
+        recs = self._try(self._candidates(text), text, joined.line, state)[0]
+        kept = [r for r in recs if r.epoch is not None or r.step is not None]
+        for r in kept:
+            r.text = text
+        return kept
 
     def peel(self, text: str) -> tuple[str, str | None]:
         return self.prefixes.peel(text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ..core.model import Record
-from .patterns import HEADER, RECOGNISED, SHAPE_DIGITS, Family
+from .patterns import COLLECTING, HEADER, RECOGNISED, SHAPE_DIGITS, Family, Joined
 
 
 def _same(expected, actual) -> bool:
@@ -48,6 +48,8 @@ _STR_DIGIT_SHAPE = str.maketrans(*SHAPE_DIGITS)
 def _keys(rec) -> list[str]:
     """What a record gives, without the values: metric names (digits folded: a name's own
     digits may change with the line) and the counters it sets."""
+    if isinstance(rec, Joined):
+        return ["joined"]
     if not isinstance(rec, Record):
         return [repr(rec)]
     return [_str_shape(m.name) for m in rec.metrics] + [
@@ -89,7 +91,13 @@ def check_family(family: Family, default_roles: dict[str, str]) -> list[str]:
                                 f"(with every digit as 7: {[_keys(rec) for _, rec in shaped_hits]}); "
                                 "the bulk parser reads a shape by one template, so a regex must not "
                                 "(write \\d, not a literal digit)")
-            if mine[0] is HEADER or mine[0] is RECOGNISED:
+            if isinstance(mine[0], Joined):      # a multi-line object's close: the line it joins to
+                if "joined" in sample and sample["joined"] != mine[0].text:
+                    problems.append(f"{where}: joined expected {sample['joined']!r}, got {mine[0].text!r}")
+                continue
+            if mine[0] is HEADER or mine[0] is RECOGNISED or mine[0] is COLLECTING:
+                if "joined" in sample:
+                    problems.append(f"{where}: expected a joined object, the line only opened or continued one")
                 continue
             got = record_values(mine[0])
             for key, want in sample.get("expect", {}).items():
