@@ -153,9 +153,8 @@ class PatternRule:
     fallback: bool = False         # the family reads only lines no other family recognised
     # "open" | "item" | "close": this rule reads one line of an object printed over several
     # lines (json.dumps(indent=2), trainer_state.json): items are kept until a close line
-    # joins them into one line (Joined, wrapped in `wrap`) that every rule then reads.
+    # joins them into one object on one line (Joined) that every rule then reads.
     collect: str | None = None
-    wrap: tuple[str, str] = ("{", "}")
     _role_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -253,7 +252,7 @@ class PatternRule:
         state.pop(_COLLECT_KEY, None)
         if not pending or not pending[1]:
             return COLLECTING
-        text = self.wrap[0] + ", ".join(pending[1]) + self.wrap[1]
+        text = "{" + ", ".join(pending[1]) + "}"
         return Joined(text[:MATCH_CHARS], pending[0])
 
     # -- key/value tails ------------------------------------------------------------------
@@ -527,7 +526,7 @@ def _kv_spec(k: dict, rule: dict, names: set[str], macros: dict, rwhere: str) ->
 
 RULE_KEYS = {"id", "regex", "anchor", "fields", "kv", "event", "phase", "agg", "continue", "sample",
              "description", "parse", "header", "require_metrics", "epoch_base", "step_base",
-             "ignore", "separator", "header_gap", "collect", "wrap"}
+             "ignore", "separator", "header_gap", "collect"}
 PARSERS = ("pydict", "json")
 
 
@@ -611,9 +610,6 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
             raise PatternError(f"{rwhere}: collect must be one of {COLLECT_KINDS}")
         if collect == "item" and "item" not in names:
             raise PatternError(f"{rwhere}: a collect item rule needs a group named 'item'")
-        wrap = r.get("wrap", ["{", "}"])
-        if not (isinstance(wrap, list) and len(wrap) == 2 and all(isinstance(w, str) for w in wrap)):
-            raise PatternError(f"{rwhere}: wrap must be two strings (what goes before and after the items)")
         anchor = r.get("anchor")
         anchors = (anchor,) if isinstance(anchor, str) else (tuple(anchor) if anchor else None)
         samples = r.get("sample", [])
@@ -628,7 +624,7 @@ def load_family(path: Path, default_roles: dict[str, str] | None = None, *, self
                                  ignore=bool(r.get("ignore", False)),
                                  separator=r.get("separator"), header_gap=bool(r.get("header_gap", False)),
                                  fallback=bool(fam.get("fallback", False)),
-                                 collect=collect, wrap=tuple(wrap)))
+                                 collect=collect))
     if not rules:
         raise PatternError(f"{where}: a family needs at least one [[rule]]")
     family = Family(id=family_id, title=fam.get("title", family_id), path=path,
